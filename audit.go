@@ -1,0 +1,42 @@
+package coffer
+
+import "time"
+
+// Audit outcomes.
+const (
+	OutcomeAllowed = "allowed"
+	OutcomeDenied  = "denied"
+	OutcomeError   = "error"
+)
+
+// AuditEntry is one link of the tamper-evident audit log. It names fields,
+// never their values. Seq, Time, PrevHash and Hash are set by the store when
+// the entry is appended, in commit order.
+type AuditEntry struct {
+	Seq        int64     `json:"seq"`
+	Time       time.Time `json:"time"`
+	Actor      string    `json:"actor"`
+	Action     string    `json:"action"`
+	Collection string    `json:"collection,omitempty"`
+	Record     string    `json:"record,omitempty"`
+	Subject    string    `json:"subject,omitempty"`
+	Fields     []string  `json:"fields,omitempty"`
+	Purpose    string    `json:"purpose,omitempty"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason,omitempty"`
+	ClientIP   string    `json:"client_ip,omitempty"`
+	RequestID  string    `json:"request_id,omitempty"`
+	PrevHash   []byte    `json:"prev_hash"`
+	Hash       []byte    `json:"hash"`
+}
+
+// AuditFilter selects audit entries. Zero values match everything.
+type AuditFilter struct {
+	Actor    string
+	Subject  string
+	Since    time.Time
+	Until    time.Time
+	AfterSeq int64 // entries with Seq > AfterSeq, in ascending order
+	Limit    int   // 0: a store default
+	Desc     bool  // newest first (ignored when AfterSeq is set)
+}

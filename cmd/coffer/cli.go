@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// Exit codes (SPEC §6).
+const (
+	exitOK       = 0
+	exitFindings = 1 // findings, a failed check (scan, verify, doctor)
+	exitError    = 2 // usage or runtime error
+)
+
+// Env is what a command may touch of the process: streams, environment and
+// a context cancelled on SIGINT/SIGTERM. Tests build their own.
+type Env struct {
+	Ctx    context.Context
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// IsTerminal reports whether Stderr is a terminal (progress bars).
+	IsTerminal bool
+}
+
+func stdEnv() *Env {
+	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	fi, err := os.Stderr.Stat()
+	return &Env{
+		Ctx:        ctx,
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Getenv:     os.Getenv,
+		IsTerminal: err == nil && fi.Mode()&os.ModeCharDevice != 0,
+	}
+}
+
+// exitStatus is an error that carries an exit code. A command returns
+// exitStatus(exitFindings) when it ran well but found something.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// cli is the command tree.
+type cli struct {
+	Serve   serveCmd   `cmd:"" help:"Run the Coffer server."`
+	Audit   auditCmd   `cmd:"" help:"Inspect the audit log."`
+	Records recordsCmd `cmd:"" help:"Put, get and search records (uses COFFER_ADDR and COFFER_TOKEN)."`
+	Bench   benchCmd   `cmd:"" help:"Load-test a running server."`
+	Scan    scanCmd    `cmd:"" help:"Find personal data in files and databases."`
+	Ropa    ropaCmd    `cmd:"" help:"Write the GDPR Art. 30 record of processing from an inventory."`
+	Notice  noticeCmd  `cmd:"" help:"Write the public privacy notice (HTML) from an inventory."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+// Version is set at build time with -ldflags "-X main.Version=…".
+var Version = "dev"
+
+type versionCmd struct{}
+
+func (versionCmd) Run(env *Env) error {
+	fmt.Fprintln(env.Stdout, "coffer", Version)
+	return nil
+}
+
+// Main parses args, runs the command and returns the process exit code.
+func Main(args []string, env *Env) int {
+	var c cli
+	exited := -1
+	parser, err := kong.New(&c,
+		kong.Name("coffer"),
+		kong.Description("Coffer: a customer-data vault and privacy toolkit."),
+		kong.Writers(env.Stdout, env.Stderr),
+		kong.Exit(func(code int) { exited = code }),
+		kong.Bind(env),
+		kong.UsageOnError(),
+	)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "coffer:", err)
+		return exitError
+	}
+	kctx, err := parser.Parse(args)
+	if exited >= 0 { // --help
+		return exited
+	}
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "coffer:", err)
+		return exitError
+	}
+	if err := kctx.Run(); err != nil {
+		var st exitStatus
+		if errors.As(err, &st) {
+			return int(st)
+		}
+		fmt.Fprintln(env.Stderr, "coffer:", err)
+		return exitError
+	}
+	return exitOK
+}

@@ -1,0 +1,72 @@
+package coffer
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. They map one to one to the HTTP API's error codes and
+// statuses (SPEC §5).
+const (
+	EINVALID         = "invalid_argument"  // 400
+	EPURPOSE         = "purpose_required"  // 400
+	EUNAUTHENTICATED = "unauthenticated"   // 401
+	EFORBIDDEN       = "forbidden"         // 403
+	ENOTFOUND        = "not_found"         // 404
+	ECONFLICT        = "conflict"          // 409
+	ETOOLARGE        = "payload_too_large" // 413
+	ESCHEMA          = "schema_violation"  // 422
+	ERATELIMITED     = "rate_limited"      // 429
+	EINTERNAL        = "internal"          // 500
+	ESEALED          = "sealed"            // 503
+)
+
+// Error is an error whose Code and Message are safe to show to a caller.
+// Message never holds a personal value: it names fields, not their content.
+// Err, when set, is the internal cause; it is logged, never shown.
+type Error struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a formatted message.
+// Arguments must never be personal values.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, or EINTERNAL when err is not an *Error.
+// It returns "" for a nil error.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the caller-safe message of err. Internal errors
+// answer a generic message so that their details never reach a response.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

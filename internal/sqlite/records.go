@@ -1,0 +1,282 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cofferhq/coffer"
+)
+
+// Commit implements coffer.Store.
+func (s *Store) Commit(ctx context.Context, ch *coffer.Change) error {
+	if s.w == nil {
+		return errReadOnly
+	}
+	return s.w.do(ctx, &op{apply: func(ctx context.Context, t *tx) error { return applyChange(ctx, t, ch) }, audit: ch.Audit})
+}
+
+// AppendAudit implements coffer.Store.
+func (s *Store) AppendAudit(ctx context.Context, entries ...*coffer.AuditEntry) error {
+	if s.w == nil {
+		return errReadOnly
+	}
+	return s.w.do(ctx, &op{audit: entries})
+}
+
+var errReadOnly = &coffer.Error{Code: coffer.EINTERNAL, Message: "store is read-only"}
+
+func applyChange(ctx context.Context, t *tx, ch *coffer.Change) error {
+	for _, sub := range ch.NewSubjects {
+		n, err := t.exec(ctx, t.st.insSubject, sub.ID, sub.WrappedDEK, sub.KEKVersion, sub.CreatedAt.UnixNano())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "subject already exists")
+		}
+	}
+	for _, r := range ch.Creates {
+		n, err := t.exec(ctx, t.st.insRecord, r.ID, r.Collection, r.Subject, encodeFields(r.Fields), encodeIndex(r.Index),
+			r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "record id already exists")
+		}
+		if err := insertIndex(ctx, t, r.Collection, r.ID, r.Index); err != nil {
+			return err
+		}
+	}
+	for _, r := range ch.Updates {
+		var old []byte
+		err := t.st.selIdx.QueryRowContext(ctx, r.ID, r.Collection, r.Version).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return coffer.Errorf(coffer.ECONFLICT, "record changed or was deleted concurrently")
+		}
+		if err != nil {
+			return err
+		}
+		if err := deleteIndex(ctx, t, r.Collection, r.ID, old); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, t.st.updRecord, encodeFields(r.Fields), encodeIndex(r.Index), r.UpdatedAt.UnixNano(), r.ID, r.Collection, r.Version); err != nil {
+			return err
+		}
+		if err := insertIndex(ctx, t, r.Collection, r.ID, r.Index); err != nil {
+			return err
+		}
+	}
+	for _, ref := range ch.Deletes {
+		var old []byte
+		err := t.st.delRecord.QueryRowContext(ctx, ref.ID, ref.Collection).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return coffer.Errorf(coffer.ENOTFOUND, "record not found")
+		}
+		if err != nil {
+			return err
+		}
+		if err := deleteIndex(ctx, t, ref.Collection, ref.ID, old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertIndex(ctx context.Context, t *tx, collection, id string, index []coffer.IndexEntry) error {
+	for _, ix := range index {
+		if _, err := t.st.insIndex.ExecContext(ctx, collection, ix.Field, ix.Hash, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteIndex(ctx context.Context, t *tx, collection, id string, encoded []byte) error {
+	index, err := decodeIndex(encoded)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", id, err)
+	}
+	for _, ix := range index {
+		if _, err := t.st.delIndex.ExecContext(ctx, collection, ix.Field, ix.Hash, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeIndex packs index entries as uvarint(count) then, per entry,
+// uvarint(len) field uvarint(len) hash.
+func encodeIndex(index []coffer.IndexEntry) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, 1+len(index)*32), uint64(len(index)))
+	for _, ix := range index {
+		b = binary.AppendUvarint(b, uint64(len(ix.Field)))
+		b = append(b, ix.Field...)
+		b = binary.AppendUvarint(b, uint64(len(ix.Hash)))
+		b = append(b, ix.Hash...)
+	}
+	return b
+}
+
+func decodeIndex(b []byte) ([]coffer.IndexEntry, error) {
+	d := decoder{b: b}
+	n, err := d.count()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]coffer.IndexEntry, 0, n)
+	for range n {
+		f, err1 := d.bytes()
+		h, err2 := d.bytes()
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		out = append(out, coffer.IndexEntry{Field: string(f), Hash: h})
+	}
+	return out, d.end()
+}
+
+const recordColumns = `id, collection, subject, fields, version, created_at, updated_at`
+
+// Record implements coffer.Store.
+func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.StoredRecord, error) {
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE id = ? AND collection = ?`, id, collection)
+	r, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "record not found")
+	}
+	return r, err
+}
+
+// FindRecords implements coffer.Store.
+func (s *Store) FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*coffer.StoredRecord, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+prefixed("r.", recordColumns)+` FROM blind_index b JOIN records r ON r.id = b.record
+		WHERE b.collection = ? AND b.field = ? AND b.hash = ? ORDER BY r.created_at, r.id LIMIT ?`, collection, field, hash, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*coffer.StoredRecord
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func prefixed(p, cols string) string { return p + strings.ReplaceAll(cols, ", ", ", "+p) }
+
+type scanner interface{ Scan(...any) error }
+
+func scanRecord(row scanner) (*coffer.StoredRecord, error) {
+	var r coffer.StoredRecord
+	var blob []byte
+	var created, updated int64
+	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated); err != nil {
+		return nil, err
+	}
+	fields, err := decodeFields(blob)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", r.ID, err)
+	}
+	r.Fields = fields
+	r.CreatedAt = time.Unix(0, created).UTC()
+	r.UpdatedAt = time.Unix(0, updated).UTC()
+	return &r, nil
+}
+
+// Subject implements coffer.Store.
+func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error) {
+	var sub coffer.Subject
+	var created int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT id, dek, kek_version, created_at FROM subjects WHERE id = ?`, id).
+		Scan(&sub.ID, &sub.WrappedDEK, &sub.KEKVersion, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "subject not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	sub.CreatedAt = time.Unix(0, created).UTC()
+	return &sub, nil
+}
+
+// encodeFields packs field name → ciphertext as
+// uvarint(count) then, per field in name order, uvarint(len) name uvarint(len) ciphertext.
+func encodeFields(m map[string][]byte) []byte {
+	names := make([]string, 0, len(m))
+	size := 1
+	for k, v := range m {
+		names = append(names, k)
+		size += len(k) + len(v) + 4
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, size)
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for _, k := range names {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(m[k])))
+		b = append(b, m[k]...)
+	}
+	return b
+}
+
+var errCorrupt = errors.New("corrupt field encoding")
+
+// decoder reads the length-prefixed encodings of encodeFields and
+// encodeIndex without trusting any length it reads.
+type decoder struct{ b []byte }
+
+func (d *decoder) count() (uint64, error) {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > uint64(len(d.b)) {
+		return 0, errCorrupt
+	}
+	d.b = d.b[k:]
+	return n, nil
+}
+
+func (d *decoder) bytes() ([]byte, error) {
+	l, k := binary.Uvarint(d.b)
+	if k <= 0 || l > uint64(len(d.b)-k) {
+		return nil, errCorrupt
+	}
+	v := d.b[k : k+int(l) : k+int(l)]
+	d.b = d.b[k+int(l):]
+	return v, nil
+}
+
+func (d *decoder) end() error {
+	if len(d.b) != 0 {
+		return errCorrupt
+	}
+	return nil
+}
+
+func decodeFields(b []byte) (map[string][]byte, error) {
+	d := decoder{b: b}
+	n, err := d.count()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string][]byte, n)
+	for range n {
+		name, err1 := d.bytes()
+		v, err2 := d.bytes()
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		m[string(name)] = v
+	}
+	return m, d.end()
+}

@@ -1,0 +1,169 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/audit"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var _ coffer.Store = (*Store)(nil)
+
+// Options tune a Store.
+type Options struct {
+	// Signer signs the audit head after every commit. Nil disables head
+	// signing (verification then cannot detect truncation).
+	Signer *audit.Signer
+	// MaxBatch bounds the number of changes in one transaction (default 512).
+	MaxBatch int
+	// ReadConns is the size of the read pool (default 4).
+	ReadConns int
+	// ReadOnly opens the database for inspection only (coffer audit verify).
+	ReadOnly bool
+}
+
+// Store is coffer.Store on SQLite.
+type Store struct {
+	path string
+	opts Options
+	wdb  *sql.DB // one connection, owned by the writer goroutine
+	rdb  *sql.DB
+
+	w *writer
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func dsn(path string, pragmas ...string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 512
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	s := &Store{path: path, opts: opts}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	common := []string{"busy_timeout(10000)", "foreign_keys(on)", "cache_size(-32768)"}
+	rdb, err := sql.Open("sqlite", dsn(path, append(common, "query_only(1)", "mmap_size(268435456)")...))
+	if err != nil {
+		return nil, err
+	}
+	rdb.SetMaxOpenConns(opts.ReadConns)
+	rdb.SetMaxIdleConns(opts.ReadConns)
+	rdb.SetConnMaxLifetime(0)
+	s.rdb = rdb
+	if opts.ReadOnly {
+		return s, rdb.PingContext(ctx)
+	}
+
+	wdb, err := sql.Open("sqlite", dsn(path, append(common, "journal_mode(WAL)", "synchronous(FULL)")...))
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	s.wdb = wdb
+	if err := os.Chmod(path, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	w, err := newWriter(ctx, wdb, path, opts)
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.w = w
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.wdb, sub)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+
+func (s *Store) closeDBs() {
+	if s.wdb != nil {
+		s.wdb.Close()
+	}
+	s.rdb.Close()
+}
+
+// Close stops the writer after the changes already queued and closes the
+// database.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.w != nil {
+			s.w.close()
+			// Fold the WAL back into the database file on a clean shutdown.
+			_, _ = s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+		}
+		s.closeErr = errors.Join(s.rdb.Close(), func() error {
+			if s.wdb != nil {
+				return s.wdb.Close()
+			}
+			return nil
+		}())
+	})
+	return s.closeErr
+}
+
+// Stats are counters of the writer, for metrics.
+type Stats struct {
+	Commits int64 // transactions committed
+	Changes int64 // changes (and audit-only appends) in them
+}
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() Stats {
+	if s.w == nil {
+		return Stats{}
+	}
+	return Stats{Commits: s.w.nCommits.Load(), Changes: s.w.nChanges.Load()}
+}

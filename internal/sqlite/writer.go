@@ -1,0 +1,407 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/audit"
+)
+
+// errClosed answers changes queued after Close.
+var errClosed = &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"}
+
+// op is one queued change: what to apply and the audit entries recording it.
+type op struct {
+	apply  func(context.Context, *tx) error // nil: audit entries only
+	audit  []*coffer.AuditEntry
+	failed error // set when apply failed with a domain error
+	done   chan error
+}
+
+// tx is the writer's open transaction: its connection and statements.
+type tx struct {
+	conn *sql.Conn
+	st   *stmts
+}
+
+type stmts struct {
+	insSubject, insRecord, selIdx, updRecord, delRecord, insIndex, delIndex, insAudit, putHead *sql.Stmt
+}
+
+type writer struct {
+	conn     *sql.Conn
+	st       stmts
+	signer   *audit.Signer
+	maxBatch int
+
+	chain audit.Chain
+
+	nCommits, nChanges atomic.Int64 // committed transactions and the changes in them
+
+	mu      sync.RWMutex // guards closed against sends on a closed ops
+	closed  bool
+	ops     chan *op
+	stopped chan struct{}
+
+	// The syncer makes committed batches durable: the writer commits with
+	// synchronous=NORMAL (frames written to the WAL, not fsync'd) and hands
+	// the batch over; the syncer fsyncs the WAL and only then acknowledges.
+	// So the next transaction runs while the previous one is being synced.
+	wal      *os.File
+	walPath  string
+	synced   chan []*op
+	ready    chan struct{} // the syncer's token: it is free to sync a commit
+	syncDone chan struct{}
+	broken   atomic.Pointer[coffer.Error] // set when an fsync failed: fail closed
+}
+
+func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{
+		conn:     conn,
+		signer:   opts.Signer,
+		maxBatch: opts.MaxBatch,
+		ops:      make(chan *op, opts.MaxBatch),
+		stopped:  make(chan struct{}),
+		walPath:  path + "-wal",
+		synced:   make(chan []*op, 1),
+		ready:    make(chan struct{}, 1),
+		syncDone: make(chan struct{}),
+	}
+	// Make sure the WAL file exists, then hold a descriptor to fsync it.
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA user_version = 0`); err != nil { // a no-op write opens the WAL
+		conn.Close()
+		return nil, err
+	}
+	if w.wal, err = os.OpenFile(w.walPath, os.O_RDWR, 0); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("open WAL for syncing: %w", err)
+	}
+	prep := func(dst **sql.Stmt, q string) {
+		if err != nil {
+			return
+		}
+		*dst, err = conn.PrepareContext(ctx, q)
+	}
+	prep(&w.st.insSubject, `INSERT INTO subjects (id, dek, kek_version, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	prep(&w.st.insRecord, `INSERT INTO records (id, collection, subject, fields, idx, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	prep(&w.st.selIdx, `SELECT idx FROM records WHERE id = ? AND collection = ? AND version = ?`)
+	prep(&w.st.updRecord, `UPDATE records SET fields = ?, idx = ?, version = version + 1, updated_at = ? WHERE id = ? AND collection = ? AND version = ?`)
+	prep(&w.st.delRecord, `DELETE FROM records WHERE id = ? AND collection = ? RETURNING idx`)
+	prep(&w.st.insIndex, `INSERT INTO blind_index (collection, field, hash, record) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	prep(&w.st.delIndex, `DELETE FROM blind_index WHERE collection = ? AND field = ? AND hash = ? AND record = ?`)
+	prep(&w.st.insAudit, `INSERT INTO audit (seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	prep(&w.st.putHead, `INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	// The chain continues from the last entry on disk.
+	var last []byte
+	err = conn.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&w.chain.Seq, &last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		conn.Close()
+		return nil, err
+	default:
+		w.chain.Last = last
+	}
+	go w.loop()
+	go w.syncLoop()
+	return w, nil
+}
+
+// do queues o and waits until it is durable (or failed).
+func (w *writer) do(ctx context.Context, o *op) error {
+	o.done = make(chan error, 1)
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case w.ops <- o:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	w.mu.RUnlock()
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		// The change may still commit; the caller is told it is unknown.
+		return ctx.Err()
+	}
+}
+
+func (w *writer) close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.ops)
+	}
+	w.mu.Unlock()
+	<-w.stopped
+	<-w.syncDone
+	w.wal.Close()
+	w.conn.Close()
+}
+
+// syncLoop fsyncs the WAL once for every group of committed batches and
+// acknowledges their changes.
+func (w *writer) syncLoop() {
+	defer close(w.syncDone)
+	for {
+		// Offer the writer the right to commit, then sync what it commits.
+		select {
+		case w.ready <- struct{}{}:
+		case <-w.stopped:
+			return
+		}
+		b, ok := <-w.synced
+		if !ok {
+			return
+		}
+		err := w.syncWAL()
+		for _, o := range b {
+			if err != nil {
+				o.done <- err
+			} else {
+				o.done <- o.failed
+			}
+		}
+	}
+}
+
+// syncWAL fsyncs the WAL file. A failed fsync cannot be retried safely
+// (the kernel may have dropped the dirty pages), so the store stops
+// accepting writes.
+func (w *writer) syncWAL() error {
+	if e := w.broken.Load(); e != nil {
+		return e
+	}
+	// SQLite keeps the WAL file (same inode) while connections are open;
+	// check anyway, since syncing a stale descriptor would ack nothing.
+	if fi, err := os.Stat(w.walPath); err == nil {
+		if cur, err2 := w.wal.Stat(); err2 == nil && !os.SameFile(fi, cur) {
+			if f, err := os.OpenFile(w.walPath, os.O_RDWR, 0); err == nil {
+				w.wal.Close()
+				w.wal = f
+			}
+		}
+	}
+	if err := w.wal.Sync(); err != nil {
+		e := &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: fmt.Errorf("fsync WAL: %w", err)}
+		w.broken.Store(e)
+		return e
+	}
+	return nil
+}
+
+// loop applies changes to an open transaction as they arrive and commits
+// it as soon as the syncer is free to make it durable, so that the batch
+// grows for exactly as long as the previous fsync takes.
+func (w *writer) loop() {
+	defer close(w.stopped)
+	defer close(w.synced)
+	ctx := context.Background()
+	var b batch
+	ops := w.ops
+	for ops != nil || len(b.ops) > 0 {
+		var ready chan struct{}
+		if len(b.ops) > 0 {
+			ready = w.ready
+		}
+		select {
+		case o, ok := <-ops:
+			if !ok {
+				ops = nil
+				continue
+			}
+			w.add(ctx, &b, o)
+		drain:
+			for len(b.ops) < w.maxBatch {
+				select {
+				case o, ok := <-ops:
+					if !ok {
+						ops = nil
+						break drain
+					}
+					w.add(ctx, &b, o)
+				default:
+					break drain
+				}
+			}
+			if len(b.ops) >= w.maxBatch {
+				<-w.ready
+				w.commit(ctx, &b)
+			}
+		case <-ready:
+			w.commit(ctx, &b)
+		}
+	}
+}
+
+// batch is the open transaction and the changes applied to it.
+type batch struct {
+	ops   []*op
+	open  bool
+	saved audit.Chain // the chain before the transaction began
+}
+
+// add applies o to the open transaction (beginning one if needed). When o
+// fails with a domain error, the transaction is rolled back and replayed
+// without o's change; o's audit entries stay, marked as errors. When the
+// storage fails, every change of the batch fails.
+func (w *writer) add(ctx context.Context, b *batch, o *op) {
+	b.ops = append(b.ops, o)
+	if !b.open {
+		if err := w.begin(ctx, b); err != nil {
+			w.fail(ctx, b, err)
+			return
+		}
+		if err := w.apply(ctx, o); err != nil {
+			w.recover(ctx, b, o, err)
+		}
+		return
+	}
+	if err := w.apply(ctx, o); err != nil {
+		w.recover(ctx, b, o, err)
+	}
+}
+
+func (w *writer) begin(ctx context.Context, b *batch) error {
+	if e := w.broken.Load(); e != nil {
+		return e
+	}
+	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	b.open = true
+	b.saved = w.chain
+	return nil
+}
+
+func (w *writer) recover(ctx context.Context, b *batch, o *op, err error) {
+	if coffer.ErrorCode(err) == coffer.EINTERNAL {
+		w.fail(ctx, b, err)
+		return
+	}
+	o.failed = err
+	// Roll back and replay: the changes before o succeed again, o now
+	// contributes only its audit entries.
+	w.rollback(ctx, b)
+	if err := w.begin(ctx, b); err != nil {
+		w.fail(ctx, b, err)
+		return
+	}
+	for _, p := range b.ops {
+		if err := w.apply(ctx, p); err != nil {
+			w.fail(ctx, b, err) // cannot happen but for storage errors
+			return
+		}
+	}
+}
+
+func (w *writer) rollback(ctx context.Context, b *batch) {
+	if b.open {
+		_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
+		b.open = false
+		w.chain = b.saved
+	}
+}
+
+// fail answers every change of the batch with a storage failure.
+func (w *writer) fail(ctx context.Context, b *batch, err error) {
+	w.rollback(ctx, b)
+	var ce *coffer.Error
+	if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL {
+		ce = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
+	}
+	for _, o := range b.ops {
+		o.done <- ce
+	}
+	b.ops = nil
+}
+
+// apply runs one change and appends its audit entries.
+func (w *writer) apply(ctx context.Context, o *op) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in store writer: %v", r)
+		}
+	}()
+	if o.apply != nil && o.failed == nil {
+		if err := o.apply(ctx, &tx{conn: w.conn, st: &w.st}); err != nil {
+			return err
+		}
+	}
+	now := time.Now().UTC()
+	for _, e := range o.audit {
+		if o.failed != nil {
+			e.Outcome = coffer.OutcomeError
+			e.Reason = coffer.ErrorCode(o.failed)
+		}
+		e.Time = now
+		w.chain.Link(e)
+		if _, err := w.st.insAudit.ExecContext(ctx, e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection,
+			e.Record, e.Subject, strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP,
+			e.RequestID, e.PrevHash, e.Hash); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit signs the new head of the audit log, commits (without fsync) and
+// hands the batch to the syncer. The caller holds the syncer's ready token.
+func (w *writer) commit(ctx context.Context, b *batch) {
+	if !b.open { // everything failed already
+		b.ops = nil
+		return
+	}
+	if w.signer != nil && w.chain.Seq > 0 && w.chain.Seq != b.saved.Seq {
+		h := w.signer.Sign(w.chain.Seq, w.chain.Last)
+		if _, err := w.st.putHead.ExecContext(ctx, h.Seq, h.Hash, h.Signature); err != nil {
+			w.fail(ctx, b, err)
+			w.ready <- struct{}{} // give the unused token back
+			return
+		}
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		w.fail(ctx, b, err)
+		w.ready <- struct{}{}
+		return
+	}
+	b.open = false
+	w.nCommits.Add(1)
+	w.nChanges.Add(int64(len(b.ops)))
+	w.synced <- b.ops
+	b.ops = nil
+}
+
+// exec runs a statement and returns the number of rows it changed.
+func (t *tx) exec(ctx context.Context, st *sql.Stmt, args ...any) (int64, error) {
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

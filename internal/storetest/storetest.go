@@ -1,0 +1,374 @@
+// Package storetest is the conformance suite every coffer.Store must pass.
+// internal/sqlite runs it always; internal/postgres when
+// COFFER_TEST_POSTGRES names a server.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cofferhq/coffer"
+)
+
+// Factory opens an empty store for one test. The store is closed by the
+// suite; the factory registers any further cleanup (such as canary scans).
+type Factory func(t *testing.T) coffer.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Factory) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, coffer.Store)
+	}{
+		{"CreateGet", testCreateGet},
+		{"FindRecords", testFindRecords},
+		{"SubjectConflict", testSubjectConflict},
+		{"UpdateVersion", testUpdateVersion},
+		{"DeleteMissingIsAuditedAsError", testDeleteMissing},
+		{"FailedChangeLeavesNoPartialWrite", testNoPartialWrite},
+		{"ConcurrentCommits", testConcurrent},
+		{"APIKeys", testAPIKeys},
+		{"Schema", testSchema},
+		{"AuditFilter", testAuditFilter},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			defer s.Close()
+			tt.fn(t, s)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func entry(action, record string) *coffer.AuditEntry {
+	return &coffer.AuditEntry{Actor: "key_test", Action: action, Collection: "customers", Record: record,
+		Subject: "cus_1", Fields: []string{"email", "name"}, Purpose: "account", Outcome: coffer.OutcomeAllowed}
+}
+
+func record(id, subject string) *coffer.StoredRecord {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	return &coffer.StoredRecord{
+		ID: id, Collection: "customers", Subject: subject,
+		Fields:    map[string][]byte{"email": []byte("ct-email-" + id), "name": []byte("ct-name-" + id)},
+		Index:     []coffer.IndexEntry{{Field: "email", Hash: bytes.Repeat([]byte{id[len(id)-1]}, 16)}},
+		CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+func subject(id string) *coffer.Subject {
+	return &coffer.Subject{ID: id, WrappedDEK: []byte("wrapped-" + id), KEKVersion: 1, CreatedAt: time.Now().UTC()}
+}
+
+func lastAudit(t *testing.T, s coffer.Store) *coffer.AuditEntry {
+	t.Helper()
+	es, err := s.Audit(ctx, coffer.AuditFilter{Desc: true, Limit: 1})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("Audit: %v (%d entries)", err, len(es))
+	}
+	return es[0]
+}
+
+func testCreateGet(t *testing.T, s coffer.Store) {
+	r := record("rec_a", "cus_1")
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Creates: []*coffer.StoredRecord{r}, Audit: []*coffer.AuditEntry{entry("create", "rec_a")}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Record(ctx, "customers", "rec_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r.Fields, got.Fields); diff != "" {
+		t.Errorf("fields differ (-want +got):\n%s", diff)
+	}
+	if got.Subject != "cus_1" || got.Version != 1 || !got.CreatedAt.Equal(r.CreatedAt) {
+		t.Errorf("got %+v", got)
+	}
+	if _, err := s.Record(ctx, "payment_methods", "rec_a"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("record read through another collection: err = %v, want not_found", err)
+	}
+	if _, err := s.Record(ctx, "customers", "rec_zzz"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("missing record: err = %v, want not_found", err)
+	}
+	sub, err := s.Subject(ctx, "cus_1")
+	if err != nil || string(sub.WrappedDEK) != "wrapped-cus_1" || sub.KEKVersion != 1 {
+		t.Errorf("Subject = %+v, %v", sub, err)
+	}
+	e := lastAudit(t, s)
+	if e.Action != "create" || e.Record != "rec_a" || e.Seq != 1 || len(e.Hash) != 32 || e.Outcome != coffer.OutcomeAllowed {
+		t.Errorf("audit entry = %+v", e)
+	}
+	if diff := cmp.Diff([]string{"email", "name"}, e.Fields); diff != "" {
+		t.Errorf("audit fields (-want +got):\n%s", diff)
+	}
+}
+
+func testFindRecords(t *testing.T, s coffer.Store) {
+	var ch coffer.Change
+	ch.NewSubjects = append(ch.NewSubjects, subject("cus_1"))
+	for i := range 5 {
+		r := record(fmt.Sprintf("rec_%d", i), "cus_1")
+		if i >= 3 {
+			r.Index[0].Hash = bytes.Repeat([]byte{'x'}, 16)
+		}
+		ch.Creates = append(ch.Creates, r)
+	}
+	if err := s.Commit(ctx, &ch); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "rec_3" || got[1].ID != "rec_4" {
+		t.Errorf("FindRecords = %v", ids(got))
+	}
+	got, _ = s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 1)
+	if len(got) != 1 {
+		t.Errorf("limit 1 returned %d", len(got))
+	}
+	got, _ = s.FindRecords(ctx, "customers", "phone", bytes.Repeat([]byte{'x'}, 16), 10)
+	if len(got) != 0 {
+		t.Errorf("other field matched: %v", ids(got))
+	}
+	// Deleting a record removes it from the index.
+	if err := s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_3"}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 10)
+	if len(got) != 1 || got[0].ID != "rec_4" {
+		t.Errorf("after delete: %v", ids(got))
+	}
+}
+
+func ids(rs []*coffer.StoredRecord) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func testSubjectConflict(t *testing.T, s coffer.Store) {
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}}); err != nil {
+		t.Fatal(err)
+	}
+	other := subject("cus_1")
+	other.WrappedDEK = []byte("another DEK")
+	err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{other}, Creates: []*coffer.StoredRecord{record("rec_b", "cus_1")},
+		Audit: []*coffer.AuditEntry{entry("create", "rec_b")}})
+	if coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("second subject: err = %v, want conflict", err)
+	}
+	sub, _ := s.Subject(ctx, "cus_1")
+	if string(sub.WrappedDEK) != "wrapped-cus_1" {
+		t.Error("the existing DEK was replaced")
+	}
+	if _, err := s.Record(ctx, "customers", "rec_b"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Error("the record of a failed change was written")
+	}
+	if e := lastAudit(t, s); e.Outcome != coffer.OutcomeError || e.Reason != coffer.ECONFLICT || e.Record != "rec_b" {
+		t.Errorf("failed change audited as %+v", e)
+	}
+}
+
+func testUpdateVersion(t *testing.T, s coffer.Store) {
+	r := record("rec_u", "cus_1")
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Creates: []*coffer.StoredRecord{r}}); err != nil {
+		t.Fatal(err)
+	}
+	up := record("rec_u", "cus_1")
+	up.Fields = map[string][]byte{"email": []byte("new")}
+	up.Index = []coffer.IndexEntry{{Field: "email", Hash: bytes.Repeat([]byte{'n'}, 16)}}
+	up.Version = 1
+	if err := s.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Record(ctx, "customers", "rec_u")
+	if got.Version != 2 || string(got.Fields["email"]) != "new" || got.Fields["name"] != nil {
+		t.Errorf("after update: %+v", got)
+	}
+	// The same update again names a version that moved on.
+	if err := s.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}}); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Errorf("stale update: err = %v, want conflict", err)
+	}
+	// The index follows the update.
+	if got, _ := s.FindRecords(ctx, "customers", "email", r.Index[0].Hash, 10); len(got) != 0 {
+		t.Error("the old index entry survived the update")
+	}
+	if got, _ := s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'n'}, 16), 10); len(got) != 1 {
+		t.Error("the new index entry is missing")
+	}
+}
+
+func testDeleteMissing(t *testing.T, s coffer.Store) {
+	err := s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_none"}}, Audit: []*coffer.AuditEntry{entry("delete", "rec_none")}})
+	if coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("err = %v, want not_found", err)
+	}
+	if e := lastAudit(t, s); e.Outcome != coffer.OutcomeError || e.Reason != coffer.ENOTFOUND {
+		t.Errorf("audit = %+v", e)
+	}
+}
+
+func testNoPartialWrite(t *testing.T, s coffer.Store) {
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Creates: []*coffer.StoredRecord{record("rec_1", "cus_1")}}); err != nil {
+		t.Fatal(err)
+	}
+	// A batch whose third record collides must leave the first two unwritten.
+	err := s.Commit(ctx, &coffer.Change{Creates: []*coffer.StoredRecord{record("rec_7", "cus_1"), record("rec_8", "cus_1"), record("rec_1", "cus_1")}})
+	if coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("err = %v, want conflict", err)
+	}
+	for _, id := range []string{"rec_7", "rec_8"} {
+		if _, err := s.Record(ctx, "customers", id); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+			t.Errorf("%s written by a failed change", id)
+		}
+	}
+}
+
+// testConcurrent commits from many goroutines at once, mixing changes that
+// fail with ones that succeed (so group commits replay), and checks that
+// every acknowledged change is there and the chain has no gaps.
+func testConcurrent(t *testing.T, s coffer.Store) {
+	const workers, each = 32, 40
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				id := fmt.Sprintf("rec_%d_%d", w, i)
+				var err error
+				if i%10 == 9 { // collides with an existing subject: must fail alone
+					err = s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Creates: []*coffer.StoredRecord{record(id, "cus_1")}, Audit: []*coffer.AuditEntry{entry("create", id)}})
+					if coffer.ErrorCode(err) != coffer.ECONFLICT {
+						errs <- fmt.Errorf("%s: err = %v, want conflict", id, err)
+					}
+					continue
+				}
+				if i%2 == 0 {
+					err = s.AppendAudit(ctx, entry("read", id))
+				} else {
+					err = s.Commit(ctx, &coffer.Change{Creates: []*coffer.StoredRecord{record(id, "cus_1")}, Audit: []*coffer.AuditEntry{entry("create", id)}})
+				}
+				if err != nil {
+					errs <- fmt.Errorf("%s: %v", id, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for w := range workers {
+		for i := 1; i < each; i += 2 {
+			if i%10 == 9 {
+				continue
+			}
+			if _, err := s.Record(ctx, "customers", fmt.Sprintf("rec_%d_%d", w, i)); err != nil {
+				t.Fatalf("acknowledged record rec_%d_%d: %v", w, i, err)
+			}
+		}
+	}
+	es, err := s.Audit(ctx, coffer.AuditFilter{Limit: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != workers*each {
+		t.Errorf("%d audit entries, want %d", len(es), workers*each)
+	}
+	for i, e := range es {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("entry %d has seq %d", i, e.Seq)
+		}
+		if i > 0 && !bytes.Equal(e.PrevHash, es[i-1].Hash) {
+			t.Fatalf("seq %d does not link to seq %d", e.Seq, es[i-1].Seq)
+		}
+	}
+}
+
+func testAPIKeys(t *testing.T, s coffer.Store) {
+	k := &coffer.APIKey{ID: "key_1", Name: "ci", Role: "admin", Hash: bytes.Repeat([]byte{1}, 32),
+		AllowedCIDRs: []string{"10.0.0.0/8", "127.0.0.1/32"}, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := s.CreateAPIKey(ctx, k, entry("api_key.create", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAPIKey(ctx, k, nil); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Errorf("duplicate key: %v", err)
+	}
+	got, err := s.APIKey(ctx, "key_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(k, got); diff != "" {
+		t.Errorf("key (-want +got):\n%s", diff)
+	}
+	if err := s.RevokeAPIKey(ctx, "key_1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.APIKey(ctx, "key_1"); got.RevokedAt.IsZero() {
+		t.Error("revoked key has no revocation time")
+	}
+	if err := s.RevokeAPIKey(ctx, "key_1", nil); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("second revocation: %v", err)
+	}
+	if ks, _ := s.APIKeys(ctx); len(ks) != 1 {
+		t.Errorf("APIKeys: %d", len(ks))
+	}
+}
+
+func testSchema(t *testing.T, s coffer.Store) {
+	if _, err := s.Schema(ctx); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("empty store schema: %v", err)
+	}
+	for _, doc := range []string{"purposes: {}", "purposes: {a: {legal_basis: contract}}"} {
+		if err := s.SaveSchema(ctx, []byte(doc), nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Schema(ctx); err != nil || string(got) != doc {
+			t.Errorf("Schema = %q, %v", got, err)
+		}
+	}
+}
+
+func testAuditFilter(t *testing.T, s coffer.Store) {
+	for i := range 6 {
+		e := entry("read", fmt.Sprint(i))
+		if i%2 == 1 {
+			e.Actor, e.Subject = "key_other", "cus_2"
+		}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := s.Audit(ctx, coffer.AuditFilter{Actor: "key_other"})
+	if len(got) != 3 || got[0].Seq != 2 {
+		t.Errorf("actor filter: %d entries", len(got))
+	}
+	got, _ = s.Audit(ctx, coffer.AuditFilter{Subject: "cus_1", Desc: true, Limit: 2})
+	if len(got) != 2 || got[0].Seq != 5 || got[1].Seq != 3 {
+		t.Errorf("subject filter desc: %+v", got)
+	}
+	got, _ = s.Audit(ctx, coffer.AuditFilter{AfterSeq: 4})
+	if len(got) != 2 || got[0].Seq != 5 {
+		t.Errorf("after seq: %d entries", len(got))
+	}
+	got, _ = s.Audit(ctx, coffer.AuditFilter{Until: time.Now().Add(-time.Hour)})
+	if len(got) != 0 {
+		t.Errorf("until an hour ago: %d entries", len(got))
+	}
+}

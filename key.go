@@ -1,0 +1,59 @@
+package coffer
+
+import (
+	"crypto/subtle"
+	"log/slog"
+	"time"
+)
+
+// Secret holds key material or a credential. Every way of printing it
+// redacts it, so a Secret that reaches a log line or a JSON document shows
+// "[REDACTED]". Bytes is the one way out, and returns a copy.
+type Secret struct{ b []byte }
+
+// NewSecret returns a Secret holding a copy of b.
+func NewSecret(b []byte) Secret { return Secret{b: append([]byte(nil), b...)} }
+
+// Bytes returns a copy of the secret.
+func (s Secret) Bytes() []byte { return append([]byte(nil), s.b...) }
+
+// Len returns the secret's length in bytes.
+func (s Secret) Len() int { return len(s.b) }
+
+// Equal compares two secrets in constant time.
+func (s Secret) Equal(t Secret) bool { return subtle.ConstantTimeCompare(s.b, t.b) == 1 }
+
+const redacted = "[REDACTED]"
+
+func (Secret) String() string               { return redacted }
+func (Secret) GoString() string             { return redacted }
+func (Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// RootKeys are the keys at the top of the hierarchy: versioned KEKs that
+// wrap subject DEKs, and the root of the blind-index keys.
+type RootKeys struct {
+	Current  uint32            // the KEK version new DEKs are wrapped under
+	KEKs     map[uint32]Secret // version → 32-byte AES-256 key
+	IndexKey Secret            // 32 bytes; blind-index keys derive from it (HKDF)
+}
+
+// KeyProvider is a source of root keys (file, passphrase, shamir, pkcs11).
+type KeyProvider interface {
+	// Keys returns the root keys. It fails with ESEALED when the provider
+	// cannot open them (a missing passphrase, too few shares).
+	Keys() (*RootKeys, error)
+}
+
+// APIKey is a service credential. Only a hash of its secret is stored.
+type APIKey struct {
+	ID           string
+	Name         string
+	Role         string
+	Hash         []byte // SHA-256 of the secret part of the key
+	AllowedCIDRs []string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // zero: never
+	RevokedAt    time.Time // zero: active
+}

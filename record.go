@@ -1,0 +1,58 @@
+package coffer
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Record is a record as the vault returns it to an actor: the fields the
+// actor may see, in the view it may see them, and the names of the others.
+type Record struct {
+	ID         string                     `json:"id"`
+	Subject    string                     `json:"subject"`
+	Collection string                     `json:"collection"`
+	Fields     map[string]json.RawMessage `json:"fields"`
+	Withheld   []string                   `json:"withheld"`
+	CreatedAt  time.Time                  `json:"created_at"`
+	UpdatedAt  time.Time                  `json:"updated_at"`
+}
+
+// NewRecord is a record to create: its subject and plaintext field values
+// as decoded from the request (not yet validated).
+type NewRecord struct {
+	Subject string                     `json:"subject"`
+	Fields  map[string]json.RawMessage `json:"fields"`
+}
+
+// StoredRecord is a record as a store holds it: every field value sealed
+// under the subject's DEK, plus the blind-index hashes of searchable fields.
+type StoredRecord struct {
+	ID         string
+	Collection string
+	Subject    string
+	Fields     map[string][]byte // field name → ciphertext
+	Index      []IndexEntry // every blind-index hash of the record (writes only)
+	Version    int64        // bumped by every update; an update must name the version it read
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// IndexEntry is one blind-index hash of a searchable field's value.
+type IndexEntry struct {
+	Field string
+	Hash  []byte // truncated HMAC-SHA256, 16 bytes
+}
+
+// RecordRef names one record.
+type RecordRef struct {
+	Collection string
+	ID         string
+}
+
+// Subject is one customer: the owner of records and of a DEK.
+type Subject struct {
+	ID         string
+	WrappedDEK []byte // the DEK sealed under KEK version KEKVersion
+	KEKVersion uint32
+	CreatedAt  time.Time
+}

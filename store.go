@@ -1,0 +1,58 @@
+package coffer
+
+import "context"
+
+// Change is one atomic change to the vault together with the audit entries
+// that record it. A store commits all of it in one durable transaction, or
+// none of it. When the change itself fails (a subject that already exists,
+// a record that is gone), the store still appends the audit entries, with
+// Outcome set to OutcomeError and Reason to the error code, and returns the
+// error: every attempt is traced.
+type Change struct {
+	NewSubjects []*Subject      // ECONFLICT if one exists already
+	Creates     []*StoredRecord // ECONFLICT if the id exists
+	Updates     []*StoredRecord // replace fields and index; ECONFLICT if gone or its Version moved on
+	Deletes     []RecordRef     // ENOTFOUND if gone
+	Audit       []*AuditEntry
+}
+
+// Store persists subjects, sealed records, blind indexes, API keys, the
+// schema document and the audit log. It never decides access and never
+// sees a plaintext value. Implementations: internal/sqlite (and, for scale,
+// internal/postgres), held to one suite in internal/storetest.
+//
+// Durable means the transaction is on stable storage (fsync'd) before the
+// method returns.
+type Store interface {
+	// Commit applies ch and appends its audit entries, durably.
+	Commit(ctx context.Context, ch *Change) error
+	// AppendAudit appends entries durably (reads, denials).
+	AppendAudit(ctx context.Context, entries ...*AuditEntry) error
+
+	// Record returns one record. ENOTFOUND if absent.
+	Record(ctx context.Context, collection, id string) (*StoredRecord, error)
+	// FindRecords returns records of collection whose field has the blind
+	// index hash, at most limit, oldest first.
+	FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*StoredRecord, error)
+	// Subject returns a subject. ENOTFOUND if absent.
+	Subject(ctx context.Context, id string) (*Subject, error)
+
+	// Audit returns entries matching f.
+	Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+
+	// CreateAPIKey stores k. ECONFLICT if its id exists.
+	CreateAPIKey(ctx context.Context, k *APIKey, audit *AuditEntry) error
+	// APIKey returns a key by id. ENOTFOUND if absent.
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	// APIKeys lists keys, newest first.
+	APIKeys(ctx context.Context) ([]*APIKey, error)
+	// RevokeAPIKey marks a key revoked. ENOTFOUND if absent.
+	RevokeAPIKey(ctx context.Context, id string, audit *AuditEntry) error
+
+	// SaveSchema stores the schema document (the source text).
+	SaveSchema(ctx context.Context, doc []byte, audit *AuditEntry) error
+	// Schema returns the stored schema document. ENOTFOUND if none.
+	Schema(ctx context.Context) ([]byte, error)
+
+	Close() error
+}
