@@ -40,3 +40,12 @@ type AuditFilter struct {
 	Limit    int   // 0: a store default
 	Desc     bool  // newest first (ignored when AfterSeq is set)
 }
+
+// AuditHead is the signed end of the audit log: the last sequence number,
+// its hash and an Ed25519 signature over both. Verification requires the
+// chain to end exactly there, which detects entries deleted at the end.
+type AuditHead struct {
+	Seq       int64
+	Hash      []byte
+	Signature []byte
+}

@@ -70,3 +70,19 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// Name quotes a caller-supplied name (a field, a collection, a purpose) for
+// an error message when it looks like an identifier, and describes it
+// otherwise, so that a value sent where a name belongs is never echoed.
+func Name(s string) string {
+	if len(s) == 0 || len(s) > 64 {
+		return "(a name that is not an identifier)"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return "(a name that is not an identifier)"
+		}
+	}
+	return `"` + s + `"`
+}

@@ -31,8 +31,8 @@ type StoredRecord struct {
 	Collection string
 	Subject    string
 	Fields     map[string][]byte // field name → ciphertext
-	Index      []IndexEntry // every blind-index hash of the record (writes only)
-	Version    int64        // bumped by every update; an update must name the version it read
+	Index      []IndexEntry      // every blind-index hash of the record (writes only)
+	Version    int64             // bumped by every update; an update must name the version it read
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }

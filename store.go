@@ -1,6 +1,9 @@
 package coffer
 
-import "context"
+import (
+	"context"
+	"iter"
+)
 
 // Change is one atomic change to the vault together with the audit entries
 // that record it. A store commits all of it in one durable transaction, or
@@ -39,6 +42,11 @@ type Store interface {
 
 	// Audit returns entries matching f.
 	Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+	// AuditLog iterates over the whole log in storage order, for
+	// verification, in bounded memory.
+	AuditLog(ctx context.Context) iter.Seq2[*AuditEntry, error]
+	// AuditHead returns the signed head. ENOTFOUND if never signed.
+	AuditHead(ctx context.Context) (*AuditHead, error)
 
 	// CreateAPIKey stores k. ECONFLICT if its id exists.
 	CreateAPIKey(ctx context.Context, k *APIKey, audit *AuditEntry) error

@@ -67,11 +67,7 @@ func (c *Chain) Link(e *coffer.AuditEntry) {
 }
 
 // Head is the signed position of the end of the log.
-type Head struct {
-	Seq       int64
-	Hash      []byte
-	Signature []byte
-}
+type Head = coffer.AuditHead
 
 // Signer signs and checks heads with an Ed25519 key derived from key
 // material the store never holds in plaintext at rest.
@@ -115,7 +111,9 @@ type Failure struct {
 	Reason string // what is wrong there
 }
 
-func (f *Failure) Error() string { return fmt.Sprintf("audit log broken at seq %d: %s", f.Seq, f.Reason) }
+func (f *Failure) Error() string {
+	return fmt.Sprintf("audit log broken at seq %d: %s", f.Seq, f.Reason)
+}
 
 // Verify walks entries in ascending storage order and checks that sequence
 // numbers run 1, 2, 3… without gaps, that each entry links to the previous

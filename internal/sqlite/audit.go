@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer"
-	"github.com/cofferhq/coffer/internal/audit"
 )
 
 const auditColumns = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash`
@@ -123,8 +122,8 @@ func (s *Store) AuditLog(ctx context.Context) iter.Seq2[*coffer.AuditEntry, erro
 
 // AuditHead returns the signed head of the audit log; ENOTFOUND when the
 // log has never been signed.
-func (s *Store) AuditHead(ctx context.Context) (*audit.Head, error) {
-	var h audit.Head
+func (s *Store) AuditHead(ctx context.Context) (*coffer.AuditHead, error) {
+	var h coffer.AuditHead
 	err := s.rdb.QueryRowContext(ctx, `SELECT seq, hash, signature FROM audit_head WHERE id = 1`).Scan(&h.Seq, &h.Hash, &h.Signature)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "the audit log has no signed head")

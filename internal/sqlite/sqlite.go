@@ -127,7 +127,6 @@ func (s *Store) migrate(ctx context.Context) error {
 	return err
 }
 
-
 func (s *Store) closeDBs() {
 	if s.wdb != nil {
 		s.wdb.Close()

@@ -1,0 +1,169 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cofferhq/coffer"
+)
+
+// Actions an actor may take on a collection.
+const (
+	Read   = "read"
+	Write  = "write"
+	Search = "search"
+	Delete = "delete"
+	Admin  = "admin" // administration calls: schema, keys, audit log
+)
+
+// Request is everything the decision needs to know.
+type Request struct {
+	Schema     *coffer.Schema
+	Actor      *coffer.Actor
+	Action     string // Read, Write, Search, Delete
+	Purpose    string // from the Coffer-Purpose header; "" when missing
+	Collection string
+	Fields     []string // the fields read, written or searched on
+	Now        time.Time
+
+	// Consent reports whether the subject has a current consent for a
+	// purpose. Nil means no consent is known: purposes whose legal basis is
+	// consent are refused (fail closed).
+	Consent func(purpose string) bool
+	// Restricted is true when the subject is under an Art. 18 restriction.
+	Restricted bool
+}
+
+// Decision is the answer. For reads, Views holds the view of each field of
+// Request.Fields ("" when withheld); Withheld names the fields left out.
+// For writes, searches and deletes, Allowed is all or nothing.
+type Decision struct {
+	Allowed  bool
+	Code     string // when not allowed: coffer.EFORBIDDEN, EPURPOSE or EINVALID
+	Reason   string // why, for the audit log and the error message (no values)
+	Views    []coffer.View
+	Withheld []string
+}
+
+func deny(code, format string, args ...any) Decision {
+	return Decision{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Decide applies SPEC §3:
+//  1. the role grants the action on each field (reads: in a view);
+//  2. the request names a purpose;
+//  3. the purpose is declared, among the role's purposes and the field's;
+//  4. a consent-based purpose needs the subject's current consent;
+//  5. a restricted subject is read only for legal obligations;
+//  6. an operator has MFA enrolled and the security policy acknowledged;
+//  7. the actor is not locked, not expired and inside its allowed networks.
+//
+// Reads withhold the fields that fail 1 or 3 and are refused only when no
+// field is left; every other rule refuses the whole request.
+func Decide(r *Request) Decision {
+	a := r.Actor
+	switch {
+	case a == nil:
+		return deny(coffer.EUNAUTHENTICATED, "no actor")
+	case a.Locked:
+		return deny(coffer.EFORBIDDEN, "actor is locked")
+	case !a.ExpiresAt.IsZero() && !r.Now.Before(a.ExpiresAt):
+		return deny(coffer.EFORBIDDEN, "key expired")
+	case !ipAllowed(a):
+		return deny(coffer.EFORBIDDEN, "client address outside the key's allowed networks")
+	case a.Kind == coffer.ActorOperator && !a.MFAEnrolled:
+		return deny(coffer.EFORBIDDEN, "operator has no second factor enrolled")
+	case a.Kind == coffer.ActorOperator && !a.PolicyAcked:
+		return deny(coffer.EFORBIDDEN, "operator has not acknowledged the current security policy or training is not current")
+	case a.Role == nil:
+		return deny(coffer.EFORBIDDEN, "role %q is not defined in the schema", a.RoleName)
+	}
+	if r.Action == Admin {
+		if !a.Role.Admin {
+			return deny(coffer.EFORBIDDEN, "this call needs the admin role")
+		}
+		return Decision{Allowed: true}
+	}
+	if r.Purpose == "" {
+		return deny(coffer.EPURPOSE, "the Coffer-Purpose header is required")
+	}
+	purpose, ok := r.Schema.Purposes[r.Purpose]
+	if !ok {
+		return deny(coffer.EINVALID, "unknown purpose %s", coffer.Name(r.Purpose))
+	}
+	coll, ok := r.Schema.Collections[r.Collection]
+	if !ok {
+		return deny(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(r.Collection))
+	}
+	if !a.Role.HasPurpose(r.Purpose) {
+		return deny(coffer.EFORBIDDEN, "role %s may not act for purpose %s", a.Role.Name, r.Purpose)
+	}
+	if purpose.LegalBasis == coffer.BasisConsent && (r.Consent == nil || !r.Consent(r.Purpose)) {
+		return deny(coffer.EFORBIDDEN, "purpose %s needs the subject's consent, which is not on record", r.Purpose)
+	}
+	if r.Restricted && purpose.LegalBasis != coffer.BasisLegalObligation && r.Action != Delete {
+		return deny(coffer.EFORBIDDEN, "processing of this subject is restricted (GDPR Art. 18)")
+	}
+	g := a.Role.Grant(r.Collection)
+	if g == nil {
+		return deny(coffer.EFORBIDDEN, "role %s has no access to collection %s", a.Role.Name, r.Collection)
+	}
+
+	switch r.Action {
+	case Read:
+		d := Decision{Views: make([]coffer.View, len(r.Fields))}
+		for i, name := range r.Fields {
+			f := coll.Fields[name]
+			v := g.ReadView(name)
+			if f == nil || v == "" || v == coffer.ViewNone || !f.HasPurpose(r.Purpose) {
+				d.Withheld = append(d.Withheld, name)
+				continue
+			}
+			d.Views[i] = v
+			d.Allowed = true
+		}
+		if !d.Allowed && len(r.Fields) > 0 {
+			d.Code = coffer.EFORBIDDEN
+			d.Reason = fmt.Sprintf("role %s may read none of the record's fields for purpose %s", a.Role.Name, r.Purpose)
+		}
+		if len(r.Fields) == 0 { // an empty record: only the grant matters
+			d.Allowed, d.Code, d.Reason = true, "", ""
+		}
+		return d
+	case Write, Search:
+		for _, name := range r.Fields {
+			f := coll.Fields[name]
+			if f == nil {
+				return deny(coffer.ESCHEMA, "field %s is not declared in collection %s", coffer.Name(name), r.Collection)
+			}
+			if r.Action == Write && !g.CanWrite(name) || r.Action == Search && !g.CanSearch(name) {
+				return deny(coffer.EFORBIDDEN, "role %s may not %s field %s", a.Role.Name, r.Action, name)
+			}
+			if !f.HasPurpose(r.Purpose) {
+				return deny(coffer.EFORBIDDEN, "field %s is not collected for purpose %s", name, r.Purpose)
+			}
+			if r.Action == Search && !f.Searchable {
+				return deny(coffer.EINVALID, "field %s is not searchable", name)
+			}
+		}
+		return Decision{Allowed: true}
+	case Delete:
+		if !g.Delete {
+			return deny(coffer.EFORBIDDEN, "role %s may not delete records of %s", a.Role.Name, r.Collection)
+		}
+		return Decision{Allowed: true}
+	}
+	return deny(coffer.EINVALID, "unknown action %q", r.Action)
+}
+
+func ipAllowed(a *coffer.Actor) bool {
+	if len(a.AllowedCIDRs) == 0 {
+		return true
+	}
+	for _, p := range a.AllowedCIDRs {
+		if p.Contains(a.ClientIP) {
+			return true
+		}
+	}
+	return false
+}
