@@ -56,9 +56,6 @@ type cli struct {
 	Audit   auditCmd   `cmd:"" help:"Inspect the audit log."`
 	Records recordsCmd `cmd:"" help:"Put, get and search records (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Bench   benchCmd   `cmd:"" help:"Load-test a running server."`
-	Scan    scanCmd    `cmd:"" help:"Find personal data in files and databases."`
-	Ropa    ropaCmd    `cmd:"" help:"Write the GDPR Art. 30 record of processing from an inventory."`
-	Notice  noticeCmd  `cmd:"" help:"Write the public privacy notice (HTML) from an inventory."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cofferhq/coffer/client"
+)
+
+type benchCmd struct {
+	Addr        string        `help:"Server address (default $COFFER_ADDR or http://127.0.0.1:8750)."`
+	Token       string        `help:"API key (default $COFFER_TOKEN)."`
+	Op          string        `help:"Operation to measure." enum:"create,get,search" default:"create"`
+	Concurrency int           `short:"n" help:"Concurrent clients." default:"32"`
+	Duration    time.Duration `short:"d" help:"How long to measure." default:"10s"`
+	Seed        int           `help:"Records created before get/search are measured." default:"2000"`
+	Collection  string        `help:"Collection (customers of examples/shop.yaml)." default:"customers"`
+	Purpose     string        `help:"Purpose header." default:"account"`
+}
+
+// benchRecord returns the 5-field customer record number i of run (two
+// searchable fields: email and phone).
+func benchRecord(run string, i int) map[string]any {
+	return map[string]any{
+		"email":     benchEmail(run, i),
+		"name":      "Bench User " + strconv.Itoa(i),
+		"phone":     fmt.Sprintf("+44 20 7946 %04d", i%1000), // Ofcom's range for drama
+		"birthdate": fmt.Sprintf("19%02d-%02d-%02d", 50+i%50, 1+i%12, 1+i%28),
+		"address":   strconv.Itoa(1+i%200) + " Bench Street, Springfield",
+	}
+}
+
+func benchEmail(run string, i int) string {
+	return "user" + strconv.Itoa(i) + "." + run + "@bench.example"
+}
+
+func (c *benchCmd) Run(env *Env) error {
+	if c.Addr == "" {
+		c.Addr = env.Getenv("COFFER_ADDR")
+	}
+	if c.Addr == "" {
+		c.Addr = "http://127.0.0.1:8750"
+	}
+	if c.Token == "" {
+		c.Token = env.Getenv("COFFER_TOKEN")
+	}
+	if c.Token == "" {
+		return errors.New("--token or COFFER_TOKEN is required")
+	}
+	if c.Concurrency < 1 || c.Duration <= 0 {
+		return errors.New("--concurrency must be at least 1 and --duration positive")
+	}
+	tr := &http.Transport{MaxIdleConns: c.Concurrency * 2, MaxIdleConnsPerHost: c.Concurrency * 2, DisableCompression: true, IdleConnTimeout: time.Minute}
+	cl := client.New(c.Addr, c.Token)
+	cl.HTTP = &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	var rb [4]byte
+	rand.Read(rb[:])
+	run := hex.EncodeToString(rb[:])
+	ctx := env.Ctx
+
+	var ids []string
+	if c.Op != "create" {
+		var err error
+		start := time.Now()
+		ids, err = c.seed(ctx, cl, run)
+		if err != nil {
+			return fmt.Errorf("seeding: %w", err)
+		}
+		el := time.Since(start)
+		fmt.Fprintf(env.Stderr, "seeded %d records in %s (%.0f records/s)\n", len(ids), el.Round(time.Millisecond), float64(len(ids))/el.Seconds())
+	}
+
+	var next atomic.Int64
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	lat := make([][]time.Duration, c.Concurrency)
+	deadline := time.Now().Add(c.Duration)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range c.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			l := make([]time.Duration, 0, 1<<16)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				t0 := time.Now()
+				err := c.once(ctx, cl, run, &next, ids, rng)
+				l = append(l, time.Since(t0))
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+			lat[w] = l
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		i := int(math.Ceil(p*float64(len(all)))) - 1
+		return float64(all[max(i, 0)].Microseconds()) / 1000
+	}
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(env.Stderr, "first error: %s\n", e)
+	}
+	fmt.Fprintf(env.Stderr, "%d %s requests in %s with %d clients\n", len(all), c.Op, elapsed.Round(time.Millisecond), c.Concurrency)
+	fmt.Fprintf(env.Stdout, "RESULT op=%s ops_per_sec=%.0f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f errors=%d\n",
+		c.Op, float64(len(all))/elapsed.Seconds(), pct(0.50), pct(0.95), pct(0.99), errs.Load())
+	if errs.Load() > 0 {
+		return exitStatus(exitFindings)
+	}
+	return nil
+}
+
+// seed creates c.Seed records in batches of 1000 and returns their ids.
+func (c *benchCmd) seed(ctx context.Context, cl *client.Client, run string) ([]string, error) {
+	ids := make([]string, c.Seed)
+	const batch = 1000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range min(c.Concurrency, 8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(batch)) - batch
+				if lo >= c.Seed || failed.Load() != nil {
+					return
+				}
+				hi := min(lo+batch, c.Seed)
+				rs := make([]client.NewRecord, 0, hi-lo)
+				for i := lo; i < hi; i++ {
+					rs = append(rs, client.NewRecord{Subject: "bench_" + run + "_" + strconv.Itoa(i), Fields: benchRecord(run, i)})
+				}
+				out, err := cl.CreateRecords(ctx, c.Purpose, c.Collection, rs)
+				if err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+				for i, o := range out {
+					ids[lo+i] = o.ID
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// once runs one operation. It builds the request by hand (not through
+// client.Client's reflection-based encoding) to keep the load generator's
+// own cost low: it shares the machine with the server.
+func (c *benchCmd) once(ctx context.Context, cl *client.Client, run string, next *atomic.Int64, ids []string, rng *mrand.Rand) error {
+	var method, path string
+	var body []byte
+	switch c.Op {
+	case "create":
+		i := int(next.Add(1))
+		b, _ := json.Marshal(map[string]any{"subject": "bench_" + run + "_" + strconv.Itoa(i), "fields": benchRecord(run, i)})
+		method, path, body = http.MethodPost, "/v1/collections/"+c.Collection+"/records", b
+	case "get":
+		method, path = http.MethodGet, "/v1/collections/"+c.Collection+"/records/"+ids[rng.IntN(len(ids))]
+	case "search":
+		i := rng.IntN(len(ids))
+		method, path = http.MethodPost, "/v1/collections/"+c.Collection+"/search"
+		body = []byte(`{"where":{"email":"` + benchEmail(run, i) + `"},"limit":10}`)
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, cl.Addr+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+cl.Token)
+	req.Header.Set("Coffer-Purpose", c.Purpose)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := cl.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, strings.SplitN(path, "/records/", 2)[0], resp.StatusCode, bytes.TrimSpace(data))
+	}
+	if c.Op == "search" && !bytes.Contains(data, []byte(`"id":"rec_`)) {
+		return errors.New("search found nothing")
+	}
+	return nil
+}

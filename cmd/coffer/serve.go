@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cofferhq/coffer/examples"
+	"github.com/cofferhq/coffer/internal/api"
+	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/keyring"
+	"github.com/cofferhq/coffer/internal/server"
+	"github.com/cofferhq/coffer/internal/sqlite"
+	"github.com/cofferhq/coffer/internal/vault"
+	"github.com/cofferhq/coffer/openapi"
+)
+
+type serveCmd struct {
+	Dev    bool   `help:"Development mode: SQLite and a generated key file in --data, the example schema, an admin API key. Loopback only."`
+	Config string `help:"Configuration file (production)." type:"path"`
+	Addr   string `help:"Listen address (overrides the config file)."`
+	Data   string `help:"Data directory (--dev)." default:"./coffer-dev"`
+	// Ready, when set, receives the listening address (tests).
+	Ready chan<- string `kong:"-"`
+}
+
+func (c *serveCmd) Run(env *Env) error {
+	cfg, err := c.config()
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+
+	var tlsConf *tls.Config
+	if cfg.TLS.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	} else if !server.IsLoopback(cfg.Addr) {
+		return fmt.Errorf("refusing to listen on %s without TLS: set tls.cert and tls.key, or listen on a loopback address", cfg.Addr)
+	}
+
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return err
+	}
+	if c.Dev {
+		if _, err := os.Stat(cfg.Keys.File); errors.Is(err, fs.ErrNotExist) {
+			if err := keyring.CreateFile(cfg.Keys.File); err != nil {
+				return err
+			}
+			log.Info("created a development key file", "path", cfg.Keys.File)
+		}
+	}
+	keys, err := (&keyring.File{Path: cfg.Keys.File}).Keys()
+	if err != nil {
+		return err
+	}
+	signer, err := audit.NewSigner(keys.IndexKey)
+	if err != nil {
+		return err
+	}
+	ctx := env.Ctx
+	store, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "coffer.db"), sqlite.Options{Signer: signer})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	schemaDoc, schemaName := examples.Shop, "examples/shop.yaml"
+	if cfg.Schema != "" {
+		if schemaDoc, err = os.ReadFile(cfg.Schema); err != nil {
+			return err
+		}
+		schemaName = cfg.Schema
+	}
+	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log})
+	if err != nil {
+		return err
+	}
+	if c.Dev {
+		if err := devAdminToken(ctx, env, v, cfg.Data); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	addr := ln.Addr().String()
+	fmt.Fprintf(env.Stderr, "coffer %s listening on %s://%s (data %s)\n", Version, scheme, addr, cfg.Data)
+	if c.Ready != nil {
+		c.Ready <- addr
+	}
+	h := api.New(v, api.Config{Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log, OpenAPI: openapi.Document})
+	return server.Serve(ctx, ln, h, server.Config{TLS: tlsConf, Logger: log})
+}
+
+func (c *serveCmd) config() (config.Config, error) {
+	switch {
+	case c.Dev && c.Config != "":
+		return config.Config{}, errors.New("use either --dev or --config, not both")
+	case c.Dev:
+		addr := c.Addr
+		if addr == "" {
+			addr = "127.0.0.1:8750"
+		}
+		if !server.IsLoopback(addr) {
+			return config.Config{}, fmt.Errorf("--dev listens on loopback addresses only, not %s", addr)
+		}
+		data, err := filepath.Abs(c.Data)
+		if err != nil {
+			return config.Config{}, err
+		}
+		return config.Config{Addr: addr, Data: data, Keys: config.Keys{Provider: "file", File: filepath.Join(data, "keys.json")},
+			MaxBodyBytes: 1 << 20, LogLevel: "info"}, nil
+	case c.Config != "":
+		cfg, err := config.Load(c.Config)
+		if err == nil && c.Addr != "" {
+			cfg.Addr = c.Addr
+		}
+		return cfg, err
+	}
+	return config.Config{}, errors.New("say --dev (a local development server) or --config FILE")
+}
+
+// devAdminToken creates the development admin key once, writes it to
+// <data>/dev-admin-token (0600) and prints it; later runs reuse the file.
+func devAdminToken(ctx context.Context, env *Env, v *vault.Vault, data string) error {
+	path := filepath.Join(data, "dev-admin-token")
+	if _, err := os.Stat(path); err == nil {
+		fmt.Fprintf(env.Stderr, "admin API key: in %s\n", path)
+		return nil
+	}
+	_, token, err := v.CreateAPIKey(ctx, &vault.Call{}, vault.NewAPIKey{Name: "dev-admin", Role: "admin"})
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "admin API key (shown once, also in %s):\n  %s\n", path, token)
+	fmt.Fprintf(env.Stderr, "try:\n  export COFFER_ADDR=http://127.0.0.1:8750 COFFER_TOKEN=$(cat %s)\n", shellQuote(path))
+	return nil
+}
+
+func shellQuote(s string) string {
+	if strings.ContainsAny(s, " '\"$`\\") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}

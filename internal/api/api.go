@@ -1,0 +1,364 @@
+package api
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/vault"
+)
+
+// Config is what the API needs besides the vault.
+type Config struct {
+	Version      string
+	MaxBodyBytes int64             // default 1 MiB
+	AuditKey     ed25519.PublicKey // verifies the signed audit head
+	Logger       *slog.Logger
+	OpenAPI      []byte // served at /openapi.json
+}
+
+// Handler serves the /v1 API.
+type Handler struct {
+	vault    *vault.Vault
+	log      *slog.Logger
+	maxBody  int64
+	version  string
+	auditKey ed25519.PublicKey
+	openapi  []byte
+	mux      *http.ServeMux
+}
+
+// New returns the API handler.
+func New(v *vault.Vault, c Config) *Handler {
+	h := &Handler{vault: v, log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, mux: http.NewServeMux()}
+	if h.maxBody <= 0 {
+		h.maxBody = 1 << 20
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	m := h.mux
+	m.HandleFunc("GET /v1/health", h.health)
+	m.HandleFunc("GET /openapi.json", h.openAPI)
+
+	m.Handle("GET /v1/schema", h.auth(h.getSchema))
+	m.Handle("PUT /v1/schema", h.auth(h.putSchema))
+	m.Handle("POST /v1/collections/{c}/records", h.auth(h.createRecord))
+	m.Handle("POST /v1/collections/{c}/records/batch", h.auth(h.createBatch))
+	m.Handle("GET /v1/collections/{c}/records/{id}", h.auth(h.getRecord))
+	m.Handle("PATCH /v1/collections/{c}/records/{id}", h.auth(h.patchRecord))
+	m.Handle("DELETE /v1/collections/{c}/records/{id}", h.auth(h.deleteRecord))
+	m.Handle("POST /v1/collections/{c}/search", h.auth(h.search))
+	m.Handle("GET /v1/audit", h.auth(h.listAudit))
+	m.Handle("POST /v1/audit/verify", h.auth(h.verifyAudit))
+	m.Handle("POST /v1/api-keys", h.auth(h.createKey))
+	m.Handle("DELETE /v1/api-keys/{id}", h.auth(h.revokeKey))
+	m.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, coffer.Errorf(coffer.ENOTFOUND, "no such API call: %s %s", r.Method, routeShape(r.URL.Path)))
+	})
+	return h
+}
+
+// routeShape shows a path's first segments only: a path can hold ids.
+func routeShape(p string) string {
+	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 4)
+	if len(parts) > 2 {
+		parts = append(parts[:2], "…")
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyActor
+)
+
+// ServeHTTP gives every request an id (Coffer-Request-Id) and routes it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var b [12]byte
+	rand.Read(b[:])
+	id := "req_" + hex.EncodeToString(b[:])
+	w.Header().Set("Coffer-Request-Id", id)
+	w.Header().Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(keyRequestID).(string)
+	return id
+}
+
+// ClientIP is the socket peer address. (Trusted proxies come with issue 3.)
+func ClientIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+type authedFunc func(w http.ResponseWriter, r *http.Request, c *vault.Call) error
+
+// auth authenticates the bearer token, builds the vault call and answers
+// errors in the API's shape.
+func (h *Handler) auth(fn authedFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="coffer"`)
+			h.writeError(w, r, coffer.Errorf(coffer.EUNAUTHENTICATED, "an Authorization: Bearer <api key> header is required"))
+			return
+		}
+		if h.vault.Sealed() {
+			h.writeError(w, r, coffer.Errorf(coffer.ESEALED, "the vault is sealed"))
+			return
+		}
+		actor, err := h.vault.Authenticate(r.Context(), token, ClientIP(r))
+		if err != nil {
+			if coffer.ErrorCode(err) == coffer.EUNAUTHENTICATED {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="coffer", error="invalid_token"`)
+			}
+			h.writeError(w, r, err)
+			return
+		}
+		c := &vault.Call{Actor: actor, Purpose: r.Header.Get("Coffer-Purpose"), RequestID: requestID(r)}
+		if err := fn(w, r, c); err != nil {
+			h.writeError(w, r, err)
+		}
+	})
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	status := "ok"
+	if h.vault.Sealed() {
+		status = "sealed"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": status, "sealed": h.vault.Sealed(), "version": h.version})
+}
+
+func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(h.openapi)
+}
+
+func (h *Handler) getSchema(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	doc, err := h.vault.SchemaDocument(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(doc)
+	return nil
+}
+
+func (h *Handler) putSchema(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if _, err := h.vault.PutSchema(r.Context(), c, body); err != nil {
+		return err
+	}
+	return h.getSchema(w, r, c)
+}
+
+type createRequest struct {
+	Subject string                     `json:"subject"`
+	Fields  map[string]json.RawMessage `json:"fields"`
+}
+
+func (h *Handler) createRecord(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req createRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Fields == nil {
+		return coffer.Errorf(coffer.EINVALID, "fields: required")
+	}
+	out, err := h.vault.CreateRecords(r.Context(), c, r.PathValue("c"), []coffer.NewRecord{{Subject: req.Subject, Fields: req.Fields}})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, out[0])
+	return nil
+}
+
+func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Records []createRequest `json:"records"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	recs := make([]coffer.NewRecord, len(req.Records))
+	for i, x := range req.Records {
+		if x.Fields == nil {
+			return coffer.Errorf(coffer.EINVALID, "records[%d].fields: required", i)
+		}
+		recs[i] = coffer.NewRecord{Subject: x.Subject, Fields: x.Fields}
+	}
+	out, err := h.vault.CreateRecords(r.Context(), c, r.PathValue("c"), recs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"records": out})
+	return nil
+}
+
+func (h *Handler) getRecord(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	rec, err := h.vault.GetRecord(r.Context(), c, r.PathValue("c"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+func (h *Handler) patchRecord(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Fields map[string]json.RawMessage `json:"fields"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	rec, err := h.vault.UpdateRecord(r.Context(), c, r.PathValue("c"), r.PathValue("id"), req.Fields)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+func (h *Handler) deleteRecord(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	if err := h.vault.DeleteRecord(r.Context(), c, r.PathValue("c"), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) search(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Where map[string]json.RawMessage `json:"where"`
+		Limit int                        `json:"limit"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	recs, err := h.vault.Search(r.Context(), c, r.PathValue("c"), req.Where, req.Limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"records": recs})
+	return nil
+}
+
+func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	q := r.URL.Query()
+	f := coffer.AuditFilter{Actor: q.Get("actor"), Subject: q.Get("subject"), Desc: true}
+	var err error
+	parseTime := func(name string) time.Time {
+		v := q.Get(name)
+		if v == "" || err != nil {
+			return time.Time{}
+		}
+		t, perr := time.Parse(time.RFC3339Nano, v)
+		if perr != nil {
+			err = coffer.Errorf(coffer.EINVALID, "%s: an RFC 3339 time such as 2026-01-02T15:04:05Z", name)
+		}
+		return t
+	}
+	f.Since, f.Until = parseTime("since"), parseTime("until")
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"limit", nil}, {"after", &f.AfterSeq}} {
+		v := q.Get(p.name)
+		if v == "" || err != nil {
+			continue
+		}
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || n < 0 {
+			err = coffer.Errorf(coffer.EINVALID, "%s: a non-negative integer", p.name)
+			continue
+		}
+		if p.dst == nil {
+			f.Limit = int(min(n, 1<<30))
+		} else {
+			*p.dst = n
+		}
+	}
+	if err != nil {
+		return err
+	}
+	entries, err := h.vault.Audit(r.Context(), c, f)
+	if err != nil {
+		return err
+	}
+	if entries == nil {
+		entries = []*coffer.AuditEntry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	return nil
+}
+
+func (h *Handler) verifyAudit(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	n, err := h.vault.VerifyAudit(r.Context(), c, h.auditKey)
+	var f *audit.Failure
+	if errors.As(err, &f) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "entries": n, "first_bad_seq": f.Seq, "reason": f.Reason})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "entries": n})
+	return nil
+}
+
+func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Name         string   `json:"name"`
+		Role         string   `json:"role"`
+		AllowedCIDRs []string `json:"allowed_cidrs"`
+		ExpiresIn    string   `json:"expires_in"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	nk := vault.NewAPIKey{Name: req.Name, Role: req.Role, AllowedCIDRs: req.AllowedCIDRs}
+	if req.ExpiresIn != "" {
+		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 {
+			return coffer.Errorf(coffer.EINVALID, "expires_in: a positive duration such as 720h")
+		}
+		nk.ExpiresIn = d
+	}
+	id, key, err := h.vault.CreateAPIKey(r.Context(), c, nk)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": id, "key": key})
+	return nil
+}
+
+func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	if err := h.vault.RevokeAPIKey(r.Context(), c, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,97 @@
+// Package config reads Coffer's configuration file. A Config is a value
+// passed to whoever needs it; there is no global.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the server's configuration (coffer serve --config FILE).
+type Config struct {
+	Addr   string `yaml:"addr"`   // listen address; default 127.0.0.1:8750
+	Data   string `yaml:"data"`   // data directory (SQLite database)
+	Schema string `yaml:"schema"` // schema file, used to seed an empty store
+	Keys   Keys   `yaml:"keys"`
+	TLS    TLS    `yaml:"tls"`
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	LogLevel     string `yaml:"log_level"` // debug, info, warn, error
+}
+
+// Keys selects the root-key provider.
+type Keys struct {
+	Provider string `yaml:"provider"` // file (default)
+	File     string `yaml:"file"`     // key file for the file provider
+}
+
+// TLS names the certificate and key; both empty means plain HTTP, which is
+// only allowed on a loopback address.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Load reads and validates a configuration file. Relative paths in it are
+// relative to the file's directory.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	abs(&c.Data)
+	abs(&c.Schema)
+	abs(&c.Keys.File)
+	abs(&c.TLS.Cert)
+	abs(&c.TLS.Key)
+	c.setDefaults()
+	return c, c.validate(path)
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8750"
+	}
+	if c.Keys.Provider == "" {
+		c.Keys.Provider = "file"
+	}
+	if c.Keys.File == "" && c.Data != "" {
+		c.Keys.File = filepath.Join(c.Data, "keys.json")
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+}
+
+func (c *Config) validate(path string) error {
+	switch {
+	case c.Data == "":
+		return fmt.Errorf("%s: data: the data directory is required", path)
+	case c.Keys.Provider != "file":
+		return fmt.Errorf("%s: keys.provider: %q is not available in this build (file)", path, c.Keys.Provider)
+	case (c.TLS.Cert == "") != (c.TLS.Key == ""):
+		return fmt.Errorf("%s: tls: set both cert and key, or neither", path)
+	case c.MaxBodyBytes < 1024:
+		return fmt.Errorf("%s: max_body_bytes: at least 1024", path)
+	}
+	return nil
+}

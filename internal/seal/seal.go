@@ -1,0 +1,218 @@
+package seal
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"strconv"
+	"sync"
+
+	"github.com/cofferhq/coffer"
+)
+
+const (
+	keySize     = 32
+	nonceSize   = 12
+	fieldFormat = 1 // version byte of field ciphertexts
+	// IndexSize is the length of a blind-index hash.
+	IndexSize = 16
+)
+
+var errOpen = &coffer.Error{Code: coffer.EINTERNAL, Message: "ciphertext failed to authenticate"}
+
+// Sealer holds the unwrapped KEKs and the index root key. It is safe for
+// concurrent use.
+type Sealer struct {
+	current uint32
+	keks    map[uint32]cipher.AEAD
+	index   []byte
+	idxKeys sync.Map // collection|field → *indexKey
+}
+
+// New builds a Sealer from root keys.
+func New(keys *coffer.RootKeys) (*Sealer, error) {
+	if keys == nil || keys.IndexKey.Len() != keySize {
+		return nil, errors.New("seal: the index root key must be 32 bytes")
+	}
+	s := &Sealer{current: keys.Current, keks: map[uint32]cipher.AEAD{}, index: keys.IndexKey.Bytes()}
+	for v, k := range keys.KEKs {
+		if k.Len() != keySize {
+			return nil, errors.New("seal: KEK version " + strconv.Itoa(int(v)) + " is not 32 bytes")
+		}
+		aead, err := newGCM(k.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		s.keks[v] = aead
+	}
+	if s.keks[s.current] == nil {
+		return nil, errors.New("seal: the current KEK version is missing")
+	}
+	return s, nil
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+// String keeps key material out of logs.
+func (s *Sealer) String() string { return "seal.Sealer{[REDACTED]}" }
+
+// GoString keeps key material out of %#v.
+func (s *Sealer) GoString() string { return s.String() }
+
+// CurrentVersion is the KEK version new DEKs are wrapped under.
+func (s *Sealer) CurrentVersion() uint32 { return s.current }
+
+func dekAAD(subject string, version uint32) []byte {
+	b := make([]byte, 0, 32+len(subject))
+	b = append(b, "coffer/dek/v1|"...)
+	b = append(b, subject...)
+	b = append(b, '|')
+	return strconv.AppendUint(b, uint64(version), 10)
+}
+
+// NewDEK makes a random DEK for subject and wraps it under the current KEK.
+func (s *Sealer) NewDEK(subject string) (dek *DEK, wrapped []byte, version uint32, err error) {
+	key := make([]byte, keySize)
+	rand.Read(key)
+	dek, err = newDEK(key)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return dek, s.wrap(subject, key), s.current, nil
+}
+
+func (s *Sealer) wrap(subject string, key []byte) []byte {
+	nonce := make([]byte, nonceSize, nonceSize+keySize+16)
+	rand.Read(nonce)
+	return s.keks[s.current].Seal(nonce, nonce, key, dekAAD(subject, s.current))
+}
+
+func (s *Sealer) unwrap(subject string, wrapped []byte, version uint32) ([]byte, error) {
+	kek := s.keks[version]
+	if kek == nil {
+		return nil, &coffer.Error{Code: coffer.EINTERNAL, Message: "unknown KEK version " + strconv.Itoa(int(version))}
+	}
+	if len(wrapped) != nonceSize+keySize+16 {
+		return nil, errOpen
+	}
+	key, err := kek.Open(nil, wrapped[:nonceSize], wrapped[nonceSize:], dekAAD(subject, version))
+	if err != nil {
+		return nil, errOpen
+	}
+	return key, nil
+}
+
+// OpenDEK unwraps a subject's DEK.
+func (s *Sealer) OpenDEK(subject string, wrapped []byte, version uint32) (*DEK, error) {
+	key, err := s.unwrap(subject, wrapped, version)
+	if err != nil {
+		return nil, err
+	}
+	return newDEK(key)
+}
+
+// Rewrap re-wraps a DEK under the current KEK version (key rotation:
+// values are not re-encrypted).
+func (s *Sealer) Rewrap(subject string, wrapped []byte, version uint32) ([]byte, uint32, error) {
+	key, err := s.unwrap(subject, wrapped, version)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.wrap(subject, key), s.current, nil
+}
+
+// DEK is one subject's data key. It is safe for concurrent use.
+type DEK struct{ aead cipher.AEAD }
+
+func newDEK(key []byte) (*DEK, error) {
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	return &DEK{aead: aead}, nil
+}
+
+// String keeps key material out of logs.
+func (*DEK) String() string { return "seal.DEK{[REDACTED]}" }
+
+// GoString keeps key material out of %#v.
+func (d *DEK) GoString() string { return d.String() }
+
+// fieldAAD writes collection|record|field, each length-prefixed, into buf.
+func fieldAAD(buf []byte, collection, record, field string) []byte {
+	b := buf[:0]
+	for _, s := range [3]string{collection, record, field} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// Seal encrypts a field value bound to collection, record and field and
+// appends version || nonce || ciphertext to dst.
+func (d *DEK) Seal(dst []byte, collection, record, field string, plaintext []byte) []byte {
+	var abuf [192]byte
+	aad := fieldAAD(abuf[:], collection, record, field)
+	n := len(dst)
+	out := append(dst, make([]byte, 1+nonceSize, 1+nonceSize+len(plaintext)+16)...)
+	out[n] = fieldFormat
+	rand.Read(out[n+1 : n+1+nonceSize])
+	return d.aead.Seal(out, out[n+1:n+1+nonceSize], plaintext, aad)
+}
+
+// Open decrypts a field value sealed for exactly this collection, record
+// and field, appending the plaintext to dst.
+func (d *DEK) Open(dst []byte, collection, record, field string, ciphertext []byte) ([]byte, error) {
+	if len(ciphertext) < 1+nonceSize+16 || ciphertext[0] != fieldFormat {
+		return nil, errOpen
+	}
+	var abuf [192]byte
+	aad := fieldAAD(abuf[:], collection, record, field)
+	out, err := d.aead.Open(dst, ciphertext[1:1+nonceSize], ciphertext[1+nonceSize:], aad)
+	if err != nil {
+		return nil, errOpen
+	}
+	return out, nil
+}
+
+// indexKey is one derived blind-index key with a pool of HMAC states.
+type indexKey struct{ pool sync.Pool }
+
+func (s *Sealer) indexKey(collection, field string) *indexKey {
+	name := collection + "|" + field
+	if k, ok := s.idxKeys.Load(name); ok {
+		return k.(*indexKey)
+	}
+	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/index/v1|"+name, keySize)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot produce
+	}
+	k := &indexKey{}
+	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	actual, _ := s.idxKeys.LoadOrStore(name, k)
+	return actual.(*indexKey)
+}
+
+// BlindIndex returns the 16-byte blind index of a normalized value.
+func (s *Sealer) BlindIndex(collection, field string, normalized []byte) []byte {
+	k := s.indexKey(collection, field)
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(normalized)
+	var sum [sha256.Size]byte
+	out := h.Sum(sum[:0])
+	k.pool.Put(h)
+	return append([]byte(nil), out[:IndexSize]...)
+}

@@ -1,0 +1,296 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/policy"
+	"github.com/cofferhq/coffer/internal/schema"
+	"github.com/cofferhq/coffer/internal/seal"
+)
+
+// Vault is the use-case layer. It is safe for concurrent use.
+type Vault struct {
+	store  coffer.Store
+	log    *slog.Logger
+	now    func() time.Time
+	sealer atomic.Pointer[seal.Sealer] // nil while sealed
+	schema atomic.Pointer[loadedSchema]
+	deks   *seal.DEKCache
+
+	keyMu    sync.Mutex
+	keyCache map[string]cachedKey // API key id → key, for keyCacheTTL
+}
+
+type loadedSchema struct {
+	s   *coffer.Schema
+	doc []byte
+}
+
+type cachedKey struct {
+	k       *coffer.APIKey
+	fetched time.Time
+}
+
+// keyCacheTTL bounds how long another node's revocation takes to apply here.
+const keyCacheTTL = 5 * time.Second
+
+// Options configure a Vault.
+type Options struct {
+	Store  coffer.Store
+	Keys   *coffer.RootKeys // nil: start sealed
+	Schema []byte           // schema document used when the store holds none
+	// SchemaName names the document in errors ("examples/shop.yaml").
+	SchemaName string
+	Logger     *slog.Logger
+	Now        func() time.Time // for tests; default time.Now
+}
+
+// New returns a vault over a store. The schema stored in the database wins
+// over Options.Schema, which seeds an empty store.
+func New(ctx context.Context, o Options) (*Vault, error) {
+	v := &Vault{store: o.Store, log: o.Logger, now: o.Now, deks: seal.NewDEKCache(100_000), keyCache: map[string]cachedKey{}}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	doc, err := o.Store.Schema(ctx)
+	name := "stored schema"
+	switch {
+	case coffer.ErrorCode(err) == coffer.ENOTFOUND:
+		if o.Schema == nil {
+			return nil, coffer.Errorf(coffer.EINVALID, "no schema: the store holds none and none was given")
+		}
+		doc, name = o.Schema, o.SchemaName
+		sc, err := schema.Parse(name, doc)
+		if err != nil {
+			return nil, err
+		}
+		if err := o.Store.SaveSchema(ctx, doc, &coffer.AuditEntry{Actor: "system", Action: "schema.load", Outcome: coffer.OutcomeAllowed}); err != nil {
+			return nil, err
+		}
+		v.schema.Store(&loadedSchema{s: sc, doc: doc})
+	case err != nil:
+		return nil, err
+	default:
+		sc, err := schema.Parse(name, doc)
+		if err != nil {
+			return nil, err
+		}
+		v.schema.Store(&loadedSchema{s: sc, doc: doc})
+	}
+	if o.Keys != nil {
+		if err := v.Unseal(o.Keys); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// Unseal installs root keys; data calls work from then on.
+func (v *Vault) Unseal(keys *coffer.RootKeys) error {
+	s, err := seal.New(keys)
+	if err != nil {
+		return err
+	}
+	v.sealer.Store(s)
+	return nil
+}
+
+// Seal drops the keys from memory; data calls answer ESEALED.
+func (v *Vault) Seal() {
+	v.sealer.Store(nil)
+	v.deks.Clear()
+}
+
+// Sealed reports whether the vault is sealed.
+func (v *Vault) Sealed() bool { return v.sealer.Load() == nil }
+
+var errSealed = coffer.Errorf(coffer.ESEALED, "the vault is sealed")
+
+func (v *Vault) unsealed() (*seal.Sealer, error) {
+	s := v.sealer.Load()
+	if s == nil {
+		return nil, errSealed
+	}
+	return s, nil
+}
+
+// Schema returns the current schema.
+func (v *Vault) Schema() *coffer.Schema { return v.schema.Load().s }
+
+// Call is one request as the vault sees it: who, for what purpose, which
+// request. Handlers build it from the authenticated actor and the headers.
+type Call struct {
+	Actor     *coffer.Actor
+	Purpose   string
+	RequestID string
+}
+
+// entry starts an audit entry for c.
+func (c *Call) entry(action, collection string) *coffer.AuditEntry {
+	e := &coffer.AuditEntry{Action: action, Collection: collection, Purpose: c.Purpose, RequestID: c.RequestID}
+	if c.Actor != nil {
+		e.Actor = c.Actor.ID
+		if c.Actor.ClientIP.IsValid() {
+			e.ClientIP = c.Actor.ClientIP.String()
+		}
+	}
+	return e
+}
+
+// API keys look like coffer_<id>_<secret>. Only SHA-256(secret) is stored:
+// the secret has 256 bits of entropy, so a slow hash would add nothing.
+const keyPrefix = "coffer_"
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+var errBadToken = coffer.Errorf(coffer.EUNAUTHENTICATED, "invalid or revoked API key")
+
+// Authenticate resolves a bearer token into an actor. The token never
+// appears in an error.
+func (v *Vault) Authenticate(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error) {
+	rest, ok := strings.CutPrefix(token, keyPrefix)
+	if !ok {
+		return nil, errBadToken
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || len(id) == 0 || len(id) > 40 || len(secret) == 0 {
+		return nil, errBadToken
+	}
+	id = "key_" + id
+	k, err := v.apiKey(ctx, id)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return nil, errBadToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(hashSecret(secret), k.Hash) != 1 || !k.RevokedAt.IsZero() {
+		return nil, errBadToken
+	}
+	a := &coffer.Actor{ID: k.ID, Kind: coffer.ActorAPIKey, RoleName: k.Role, Role: v.Schema().Roles[k.Role],
+		ClientIP: client, ExpiresAt: k.ExpiresAt}
+	for _, c := range k.AllowedCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			a.AllowedCIDRs = append(a.AllowedCIDRs, p)
+		}
+	}
+	return a, nil
+}
+
+func (v *Vault) apiKey(ctx context.Context, id string) (*coffer.APIKey, error) {
+	now := v.now()
+	v.keyMu.Lock()
+	c, ok := v.keyCache[id]
+	v.keyMu.Unlock()
+	if ok && now.Sub(c.fetched) < keyCacheTTL {
+		return c.k, nil
+	}
+	k, err := v.store.APIKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v.keyMu.Lock()
+	if len(v.keyCache) > 10_000 {
+		clear(v.keyCache)
+	}
+	v.keyCache[id] = cachedKey{k: k, fetched: now}
+	v.keyMu.Unlock()
+	return k, nil
+}
+
+// NewAPIKey is a key to create.
+type NewAPIKey struct {
+	Name         string
+	Role         string
+	AllowedCIDRs []string
+	ExpiresIn    time.Duration // 0: never
+}
+
+// CreateAPIKey creates a key and returns its id and the token, which is
+// shown once and never stored. Only admins may call it; a nil actor is the
+// system bootstrapping (coffer serve --dev).
+func (v *Vault) CreateAPIKey(ctx context.Context, c *Call, nk NewAPIKey) (id, token string, err error) {
+	e := c.entry("api_key.create", "")
+	if c.Actor == nil {
+		e.Actor = "system"
+	} else if err := v.requireAdmin(ctx, c, e); err != nil {
+		return "", "", err
+	}
+	if nk.Name == "" || len(nk.Name) > 100 {
+		return "", "", coffer.Errorf(coffer.EINVALID, "name: required, at most 100 characters")
+	}
+	if _, ok := v.Schema().Roles[nk.Role]; !ok {
+		return "", "", coffer.Errorf(coffer.EINVALID, "role: %s is not a role of the schema", coffer.Name(nk.Role))
+	}
+	for _, cidr := range nk.AllowedCIDRs {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			return "", "", coffer.Errorf(coffer.EINVALID, "allowed_cidrs: an entry is not a CIDR prefix such as 10.0.0.0/8")
+		}
+	}
+	if nk.ExpiresIn < 0 {
+		return "", "", coffer.Errorf(coffer.EINVALID, "expires_in: must be positive")
+	}
+	now := v.now().UTC()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	secret := base64.RawURLEncoding.EncodeToString(raw)
+	short := newID("", now)
+	k := &coffer.APIKey{ID: "key_" + short, Name: nk.Name, Role: nk.Role, Hash: hashSecret(secret),
+		AllowedCIDRs: nk.AllowedCIDRs, CreatedAt: now}
+	if nk.ExpiresIn > 0 {
+		k.ExpiresAt = now.Add(nk.ExpiresIn)
+	}
+	e.Record = k.ID
+	e.Outcome = coffer.OutcomeAllowed
+	if err := v.store.CreateAPIKey(ctx, k, e); err != nil {
+		return "", "", err
+	}
+	return k.ID, keyPrefix + short + "_" + secret, nil
+}
+
+// RevokeAPIKey revokes a key (admin).
+func (v *Vault) RevokeAPIKey(ctx context.Context, c *Call, id string) error {
+	e := c.entry("api_key.revoke", "")
+	e.Record = id
+	if err := v.requireAdmin(ctx, c, e); err != nil {
+		return err
+	}
+	e.Outcome = coffer.OutcomeAllowed
+	if err := v.store.RevokeAPIKey(ctx, id, e); err != nil {
+		return err
+	}
+	v.keyMu.Lock()
+	delete(v.keyCache, id)
+	v.keyMu.Unlock()
+	return nil
+}
+
+// requireAdmin refuses actors that may not administer, auditing the refusal.
+func (v *Vault) requireAdmin(ctx context.Context, c *Call, e *coffer.AuditEntry) error {
+	d := policy.Decide(&policy.Request{Schema: v.Schema(), Actor: c.Actor, Action: policy.Admin, Now: v.now()})
+	if d.Allowed {
+		return nil
+	}
+	e.Outcome, e.Reason = coffer.OutcomeDenied, d.Reason
+	if err := v.store.AppendAudit(ctx, e); err != nil {
+		return err
+	}
+	return coffer.Errorf(d.Code, "%s", d.Reason)
+}
