@@ -18,7 +18,11 @@ func (s *Store) Commit(ctx context.Context, ch *coffer.Change) error {
 	if s.w == nil {
 		return errReadOnly
 	}
-	return s.w.do(ctx, &op{apply: func(ctx context.Context, t *tx) error { return applyChange(ctx, t, ch) }, audit: ch.Audit})
+	return s.w.do(ctx, &op{
+		apply: func(ctx context.Context, t *tx) error { return applyChange(ctx, t, ch) },
+		after: func() { s.cache.committed(ch) },
+		audit: ch.Audit,
+	})
 }
 
 // AppendAudit implements coffer.Store.
@@ -146,31 +150,56 @@ const recordColumns = `id, collection, subject, fields, version, created_at, upd
 
 // Record implements coffer.Store.
 func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.StoredRecord, error) {
-	row := s.rdb.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE id = ? AND collection = ?`, id, collection)
-	r, err := scanRecord(row)
+	r, gen := s.cache.get(id)
+	if r != nil {
+		if r.Collection != collection {
+			return nil, coffer.Errorf(coffer.ENOTFOUND, "record not found")
+		}
+		return r, nil
+	}
+	r, err := scanRecord(s.qRecord.QueryRowContext(ctx, id, collection))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "record not found")
 	}
-	return r, err
-}
-
-// FindRecords implements coffer.Store.
-func (s *Store) FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*coffer.StoredRecord, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+prefixed("r.", recordColumns)+` FROM blind_index b JOIN records r ON r.id = b.record
-		WHERE b.collection = ? AND b.field = ? AND b.hash = ? ORDER BY r.created_at, r.id LIMIT ?`, collection, field, hash, limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*coffer.StoredRecord
+	s.cache.fill(r, gen)
+	return r, nil
+}
+
+// FindRecords implements coffer.Store. The index yields record ids; the
+// records come through Record and its cache.
+func (s *Store) FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*coffer.StoredRecord, error) {
+	rows, err := s.qFind.QueryContext(ctx, collection, field, hash, limit)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]*coffer.StoredRecord, 0, len(ids))
+	for _, id := range ids {
+		r, err := s.Record(ctx, collection, id)
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+			continue // deleted since the index was read
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func prefixed(p, cols string) string { return p + strings.ReplaceAll(cols, ", ", ", "+p) }
@@ -198,8 +227,7 @@ func scanRecord(row scanner) (*coffer.StoredRecord, error) {
 func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error) {
 	var sub coffer.Subject
 	var created int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, dek, kek_version, created_at FROM subjects WHERE id = ?`, id).
-		Scan(&sub.ID, &sub.WrappedDEK, &sub.KEKVersion, &created)
+	err := s.qSubject.QueryRowContext(ctx, id).Scan(&sub.ID, &sub.WrappedDEK, &sub.KEKVersion, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "subject not found")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -61,6 +62,73 @@ func TestChainContinuesAcrossReopen(t *testing.T) {
 	n, err := audit.Verify(s.AuditLog(ctx), head, signer(t).PublicKey())
 	if err != nil || n != 4 {
 		t.Fatalf("Verify = %d, %v", n, err)
+	}
+}
+
+// TestCacheStaysCoherent races readers that fill the record cache against
+// a stream of updates: once the updates are done, every read must see the
+// last one (a reader that read an old row before an update must not have
+// put it back into the cache).
+func TestCacheStaysCoherent(t *testing.T) {
+	ctx := context.Background()
+	// A one-record cache, with readers alternating between two records, so
+	// that reads of rec_1 keep missing and filling the cache.
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffer.db"), sqlite.Options{CacheRecords: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := func(v int64, name string) *coffer.StoredRecord {
+		return &coffer.StoredRecord{ID: "rec_1", Collection: "customers", Subject: "cus_1", Version: v,
+			Fields: map[string][]byte{"name": []byte(name)}}
+	}
+	other := rec(0, "other")
+	other.ID = "rec_2"
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{{ID: "cus_1", WrappedDEK: []byte("k"), KEKVersion: 1}},
+		Creates: []*coffer.StoredRecord{rec(0, "v1"), other}}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for _, id := range []string{"rec_1", "rec_2"} {
+					if _, err := s.Record(ctx, "customers", id); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	const updates = 300
+	for v := int64(1); v <= updates; v++ {
+		if err := s.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{rec(v, fmt.Sprintf("v%d", v+1))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	got, err := s.Record(ctx, "customers", "rec_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != updates+1 || string(got.Fields["name"]) != fmt.Sprintf("v%d", updates+1) {
+		t.Fatalf("after %d updates the record reads as version %d %q", updates, got.Version, got.Fields["name"])
+	}
+	if err := s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Record(ctx, "customers", "rec_1"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("deleted record still readable: %v", err)
 	}
 }
 

@@ -21,6 +21,7 @@ var errClosed = &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"
 // op is one queued change: what to apply and the audit entries recording it.
 type op struct {
 	apply  func(context.Context, *tx) error // nil: audit entries only
+	after  func()                            // run once the change is committed
 	audit  []*coffer.AuditEntry
 	failed error // set when apply failed with a domain error
 	done   chan error
@@ -391,6 +392,11 @@ func (w *writer) commit(ctx context.Context, b *batch) {
 		return
 	}
 	b.open = false
+	for _, o := range b.ops {
+		if o.failed == nil && o.after != nil {
+			o.after()
+		}
+	}
 	w.nCommits.Add(1)
 	w.nChanges.Add(int64(len(b.ops)))
 	w.synced <- b.ops

@@ -169,7 +169,19 @@ func TestCiphertextSwapFails(t *testing.T) {
 	if _, err := db.Exec(`UPDATE records SET fields = (SELECT fields FROM records WHERE id = ?) WHERE id = ?`, a.ID, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.v.GetRecord(ctx, f.admin, "customers", b.ID)
+	// Reopen: the store's record cache does not see edits made behind its back.
+	f.store.Close()
+	keys, _ := (&keyring.File{Path: filepath.Join(f.dir, "keys.json")}).Keys()
+	st, err := sqlite.Open(ctx, filepath.Join(f.dir, "coffer.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v, err := vault.New(ctx, vault.Options{Store: st, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.GetRecord(ctx, f.admin, "customers", b.ID)
 	if coffer.ErrorCode(err) != coffer.EINTERNAL || !strings.Contains(coffer.ErrorMessage(err), "failed to decrypt") {
 		t.Fatalf("swapped ciphertext: err = %v", err)
 	}

@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"container/list"
+	"sync"
+
+	"github.com/cofferhq/coffer"
+)
+
+// recordCache is an LRU of stored records (ciphertext only, never
+// plaintext) in front of the read pool. It is coherent because every write
+// goes through this process's single writer, which updates the cache after
+// each commit. A reader that misses fills the cache only if no update or
+// delete committed since it began reading (gen), so a row read just before
+// an update can never replace the newer one.
+type recordCache struct {
+	mu    sync.Mutex
+	cap   int
+	gen   uint64 // bumped by every committed update or delete
+	ll    *list.List
+	items map[string]*list.Element
+}
+
+func newRecordCache(capacity int) *recordCache {
+	return &recordCache{cap: capacity, ll: list.New(), items: map[string]*list.Element{}}
+}
+
+// get returns a cached record, and the generation to pass to fill on a miss.
+func (c *recordCache) get(id string) (*coffer.StoredRecord, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		c.ll.MoveToFront(e)
+		return e.Value.(*coffer.StoredRecord), c.gen
+	}
+	return nil, c.gen
+}
+
+// fill caches a record read from the database at generation gen.
+func (c *recordCache) fill(r *coffer.StoredRecord, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.putLocked(r)
+	}
+}
+
+func (c *recordCache) putLocked(r *coffer.StoredRecord) {
+	if e, ok := c.items[r.ID]; ok {
+		e.Value = r
+		c.ll.MoveToFront(e)
+		return
+	}
+	c.items[r.ID] = c.ll.PushFront(r)
+	if c.ll.Len() > c.cap {
+		old := c.ll.Back()
+		c.ll.Remove(old)
+		delete(c.items, old.Value.(*coffer.StoredRecord).ID)
+	}
+}
+
+// committed applies a committed change to the cache.
+func (c *recordCache) committed(ch *coffer.Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(ch.Updates) > 0 || len(ch.Deletes) > 0 {
+		c.gen++
+	}
+	for _, r := range ch.Creates {
+		cp := *r
+		cp.Version, cp.Index = 1, nil
+		c.putLocked(&cp)
+	}
+	for _, r := range ch.Updates {
+		cp := *r
+		cp.Version, cp.Index = r.Version+1, nil
+		c.putLocked(&cp)
+	}
+	for _, d := range ch.Deletes {
+		if e, ok := c.items[d.ID]; ok {
+			c.ll.Remove(e)
+			delete(c.items, d.ID)
+		}
+	}
+}
