@@ -64,7 +64,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		wantSeq int64
 	}{
 		{"edit actor", func(es []*coffer.AuditEntry) []*coffer.AuditEntry { es[4].Actor = "key_b"; return es }, nil, 5},
-		{"edit fields", func(es []*coffer.AuditEntry) []*coffer.AuditEntry { es[6].Fields = []string{"email", "phone"}; return es }, nil, 7},
+		{"edit fields", func(es []*coffer.AuditEntry) []*coffer.AuditEntry {
+			es[6].Fields = []string{"email", "phone"}
+			return es
+		}, nil, 7},
 		{"edit outcome", func(es []*coffer.AuditEntry) []*coffer.AuditEntry { es[0].Outcome = coffer.OutcomeDenied; return es }, nil, 1},
 		{"edit time", func(es []*coffer.AuditEntry) []*coffer.AuditEntry { es[2].Time = es[2].Time.Add(time.Hour); return es }, nil, 3},
 		{"edit and rehash", func(es []*coffer.AuditEntry) []*coffer.AuditEntry {

@@ -21,7 +21,7 @@ var errClosed = &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"
 // op is one queued change: what to apply and the audit entries recording it.
 type op struct {
 	apply  func(context.Context, *tx) error // nil: audit entries only
-	after  func()                            // run once the change is committed
+	after  func()                           // run once the change is committed
 	audit  []*coffer.AuditEntry
 	failed error // set when apply failed with a domain error
 	done   chan error
