@@ -227,6 +227,26 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("records get of a missing record: %d %s", code, errs)
 	}
 
+	// Metrics are labelled by route pattern, never by path or id.
+	resp, err := http.Get(addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `coffer_http_requests_total{code="200",route="GET /v1/collections/{c}/records/{id}"}`) ||
+		!strings.Contains(string(metrics), "coffer_store_commits_total") {
+		t.Errorf("metrics lack the route-labelled counters:\n%.2000s", metrics)
+	}
+	if strings.Contains(string(metrics), id) || strings.Contains(string(metrics), "cus_e2e") {
+		t.Error("metrics hold a record or subject id")
+	}
+	for _, s := range canaryStrings {
+		if strings.Contains(string(metrics), s) {
+			t.Errorf("metrics hold canary %q", s)
+		}
+	}
+
 	stop()
 	code, out, errs = run(t, nil, "", "audit", "verify", "--data", data)
 	if code != 0 || !strings.HasPrefix(out, "ok: ") {

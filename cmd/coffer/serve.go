@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/cofferhq/coffer/examples"
 	"github.com/cofferhq/coffer/internal/api"
 	"github.com/cofferhq/coffer/internal/audit"
@@ -108,7 +111,14 @@ func (c *serveCmd) Run(env *Env) error {
 	if c.Ready != nil {
 		c.Ready <- addr
 	}
-	h := api.New(v, api.Config{Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log, OpenAPI: openapi.Document})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coffer_store_commits_total", Help: "Write transactions committed (group commits)."},
+			func() float64 { return float64(store.Stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coffer_store_changes_total", Help: "Changes and audit appends committed."},
+			func() float64 { return float64(store.Stats().Changes) }))
+	h := api.New(v, api.Config{Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
+		OpenAPI: openapi.Document, Metrics: reg})
 	return server.Serve(ctx, ln, h, server.Config{TLS: tlsConf, Logger: log})
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/vault"
@@ -26,6 +28,9 @@ type Config struct {
 	AuditKey     ed25519.PublicKey // verifies the signed audit head
 	Logger       *slog.Logger
 	OpenAPI      []byte // served at /openapi.json
+	// Metrics, when set, receives the API's metrics and is served at
+	// /metrics (Prometheus text format).
+	Metrics *prometheus.Registry
 }
 
 // Handler serves the /v1 API.
@@ -37,7 +42,17 @@ type Handler struct {
 	auditKey ed25519.PublicKey
 	openapi  []byte
 	mux      *http.ServeMux
+	metrics  *metrics
+	patterns []string // the routes, for the OpenAPI coverage test
 }
+
+func (h *Handler) handle(pattern string, handler http.Handler) {
+	h.patterns = append(h.patterns, pattern)
+	h.mux.Handle(pattern, handler)
+}
+
+// Patterns returns every route pattern served ("GET /v1/health", …).
+func (h *Handler) Patterns() []string { return h.patterns }
 
 // New returns the API handler.
 func New(v *vault.Vault, c Config) *Handler {
@@ -48,23 +63,26 @@ func New(v *vault.Vault, c Config) *Handler {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	m := h.mux
-	m.HandleFunc("GET /v1/health", h.health)
-	m.HandleFunc("GET /openapi.json", h.openAPI)
+	if c.Metrics != nil {
+		h.metrics = newMetrics(c.Metrics)
+		h.handle("GET /metrics", metricsHandler(c.Metrics))
+	}
+	h.handle("GET /v1/health", http.HandlerFunc(h.health))
+	h.handle("GET /openapi.json", http.HandlerFunc(h.openAPI))
 
-	m.Handle("GET /v1/schema", h.auth(h.getSchema))
-	m.Handle("PUT /v1/schema", h.auth(h.putSchema))
-	m.Handle("POST /v1/collections/{c}/records", h.auth(h.createRecord))
-	m.Handle("POST /v1/collections/{c}/records/batch", h.auth(h.createBatch))
-	m.Handle("GET /v1/collections/{c}/records/{id}", h.auth(h.getRecord))
-	m.Handle("PATCH /v1/collections/{c}/records/{id}", h.auth(h.patchRecord))
-	m.Handle("DELETE /v1/collections/{c}/records/{id}", h.auth(h.deleteRecord))
-	m.Handle("POST /v1/collections/{c}/search", h.auth(h.search))
-	m.Handle("GET /v1/audit", h.auth(h.listAudit))
-	m.Handle("POST /v1/audit/verify", h.auth(h.verifyAudit))
-	m.Handle("POST /v1/api-keys", h.auth(h.createKey))
-	m.Handle("DELETE /v1/api-keys/{id}", h.auth(h.revokeKey))
-	m.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+	h.handle("GET /v1/schema", h.auth(h.getSchema))
+	h.handle("PUT /v1/schema", h.auth(h.putSchema))
+	h.handle("POST /v1/collections/{c}/records", h.auth(h.createRecord))
+	h.handle("POST /v1/collections/{c}/records/batch", h.auth(h.createBatch))
+	h.handle("GET /v1/collections/{c}/records/{id}", h.auth(h.getRecord))
+	h.handle("PATCH /v1/collections/{c}/records/{id}", h.auth(h.patchRecord))
+	h.handle("DELETE /v1/collections/{c}/records/{id}", h.auth(h.deleteRecord))
+	h.handle("POST /v1/collections/{c}/search", h.auth(h.search))
+	h.handle("GET /v1/audit", h.auth(h.listAudit))
+	h.handle("POST /v1/audit/verify", h.auth(h.verifyAudit))
+	h.handle("POST /v1/api-keys", h.auth(h.createKey))
+	h.handle("DELETE /v1/api-keys/{id}", h.auth(h.revokeKey))
+	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, coffer.Errorf(coffer.ENOTFOUND, "no such API call: %s %s", r.Method, routeShape(r.URL.Path)))
 	})
 	return h
@@ -93,7 +111,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := "req_" + hex.EncodeToString(b[:])
 	w.Header().Set("Coffer-Request-Id", id)
 	w.Header().Set("Cache-Control", "no-store")
-	h.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+	r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
+	if h.metrics == nil {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	h.mux.ServeHTTP(sw, r) // sets r.Pattern
+	h.metrics.observe(r.Pattern, sw.status, time.Since(start))
 }
 
 func requestID(r *http.Request) string {

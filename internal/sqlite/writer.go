@@ -34,8 +34,16 @@ type tx struct {
 }
 
 type stmts struct {
-	insSubject, insRecord, selIdx, updRecord, delRecord, insIndex, delIndex, insAudit, putHead *sql.Stmt
+	insSubject, insRecord, selIdx, updRecord, delRecord, insIndex, delIndex, putHead *sql.Stmt
+	// insAudit[n] inserts n audit rows in one statement.
+	insAudit map[int]*sql.Stmt
 }
+
+// auditChunks are the row counts of the multi-row audit inserts, largest
+// first: one statement per chunk instead of one per entry.
+var auditChunks = []int{128, 32, 8, 1}
+
+const auditPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 type writer struct {
 	conn     *sql.Conn
@@ -106,7 +114,12 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 	prep(&w.st.delRecord, `DELETE FROM records WHERE id = ? AND collection = ? RETURNING idx`)
 	prep(&w.st.insIndex, `INSERT INTO blind_index (collection, field, hash, record) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	prep(&w.st.delIndex, `DELETE FROM blind_index WHERE collection = ? AND field = ? AND hash = ? AND record = ?`)
-	prep(&w.st.insAudit, `INSERT INTO audit (seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	w.st.insAudit = map[int]*sql.Stmt{}
+	for _, n := range auditChunks {
+		var st *sql.Stmt
+		prep(&st, `INSERT INTO audit (`+auditColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditPlaceholders+", ", n), ", "))
+		w.st.insAudit[n] = st
+	}
 	prep(&w.st.putHead, `INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`)
 	if err != nil {
 		conn.Close()
@@ -264,7 +277,8 @@ func (w *writer) loop() {
 type batch struct {
 	ops   []*op
 	open  bool
-	saved audit.Chain // the chain before the transaction began
+	saved audit.Chain          // the chain before the transaction began
+	audit []*coffer.AuditEntry // linked, inserted at commit
 }
 
 // add applies o to the open transaction (beginning one if needed). When o
@@ -278,12 +292,12 @@ func (w *writer) add(ctx context.Context, b *batch, o *op) {
 			w.fail(ctx, b, err)
 			return
 		}
-		if err := w.apply(ctx, o); err != nil {
+		if err := w.apply(ctx, b, o); err != nil {
 			w.recover(ctx, b, o, err)
 		}
 		return
 	}
-	if err := w.apply(ctx, o); err != nil {
+	if err := w.apply(ctx, b, o); err != nil {
 		w.recover(ctx, b, o, err)
 	}
 }
@@ -297,6 +311,7 @@ func (w *writer) begin(ctx context.Context, b *batch) error {
 	}
 	b.open = true
 	b.saved = w.chain
+	b.audit = b.audit[:0]
 	return nil
 }
 
@@ -314,7 +329,7 @@ func (w *writer) recover(ctx context.Context, b *batch, o *op, err error) {
 		return
 	}
 	for _, p := range b.ops {
-		if err := w.apply(ctx, p); err != nil {
+		if err := w.apply(ctx, b, p); err != nil {
 			w.fail(ctx, b, err) // cannot happen but for storage errors
 			return
 		}
@@ -342,8 +357,9 @@ func (w *writer) fail(ctx context.Context, b *batch, err error) {
 	b.ops = nil
 }
 
-// apply runs one change and appends its audit entries.
-func (w *writer) apply(ctx context.Context, o *op) (err error) {
+// apply runs one change and links its audit entries into the chain; the
+// entries are inserted at commit, in chain order.
+func (w *writer) apply(ctx context.Context, b *batch, o *op) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in store writer: %v", r)
@@ -362,12 +378,34 @@ func (w *writer) apply(ctx context.Context, o *op) (err error) {
 		}
 		e.Time = now
 		w.chain.Link(e)
-		if _, err := w.st.insAudit.ExecContext(ctx, e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection,
-			e.Record, e.Subject, strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP,
-			e.RequestID, e.PrevHash, e.Hash); err != nil {
+		b.audit = append(b.audit, e)
+	}
+	return nil
+}
+
+// insertAudit writes the batch's audit entries with multi-row inserts.
+func (w *writer) insertAudit(ctx context.Context, b *batch) error {
+	rest := b.audit
+	args := make([]any, 0, 15*auditChunks[0])
+	for len(rest) > 0 {
+		n := auditChunks[len(auditChunks)-1]
+		for _, c := range auditChunks {
+			if c <= len(rest) {
+				n = c
+				break
+			}
+		}
+		args = args[:0]
+		for _, e := range rest[:n] {
+			args = append(args, e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection, e.Record, e.Subject,
+				strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash)
+		}
+		if _, err := w.st.insAudit[n].ExecContext(ctx, args...); err != nil {
 			return err
 		}
+		rest = rest[n:]
 	}
+	b.audit = b.audit[:0]
 	return nil
 }
 
@@ -376,6 +414,11 @@ func (w *writer) apply(ctx context.Context, o *op) (err error) {
 func (w *writer) commit(ctx context.Context, b *batch) {
 	if !b.open { // everything failed already
 		b.ops = nil
+		return
+	}
+	if err := w.insertAudit(ctx, b); err != nil {
+		w.fail(ctx, b, err)
+		w.ready <- struct{}{} // give the unused token back
 		return
 	}
 	if w.signer != nil && w.chain.Seq > 0 && w.chain.Seq != b.saved.Seq {
