@@ -57,7 +57,7 @@ func (c *auditVerifyCmd) Run(env *Env) error {
 		return err
 	}
 	if head == nil {
-		fmt.Fprintf(env.Stdout, "ok: %d entries, chain intact (no signed head yet)\n", n)
+		fmt.Fprintf(env.Stdout, "ok: empty log\n")
 		return nil
 	}
 	fmt.Fprintf(env.Stdout, "ok: %d entries, chain intact, signed head at seq %d verified\n", n, head.Seq)

@@ -306,6 +306,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		{"delete an entry", `DELETE FROM audit WHERE seq = 4`, "seq 4"},
 		{"reorder two entries", `UPDATE audit SET seq = -3 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 6; UPDATE audit SET seq = 6 WHERE seq = -3`, "seq 3"},
 		{"truncate the end", `DELETE FROM audit WHERE seq > 6`, "seq 7"},
+		{"truncate and remove the head", `DELETE FROM audit WHERE seq > 6; DELETE FROM audit_head`, "seq 6"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -118,7 +118,8 @@ func (f *Failure) Error() string {
 // Verify walks entries in ascending storage order and checks that sequence
 // numbers run 1, 2, 3… without gaps, that each entry links to the previous
 // one and that each hash matches its content. When head is not nil, its
-// signature must verify under pub and the log must end exactly at it.
+// signature must verify under pub and the log must end exactly at it; when
+// head is nil but pub is given, a non-empty log fails (its head was removed).
 // It returns the number of entries checked and a *Failure naming the first
 // bad sequence number, or another error when reading fails.
 func Verify(entries iter.Seq2[*coffer.AuditEntry, error], head *Head, pub ed25519.PublicKey) (int64, error) {
@@ -144,6 +145,11 @@ func Verify(entries iter.Seq2[*coffer.AuditEntry, error], head *Head, pub ed2551
 		n++
 	}
 	if head == nil {
+		if n > 0 && pub != nil {
+			// Every commit signs the head: a log with entries and no head
+			// had its head removed, which is how truncation would hide.
+			return n, &Failure{Seq: n, Reason: "the signed head is missing (removed to hide truncation?)"}
+		}
 		return n, nil
 	}
 	if !VerifyHead(pub, *head) {

@@ -105,6 +105,17 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}
 }
 
+func TestMissingHeadIsTampering(t *testing.T) {
+	es, s, _ := chain(t, 4)
+	var f *Failure
+	if _, err := Verify(seq(es), nil, s.PublicKey()); !errors.As(err, &f) {
+		t.Fatalf("a log without its signed head verified: %v", err)
+	}
+	if n, err := Verify(seq(nil), nil, s.PublicKey()); err != nil || n != 0 {
+		t.Fatalf("empty log: %d, %v", n, err)
+	}
+}
+
 func TestHeadSignedByAnotherKey(t *testing.T) {
 	es, _, h := chain(t, 3)
 	other, _ := NewSigner(coffer.NewSecret(bytes.Repeat([]byte{8}, 32)))

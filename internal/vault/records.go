@@ -104,12 +104,16 @@ func (v *Vault) CreateRecords(ctx context.Context, c *Call, collection string, r
 		deks := map[string]*seal.DEK{}
 		for i, r := range recs {
 			subj := r.Subject
-			if subj == "" {
+			generated := subj == ""
+			if generated {
 				subj = newID("cus_", now)
 			}
 			dek := deks[subj]
 			if dek == nil {
-				dek, err = v.subjectDEK(ctx, sealer, subj)
+				err = coffer.Errorf(coffer.ENOTFOUND, "new subject") // a generated id is new: no lookup
+				if !generated {
+					dek, err = v.subjectDEK(ctx, sealer, subj)
+				}
 				if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 					var wrapped []byte
 					var version uint32
