@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer"
@@ -202,7 +201,6 @@ func (s *Store) FindRecords(ctx context.Context, collection, field string, hash 
 	return out, nil
 }
 
-func prefixed(p, cols string) string { return p + strings.ReplaceAll(cols, ", ", ", "+p) }
 
 type scanner interface{ Scan(...any) error }
 
