@@ -201,7 +201,6 @@ func (s *Store) FindRecords(ctx context.Context, collection, field string, hash 
 	return out, nil
 }
 
-
 type scanner interface{ Scan(...any) error }
 
 func scanRecord(row scanner) (*coffer.StoredRecord, error) {
