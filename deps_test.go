@@ -22,6 +22,8 @@ func TestImportDirection(t *testing.T) {
 		"internal/schema":    {"/internal/vault", "/internal/api", "/internal/sqlite", "/internal/policy", "/internal/server", "/cmd/"},
 		"internal/keyring":   {"/internal/vault", "/internal/api", "/internal/sqlite", "/internal/policy", "/internal/server", "/cmd/"},
 		"internal/sqlite":    {"/internal/vault", "/internal/api", "/internal/policy", "/internal/seal", "/internal/keyring", "/internal/server", "/cmd/"},
+		"internal/postgres":  {"/internal/vault", "/internal/api", "/internal/policy", "/internal/seal", "/internal/keyring", "/internal/server", "/internal/sqlite", "/cmd/"},
+		"internal/rowcodec":  {"/internal/vault", "/internal/api", "/internal/policy", "/internal/seal", "/internal/sqlite", "/internal/postgres", "/cmd/"},
 		"internal/vault":     {"/internal/api", "/internal/sqlite", "/internal/server", "/cmd/"},
 		"internal/api":       {"/internal/sqlite", "/internal/seal", "/internal/keyring", "/internal/policy", "/cmd/"},
 		"internal/server":    {mod + "/"},

@@ -54,6 +54,7 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the Coffer server."`
 	Audit   auditCmd   `cmd:"" help:"Inspect the audit log."`
+	APIKey  apiKeyCmd  `cmd:"" name:"api-key" help:"Administer API keys on the store directly."`
 	Records recordsCmd `cmd:"" help:"Put, get and search records (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Bench   benchCmd   `cmd:"" help:"Load-test a running server."`
 	Version versionCmd `cmd:"" help:"Print the version."`

@@ -227,6 +227,18 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("records get of a missing record: %d %s", code, errs)
 	}
 
+	// A key minted by the offline verb while the server runs (a second
+	// writer on the same database) works, and the chain stays one chain.
+	code, out, errs = run(t, nil, "", "api-key", "create", "--data", data, "--name", "support-desk", "--role", "support")
+	if code != 0 || !strings.HasPrefix(out, "coffer_") {
+		t.Fatalf("api-key create: %d %s %s", code, out, errs)
+	}
+	sup := &apiClient{t: t, addr: addr, token: strings.TrimSpace(out)}
+	if st, m, raw = sup.call("POST", "/v1/collections/customers/search", "support", map[string]any{"where": map[string]any{"email": "cli@cli.example"}}); st != 200 || len(m["records"].([]any)) != 1 {
+		t.Fatalf("search with the new support key: %d %s", st, raw)
+	}
+	sup.expect(403, "forbidden", "GET", "/v1/audit", "", nil)
+
 	// Metrics are labelled by route pattern, never by path or id.
 	resp, err := http.Get(addr + "/metrics")
 	if err != nil {

@@ -15,11 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/examples"
 	"github.com/cofferhq/coffer/internal/api"
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/keyring"
+	"github.com/cofferhq/coffer/internal/postgres"
 	"github.com/cofferhq/coffer/internal/server"
 	"github.com/cofferhq/coffer/internal/sqlite"
 	"github.com/cofferhq/coffer/internal/vault"
@@ -31,8 +33,6 @@ type serveCmd struct {
 	Config string `help:"Configuration file (production)." type:"path"`
 	Addr   string `help:"Listen address (overrides the config file)."`
 	Data   string `help:"Data directory (--dev)." default:"./coffer-dev"`
-	// Ready, when set, receives the listening address (tests).
-	Ready chan<- string `kong:"-"`
 }
 
 func (c *serveCmd) Run(env *Env) error {
@@ -66,32 +66,15 @@ func (c *serveCmd) Run(env *Env) error {
 			log.Info("created a development key file", "path", cfg.Keys.File)
 		}
 	}
-	keys, err := (&keyring.File{Path: cfg.Keys.File}).Keys()
-	if err != nil {
-		return err
-	}
-	signer, err := audit.NewSigner(keys.IndexKey)
-	if err != nil {
-		return err
-	}
 	ctx := env.Ctx
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "coffer.db"), sqlite.Options{Signer: signer})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	o, err := openVault(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-
-	schemaDoc, schemaName := examples.Shop, "examples/shop.yaml"
-	if cfg.Schema != "" {
-		if schemaDoc, err = os.ReadFile(cfg.Schema); err != nil {
-			return err
-		}
-		schemaName = cfg.Schema
-	}
-	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log})
-	if err != nil {
-		return err
-	}
+	defer o.store.Close()
+	v, signer := o.vault, o.signer
 	if c.Dev {
 		if err := devAdminToken(ctx, env, v, cfg.Data); err != nil {
 			return err
@@ -108,15 +91,6 @@ func (c *serveCmd) Run(env *Env) error {
 	}
 	addr := ln.Addr().String()
 	fmt.Fprintf(env.Stderr, "coffer %s listening on %s://%s (data %s)\n", Version, scheme, addr, cfg.Data)
-	if c.Ready != nil {
-		c.Ready <- addr
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coffer_store_commits_total", Help: "Write transactions committed (group commits)."},
-			func() float64 { return float64(store.Stats().Commits) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coffer_store_changes_total", Help: "Changes and audit appends committed."},
-			func() float64 { return float64(store.Stats().Changes) }))
 	h := api.New(v, api.Config{Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
 		OpenAPI: openapi.Document, Metrics: reg})
 	return server.Serve(ctx, ln, h, server.Config{TLS: tlsConf, Logger: log})
@@ -183,4 +157,59 @@ func shellQuote(s string) string {
 		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	}
 	return s
+}
+
+// opened is a vault over its store, as serve and the administration verbs
+// open it from a configuration.
+type opened struct {
+	vault  *vault.Vault
+	store  coffer.Store
+	signer *audit.Signer
+}
+
+// openVault loads the root keys, opens the store the configuration names
+// (PostgreSQL when database is set, else SQLite in the data directory) and
+// the vault over it. reg, when not nil, receives the store's metrics.
+func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*opened, error) {
+	keys, err := (&keyring.File{Path: cfg.Keys.File}).Keys()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := audit.NewSigner(keys.IndexKey)
+	if err != nil {
+		return nil, err
+	}
+	var store coffer.Store
+	if cfg.Database != "" {
+		if store, err = postgres.Open(ctx, cfg.Database, signer); err != nil {
+			return nil, err
+		}
+	} else {
+		lite, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "coffer.db"), sqlite.Options{Signer: signer})
+		if err != nil {
+			return nil, err
+		}
+		if reg != nil {
+			reg.MustRegister(
+				prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coffer_store_commits_total", Help: "Write transactions committed (group commits)."},
+					func() float64 { return float64(lite.Stats().Commits) }),
+				prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coffer_store_changes_total", Help: "Changes and audit appends committed."},
+					func() float64 { return float64(lite.Stats().Changes) }))
+		}
+		store = lite
+	}
+	schemaDoc, schemaName := examples.Shop, "examples/shop.yaml"
+	if cfg.Schema != "" {
+		if schemaDoc, err = os.ReadFile(cfg.Schema); err != nil {
+			store.Close()
+			return nil, err
+		}
+		schemaName = cfg.Schema
+	}
+	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &opened{vault: v, store: store, signer: signer}, nil
 }

@@ -7,17 +7,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // Config is the server's configuration (coffer serve --config FILE).
 type Config struct {
-	Addr   string `yaml:"addr"`   // listen address; default 127.0.0.1:8750
-	Data   string `yaml:"data"`   // data directory (SQLite database)
-	Schema string `yaml:"schema"` // schema file, used to seed an empty store
-	Keys   Keys   `yaml:"keys"`
-	TLS    TLS    `yaml:"tls"`
+	Addr string `yaml:"addr"` // listen address; default 127.0.0.1:8750
+	Data string `yaml:"data"` // data directory (SQLite database)
+	// Database, when set, is a PostgreSQL DSN: the store for many nodes.
+	// Read it from a file with database_file to keep the password out of
+	// the config file.
+	Database     string `yaml:"database"`
+	DatabaseFile string `yaml:"database_file"`
+	Schema       string `yaml:"schema"` // schema file, used to seed an empty store
+	Keys         Keys   `yaml:"keys"`
+	TLS          TLS    `yaml:"tls"`
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
 	LogLevel     string `yaml:"log_level"` // debug, info, warn, error
@@ -60,6 +66,17 @@ func Load(path string) (Config, error) {
 	abs(&c.Keys.File)
 	abs(&c.TLS.Cert)
 	abs(&c.TLS.Key)
+	abs(&c.DatabaseFile)
+	if c.DatabaseFile != "" {
+		if c.Database != "" {
+			return Config{}, fmt.Errorf("%s: set database or database_file, not both", path)
+		}
+		b, err := os.ReadFile(c.DatabaseFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: database_file: %w", path, err)
+		}
+		c.Database = strings.TrimSpace(string(b))
+	}
 	c.setDefaults()
 	return c, c.validate(path)
 }
@@ -94,4 +111,12 @@ func (c *Config) validate(path string) error {
 		return fmt.Errorf("%s: max_body_bytes: at least 1024", path)
 	}
 	return nil
+}
+
+// Redacted returns the configuration with secrets hidden, for printing.
+func (c Config) Redacted() Config {
+	if c.Database != "" {
+		c.Database = "[REDACTED]"
+	}
+	return c
 }

@@ -3,13 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/rowcodec"
 )
 
 // Commit implements coffer.Store.
@@ -45,7 +44,7 @@ func applyChange(ctx context.Context, t *tx, ch *coffer.Change) error {
 		}
 	}
 	for _, r := range ch.Creates {
-		n, err := t.exec(ctx, t.st.insRecord, r.ID, r.Collection, r.Subject, encodeFields(r.Fields), encodeIndex(r.Index),
+		n, err := t.exec(ctx, t.st.insRecord, r.ID, r.Collection, r.Subject, rowcodec.EncodeFields(r.Fields), rowcodec.EncodeIndex(r.Index),
 			r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
 		if err != nil {
 			return err
@@ -69,7 +68,7 @@ func applyChange(ctx context.Context, t *tx, ch *coffer.Change) error {
 		if err := deleteIndex(ctx, t, r.Collection, r.ID, old); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, t.st.updRecord, encodeFields(r.Fields), encodeIndex(r.Index), r.UpdatedAt.UnixNano(), r.ID, r.Collection, r.Version); err != nil {
+		if _, err := t.exec(ctx, t.st.updRecord, rowcodec.EncodeFields(r.Fields), rowcodec.EncodeIndex(r.Index), r.UpdatedAt.UnixNano(), r.ID, r.Collection, r.Version); err != nil {
 			return err
 		}
 		if err := insertIndex(ctx, t, r.Collection, r.ID, r.Index); err != nil {
@@ -102,7 +101,7 @@ func insertIndex(ctx context.Context, t *tx, collection, id string, index []coff
 }
 
 func deleteIndex(ctx context.Context, t *tx, collection, id string, encoded []byte) error {
-	index, err := decodeIndex(encoded)
+	index, err := rowcodec.DecodeIndex(encoded)
 	if err != nil {
 		return fmt.Errorf("record %s: %w", id, err)
 	}
@@ -112,37 +111,6 @@ func deleteIndex(ctx context.Context, t *tx, collection, id string, encoded []by
 		}
 	}
 	return nil
-}
-
-// encodeIndex packs index entries as uvarint(count) then, per entry,
-// uvarint(len) field uvarint(len) hash.
-func encodeIndex(index []coffer.IndexEntry) []byte {
-	b := binary.AppendUvarint(make([]byte, 0, 1+len(index)*32), uint64(len(index)))
-	for _, ix := range index {
-		b = binary.AppendUvarint(b, uint64(len(ix.Field)))
-		b = append(b, ix.Field...)
-		b = binary.AppendUvarint(b, uint64(len(ix.Hash)))
-		b = append(b, ix.Hash...)
-	}
-	return b
-}
-
-func decodeIndex(b []byte) ([]coffer.IndexEntry, error) {
-	d := decoder{b: b}
-	n, err := d.count()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]coffer.IndexEntry, 0, n)
-	for range n {
-		f, err1 := d.bytes()
-		h, err2 := d.bytes()
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, err
-		}
-		out = append(out, coffer.IndexEntry{Field: string(f), Hash: h})
-	}
-	return out, d.end()
 }
 
 const recordColumns = `id, collection, subject, fields, version, created_at, updated_at`
@@ -210,7 +178,7 @@ func scanRecord(row scanner) (*coffer.StoredRecord, error) {
 	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated); err != nil {
 		return nil, err
 	}
-	fields, err := decodeFields(blob)
+	fields, err := rowcodec.DecodeFields(blob)
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", r.ID, err)
 	}
@@ -233,75 +201,4 @@ func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error)
 	}
 	sub.CreatedAt = time.Unix(0, created).UTC()
 	return &sub, nil
-}
-
-// encodeFields packs field name → ciphertext as
-// uvarint(count) then, per field in name order, uvarint(len) name uvarint(len) ciphertext.
-func encodeFields(m map[string][]byte) []byte {
-	names := make([]string, 0, len(m))
-	size := 1
-	for k, v := range m {
-		names = append(names, k)
-		size += len(k) + len(v) + 4
-	}
-	slices.Sort(names)
-	b := make([]byte, 0, size)
-	b = binary.AppendUvarint(b, uint64(len(m)))
-	for _, k := range names {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(m[k])))
-		b = append(b, m[k]...)
-	}
-	return b
-}
-
-var errCorrupt = errors.New("corrupt field encoding")
-
-// decoder reads the length-prefixed encodings of encodeFields and
-// encodeIndex without trusting any length it reads.
-type decoder struct{ b []byte }
-
-func (d *decoder) count() (uint64, error) {
-	n, k := binary.Uvarint(d.b)
-	if k <= 0 || n > uint64(len(d.b)) {
-		return 0, errCorrupt
-	}
-	d.b = d.b[k:]
-	return n, nil
-}
-
-func (d *decoder) bytes() ([]byte, error) {
-	l, k := binary.Uvarint(d.b)
-	if k <= 0 || l > uint64(len(d.b)-k) {
-		return nil, errCorrupt
-	}
-	v := d.b[k : k+int(l) : k+int(l)]
-	d.b = d.b[k+int(l):]
-	return v, nil
-}
-
-func (d *decoder) end() error {
-	if len(d.b) != 0 {
-		return errCorrupt
-	}
-	return nil
-}
-
-func decodeFields(b []byte) (map[string][]byte, error) {
-	d := decoder{b: b}
-	n, err := d.count()
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string][]byte, n)
-	for range n {
-		name, err1 := d.bytes()
-		v, err2 := d.bytes()
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, err
-		}
-		m[string(name)] = v
-	}
-	return m, d.end()
 }

@@ -52,6 +52,7 @@ type writer struct {
 	maxBatch int
 
 	chain audit.Chain
+	tail  *sql.Stmt // reads the chain's last entry
 
 	nCommits, nChanges atomic.Int64 // committed transactions and the changes in them
 
@@ -125,20 +126,25 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 		conn.Close()
 		return nil, err
 	}
-	// The chain continues from the last entry on disk.
-	var last []byte
-	err = conn.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&w.chain.Seq, &last)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
+	w.tail, err = conn.PrepareContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
 		conn.Close()
 		return nil, err
-	default:
-		w.chain.Last = last
 	}
 	go w.loop()
 	go w.syncLoop()
 	return w, nil
+}
+
+// loadTail sets the chain to the last entry on disk.
+func (w *writer) loadTail(ctx context.Context) error {
+	var c audit.Chain
+	err := w.tail.QueryRowContext(ctx).Scan(&c.Seq, &c.Last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	w.chain = c
+	return nil
 }
 
 // do queues o and waits until it is durable (or failed).
@@ -307,6 +313,12 @@ func (w *writer) begin(ctx context.Context, b *batch) error {
 		return e
 	}
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	// Continue the chain from what is on disk, under the write lock: an
+	// administration command in another process may have appended.
+	if err := w.loadTail(ctx); err != nil {
+		_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
 		return err
 	}
 	b.open = true

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/vault"
+)
+
+// apiKeyCmd administers API keys directly on the store, for bootstrapping a
+// production server (whose first admin key cannot come from the API).
+type apiKeyCmd struct {
+	Create apiKeyCreateCmd `cmd:"" help:"Create an API key and print it once (offline administration)."`
+}
+
+type apiKeyCreateCmd struct {
+	Config    string        `help:"Configuration file of the server." type:"path"`
+	Data      string        `help:"Data directory of a --dev server (when no --config)." default:"./coffer-dev"`
+	Name      string        `help:"What the key is for." required:""`
+	Role      string        `help:"Role from the schema." required:""`
+	CIDR      []string      `name:"cidr" help:"Allowed client networks (repeatable)."`
+	ExpiresIn time.Duration `help:"Lifetime (0: no expiry)." default:"0"`
+}
+
+func (c *apiKeyCreateCmd) Run(env *Env) error {
+	var cfg config.Config
+	var err error
+	if c.Config != "" {
+		cfg, err = config.Load(c.Config)
+	} else {
+		cfg, err = (&serveCmd{Dev: true, Data: c.Data}).config()
+	}
+	if err != nil {
+		return err
+	}
+	o, err := openVault(env.Ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	defer o.store.Close()
+	if c.ExpiresIn < 0 {
+		return errors.New("--expires-in must not be negative")
+	}
+	id, token, err := o.vault.CreateAPIKey(env.Ctx, &vault.Call{}, vault.NewAPIKey{Name: c.Name, Role: c.Role, AllowedCIDRs: c.CIDR, ExpiresIn: c.ExpiresIn})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "created API key %s (role %s); it is shown once:\n", id, c.Role)
+	fmt.Fprintln(env.Stdout, token)
+	return nil
+}

@@ -1,0 +1,510 @@
+// Package postgres is coffer.Store on PostgreSQL (pgx), for running many
+// stateless coffer nodes on one database.
+//
+// Each Commit is one transaction: the change, then the audit entries. The
+// chain is extended under a row lock on audit_head, taken as the last step
+// before COMMIT, so that concurrent transactions from any node append to
+// one sequence and the lock is held as briefly as possible. A change that
+// fails with a domain error is rolled back and its audit entries are
+// appended alone, marked as errors. PostgreSQL's own commit (with
+// synchronous_commit on, the default) makes each transaction durable before
+// it returns.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/rowcodec"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var _ coffer.Store = (*Store)(nil)
+
+// Store is coffer.Store on PostgreSQL.
+type Store struct {
+	pool   *pgxpool.Pool
+	signer *audit.Signer
+}
+
+// Open connects to dsn, migrates the schema and returns the store. signer
+// signs the audit head (nil: unsigned).
+func Open(ctx context.Context, dsn string, signer *audit.Signer) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: bad DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	sub, err := fs.Sub(migrations, "migrations")
+	if err == nil {
+		var p *goose.Provider
+		if p, err = goose.NewProvider(goose.DialectPostgres, db, sub); err == nil {
+			_, err = p.Up(ctx)
+		}
+	}
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return &Store{pool: pool, signer: signer}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Commit implements coffer.Store.
+func (s *Store) Commit(ctx context.Context, ch *coffer.Change) error {
+	return s.write(ctx, ch.Audit, func(tx pgx.Tx) error { return applyChange(ctx, tx, ch) })
+}
+
+// AppendAudit implements coffer.Store.
+func (s *Store) AppendAudit(ctx context.Context, entries ...*coffer.AuditEntry) error {
+	return s.write(ctx, entries, nil)
+}
+
+// write runs apply and appends entries in one transaction; when apply fails
+// with a domain error, it appends the entries alone, marked as errors, and
+// returns that error.
+func (s *Store) write(ctx context.Context, entries []*coffer.AuditEntry, apply func(pgx.Tx) error) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if apply != nil {
+			if err := apply(tx); err != nil {
+				return err
+			}
+		}
+		return s.appendAudit(ctx, tx, entries)
+	})
+	if err == nil || coffer.ErrorCode(err) == coffer.EINTERNAL {
+		if err != nil {
+			return &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
+		}
+		return nil
+	}
+	for _, e := range entries {
+		e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
+	}
+	if aerr := s.tx(ctx, func(tx pgx.Tx) error { return s.appendAudit(ctx, tx, entries) }); aerr != nil {
+		return &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: aerr}
+	}
+	return err
+}
+
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// appendAudit links entries to the chain under the head's row lock and
+// inserts them with the new signed head.
+func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, entries []*coffer.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var c audit.Chain
+	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&c.Seq, &c.Last); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	rows := make([][]any, 0, len(entries))
+	for _, e := range entries {
+		e.Time = now
+		c.Link(e)
+		rows = append(rows, []any{e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection, e.Record, e.Subject,
+			strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit"}, strings.Split(auditColumns, ", "), pgx.CopyFromRows(rows)); err != nil {
+		return err
+	}
+	var sig []byte
+	if s.signer != nil {
+		sig = s.signer.Sign(c.Seq, c.Last).Signature
+	}
+	_, err := tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2, signature = $3 WHERE id = 1`, c.Seq, c.Last, sig)
+	return err
+}
+
+func applyChange(ctx context.Context, tx pgx.Tx, ch *coffer.Change) error {
+	for _, sub := range ch.NewSubjects {
+		tag, err := tx.Exec(ctx, `INSERT INTO subjects (id, dek, kek_version, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+			sub.ID, sub.WrappedDEK, int64(sub.KEKVersion), sub.CreatedAt.UnixNano())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "subject already exists")
+		}
+	}
+	for _, r := range ch.Creates {
+		tag, err := tx.Exec(ctx, `INSERT INTO records (id, collection, subject, fields, idx, version, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, 1, $6, $7) ON CONFLICT (id) DO NOTHING`,
+			r.ID, r.Collection, r.Subject, rowcodec.EncodeFields(r.Fields), rowcodec.EncodeIndex(r.Index), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "record id already exists")
+		}
+		if err := insertIndex(ctx, tx, r.Collection, r.ID, r.Index); err != nil {
+			return err
+		}
+	}
+	for _, r := range ch.Updates {
+		var old []byte
+		err := tx.QueryRow(ctx, `SELECT idx FROM records WHERE id = $1 AND collection = $2 AND version = $3 FOR UPDATE`, r.ID, r.Collection, r.Version).Scan(&old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return coffer.Errorf(coffer.ECONFLICT, "record changed or was deleted concurrently")
+		}
+		if err != nil {
+			return err
+		}
+		if err := deleteIndex(ctx, tx, r.Collection, r.ID, old); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE records SET fields = $1, idx = $2, version = version + 1, updated_at = $3 WHERE id = $4`,
+			rowcodec.EncodeFields(r.Fields), rowcodec.EncodeIndex(r.Index), r.UpdatedAt.UnixNano(), r.ID); err != nil {
+			return err
+		}
+		if err := insertIndex(ctx, tx, r.Collection, r.ID, r.Index); err != nil {
+			return err
+		}
+	}
+	for _, ref := range ch.Deletes {
+		var old []byte
+		err := tx.QueryRow(ctx, `DELETE FROM records WHERE id = $1 AND collection = $2 RETURNING idx`, ref.ID, ref.Collection).Scan(&old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return coffer.Errorf(coffer.ENOTFOUND, "record not found")
+		}
+		if err != nil {
+			return err
+		}
+		if err := deleteIndex(ctx, tx, ref.Collection, ref.ID, old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertIndex(ctx context.Context, tx pgx.Tx, collection, id string, index []coffer.IndexEntry) error {
+	for _, ix := range index {
+		if _, err := tx.Exec(ctx, `INSERT INTO blind_index (collection, field, hash, record) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			collection, ix.Field, ix.Hash, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteIndex(ctx context.Context, tx pgx.Tx, collection, id string, encoded []byte) error {
+	index, err := rowcodec.DecodeIndex(encoded)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", id, err)
+	}
+	for _, ix := range index {
+		if _, err := tx.Exec(ctx, `DELETE FROM blind_index WHERE collection = $1 AND field = $2 AND hash = $3 AND record = $4`,
+			collection, ix.Field, ix.Hash, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const recordColumns = `id, collection, subject, fields, version, created_at, updated_at`
+
+func scanRecord(row pgx.Row) (*coffer.StoredRecord, error) {
+	var r coffer.StoredRecord
+	var blob []byte
+	var created, updated int64
+	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated); err != nil {
+		return nil, err
+	}
+	f, err := rowcodec.DecodeFields(blob)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", r.ID, err)
+	}
+	r.Fields, r.CreatedAt, r.UpdatedAt = f, time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	return &r, nil
+}
+
+// Record implements coffer.Store.
+func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.StoredRecord, error) {
+	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordColumns+` FROM records WHERE id = $1 AND collection = $2`, id, collection))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "record not found")
+	}
+	return r, err
+}
+
+// FindRecords implements coffer.Store.
+func (s *Store) FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*coffer.StoredRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT r.id, r.collection, r.subject, r.fields, r.version, r.created_at, r.updated_at
+		FROM blind_index b JOIN records r ON r.id = b.record
+		WHERE b.collection = $1 AND b.field = $2 AND b.hash = $3 ORDER BY r.id LIMIT $4`, collection, field, hash, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*coffer.StoredRecord
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Subject implements coffer.Store.
+func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error) {
+	var sub coffer.Subject
+	var version, created int64
+	err := s.pool.QueryRow(ctx, `SELECT id, dek, kek_version, created_at FROM subjects WHERE id = $1`, id).Scan(&sub.ID, &sub.WrappedDEK, &version, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "subject not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	sub.KEKVersion, sub.CreatedAt = uint32(version), time.Unix(0, created).UTC()
+	return &sub, nil
+}
+
+const auditColumns = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash`
+
+func scanAudit(row pgx.Row) (*coffer.AuditEntry, error) {
+	var e coffer.AuditEntry
+	var t int64
+	var fields string
+	if err := row.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Collection, &e.Record, &e.Subject, &fields,
+		&e.Purpose, &e.Outcome, &e.Reason, &e.ClientIP, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
+		return nil, err
+	}
+	e.Time = time.Unix(0, t).UTC()
+	if fields != "" {
+		e.Fields = strings.Split(fields, ",")
+	}
+	return &e, nil
+}
+
+// Audit implements coffer.Store.
+func (s *Store) Audit(ctx context.Context, f coffer.AuditFilter) ([]*coffer.AuditEntry, error) {
+	q := `SELECT ` + auditColumns + ` FROM audit WHERE true`
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		q += fmt.Sprintf(" AND %s $%d", cond, len(args))
+	}
+	if f.Actor != "" {
+		add("actor =", f.Actor)
+	}
+	if f.Subject != "" {
+		add("subject =", f.Subject)
+	}
+	if !f.Since.IsZero() {
+		add("time >=", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("time <", f.Until.UnixNano())
+	}
+	if f.AfterSeq > 0 {
+		add("seq >", f.AfterSeq)
+	}
+	if f.Desc && f.AfterSeq == 0 {
+		q += ` ORDER BY seq DESC`
+	} else {
+		q += ` ORDER BY seq`
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(" LIMIT $%d", len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*coffer.AuditEntry
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AuditLog implements coffer.Store.
+func (s *Store) AuditLog(ctx context.Context) iter.Seq2[*coffer.AuditEntry, error] {
+	return func(yield func(*coffer.AuditEntry, error) bool) {
+		var after int64 = -1 << 62
+		for {
+			es, err := s.Audit(ctx, coffer.AuditFilter{AfterSeq: after, Limit: 10000})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, e := range es {
+				if !yield(e, nil) {
+					return
+				}
+				after = e.Seq
+			}
+			if len(es) == 0 {
+				return
+			}
+		}
+	}
+}
+
+// AuditHead implements coffer.Store.
+func (s *Store) AuditHead(ctx context.Context) (*coffer.AuditHead, error) {
+	var h coffer.AuditHead
+	if err := s.pool.QueryRow(ctx, `SELECT seq, hash, signature FROM audit_head WHERE id = 1`).Scan(&h.Seq, &h.Hash, &h.Signature); err != nil {
+		return nil, err
+	}
+	if h.Seq == 0 {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "the audit log has no signed head")
+	}
+	return &h, nil
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func one(e *coffer.AuditEntry) []*coffer.AuditEntry {
+	if e == nil {
+		return nil
+	}
+	return []*coffer.AuditEntry{e}
+}
+
+// CreateAPIKey implements coffer.Store.
+func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.AuditEntry) error {
+	return s.write(ctx, one(e), func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (id) DO NOTHING`,
+			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), nanos(k.CreatedAt), nanos(k.ExpiresAt))
+		if err == nil && tag.RowsAffected() == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "api key id already exists")
+		}
+		return err
+	})
+}
+
+// RevokeAPIKey implements coffer.Store.
+func (s *Store) RevokeAPIKey(ctx context.Context, id string, e *coffer.AuditEntry) error {
+	return s.write(ctx, one(e), func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0`, time.Now().UnixNano(), id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "api key not found or already revoked")
+		}
+		return err
+	})
+}
+
+func scanKey(row pgx.Row) (*coffer.APIKey, error) {
+	var k coffer.APIKey
+	var cidrs string
+	var created, expires, revoked int64
+	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked); err != nil {
+		return nil, err
+	}
+	if cidrs != "" {
+		k.AllowedCIDRs = strings.Split(cidrs, ",")
+	}
+	k.CreatedAt, k.ExpiresAt, k.RevokedAt = fromNanos(created), fromNanos(expires), fromNanos(revoked)
+	return &k, nil
+}
+
+const keyColumns = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at`
+
+// APIKey implements coffer.Store.
+func (s *Store) APIKey(ctx context.Context, id string) (*coffer.APIKey, error) {
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "api key not found")
+	}
+	return k, err
+}
+
+// APIKeys implements coffer.Store.
+func (s *Store) APIKeys(ctx context.Context) ([]*coffer.APIKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*coffer.APIKey
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// SaveSchema implements coffer.Store.
+func (s *Store) SaveSchema(ctx context.Context, doc []byte, e *coffer.AuditEntry) error {
+	return s.write(ctx, one(e), func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO schema_doc (id, doc, updated_at) VALUES (1, $1, $2)
+			ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at`, doc, time.Now().UnixNano())
+		return err
+	})
+}
+
+// Schema implements coffer.Store.
+func (s *Store) Schema(ctx context.Context) ([]byte, error) {
+	var doc []byte
+	err := s.pool.QueryRow(ctx, `SELECT doc FROM schema_doc WHERE id = 1`).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "no schema stored")
+	}
+	return doc, err
+}
+
