@@ -507,4 +507,3 @@ func (s *Store) Schema(ctx context.Context) ([]byte, error) {
 	}
 	return doc, err
 }
-
