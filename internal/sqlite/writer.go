@@ -424,8 +424,9 @@ func (w *writer) insertAudit(ctx context.Context, b *batch) error {
 // commit signs the new head of the audit log, commits (without fsync) and
 // hands the batch to the syncer. The caller holds the syncer's ready token.
 func (w *writer) commit(ctx context.Context, b *batch) {
-	if !b.open { // everything failed already
+	if !b.open { // everything failed already: give the unused token back
 		b.ops = nil
+		w.ready <- struct{}{}
 		return
 	}
 	if err := w.insertAudit(ctx, b); err != nil {
