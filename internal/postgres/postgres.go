@@ -1,14 +1,15 @@
 // Package postgres is coffer.Store on PostgreSQL (pgx), for running many
 // stateless coffer nodes on one database.
 //
-// Each Commit is one transaction: the change, then the audit entries. The
-// chain is extended under a row lock on audit_head, taken as the last step
-// before COMMIT, so that concurrent transactions from any node append to
-// one sequence and the lock is held as briefly as possible. A change that
-// fails with a domain error is rolled back and its audit entries are
-// appended alone, marked as errors. PostgreSQL's own commit (with
-// synchronous_commit on, the default) makes each transaction durable before
-// it returns.
+// Each node has one writer goroutine that group-commits: the changes queued
+// while the previous transaction was committing go into the next one, then
+// their audit entries. The chain is extended under a row lock on
+// audit_head, taken as the last step before COMMIT, so that every node
+// appends to one sequence and the lock is held briefly. A change that fails
+// with a domain error is rolled back and the batch replayed without it; its
+// audit entries stay, marked as errors. PostgreSQL's commit (with
+// synchronous_commit on, the default) makes the batch durable before any
+// caller is answered.
 package postgres
 
 import (
@@ -19,6 +20,7 @@ import (
 	"io/fs"
 	"iter"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,7 +42,22 @@ var _ coffer.Store = (*Store)(nil)
 type Store struct {
 	pool   *pgxpool.Pool
 	signer *audit.Signer
+
+	mu      sync.RWMutex // guards closed against sends on a closed ops
+	closed  bool
+	ops     chan *op
+	stopped chan struct{}
 }
+
+// op is one queued write and the audit entries recording it.
+type op struct {
+	apply  func(context.Context, pgx.Tx) error // nil: audit entries only
+	audit  []*coffer.AuditEntry
+	failed error
+	done   chan error
+}
+
+const maxBatch = 256
 
 // Open connects to dsn, migrates the schema and returns the store. signer
 // signs the audit head (nil: unsigned).
@@ -66,18 +83,91 @@ func Open(ctx context.Context, dsn string, signer *audit.Signer) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	return &Store{pool: pool, signer: signer}, nil
+	s := &Store{pool: pool, signer: signer, ops: make(chan *op, maxBatch), stopped: make(chan struct{})}
+	go s.loop()
+	return s, nil
 }
 
-// Close closes the pool.
+// Close commits what is queued and closes the pool.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.ops)
+	}
+	s.mu.Unlock()
+	<-s.stopped
 	s.pool.Close()
 	return nil
 }
 
+func (s *Store) loop() {
+	defer close(s.stopped)
+	for o := range s.ops {
+		batch := append(make([]*op, 0, 32), o)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction, replaying it without any change
+// that fails with a domain error.
+func (s *Store) commit(batch []*op) {
+	ctx := context.Background()
+	for {
+		var failedOp *op
+		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			var entries []*coffer.AuditEntry
+			for _, o := range batch {
+				if o.apply != nil && o.failed == nil {
+					if err := o.apply(ctx, tx); err != nil {
+						if coffer.ErrorCode(err) != coffer.EINTERNAL {
+							failedOp = o
+						}
+						return err
+					}
+				}
+				for _, e := range o.audit {
+					if o.failed != nil {
+						e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(o.failed)
+					}
+				}
+				entries = append(entries, o.audit...)
+			}
+			return s.appendAudit(ctx, tx, entries)
+		})
+		if failedOp != nil {
+			failedOp.failed = err
+			continue
+		}
+		if err != nil {
+			err = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
+		}
+		for _, o := range batch {
+			if err != nil {
+				o.done <- err
+			} else {
+				o.done <- o.failed
+			}
+		}
+		return
+	}
+}
+
 // Commit implements coffer.Store.
 func (s *Store) Commit(ctx context.Context, ch *coffer.Change) error {
-	return s.write(ctx, ch.Audit, func(tx pgx.Tx) error { return applyChange(ctx, tx, ch) })
+	return s.write(ctx, ch.Audit, func(ctx context.Context, tx pgx.Tx) error { return applyChange(ctx, tx, ch) })
 }
 
 // AppendAudit implements coffer.Store.
@@ -85,40 +175,37 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...*coffer.AuditEntry) 
 	return s.write(ctx, entries, nil)
 }
 
-// write runs apply and appends entries in one transaction; when apply fails
-// with a domain error, it appends the entries alone, marked as errors, and
-// returns that error.
-func (s *Store) write(ctx context.Context, entries []*coffer.AuditEntry, apply func(pgx.Tx) error) error {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if apply != nil {
-			if err := apply(tx); err != nil {
-				return err
-			}
-		}
-		return s.appendAudit(ctx, tx, entries)
-	})
-	if err == nil || coffer.ErrorCode(err) == coffer.EINTERNAL {
-		if err != nil {
-			return &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
-		}
-		return nil
+// write queues apply and its audit entries for the writer and waits until
+// they are durable, or failed.
+func (s *Store) write(ctx context.Context, entries []*coffer.AuditEntry, apply func(context.Context, pgx.Tx) error) error {
+	o := &op{apply: apply, audit: entries, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"}
 	}
-	for _, e := range entries {
-		e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
 	}
-	if aerr := s.tx(ctx, func(tx pgx.Tx) error { return s.appendAudit(ctx, tx, entries) }); aerr != nil {
-		return &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: aerr}
+	s.mu.RUnlock()
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the change may still commit
 	}
-	return err
 }
 
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
@@ -424,7 +511,7 @@ func one(e *coffer.AuditEntry) []*coffer.AuditEntry {
 
 // CreateAPIKey implements coffer.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.AuditEntry) error {
-	return s.write(ctx, one(e), func(tx pgx.Tx) error {
+	return s.write(ctx, one(e), func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (id) DO NOTHING`,
 			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), nanos(k.CreatedAt), nanos(k.ExpiresAt))
@@ -437,7 +524,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.Au
 
 // RevokeAPIKey implements coffer.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, e *coffer.AuditEntry) error {
-	return s.write(ctx, one(e), func(tx pgx.Tx) error {
+	return s.write(ctx, one(e), func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0`, time.Now().UnixNano(), id)
 		if err == nil && tag.RowsAffected() == 0 {
 			return coffer.Errorf(coffer.ENOTFOUND, "api key not found or already revoked")
@@ -491,7 +578,7 @@ func (s *Store) APIKeys(ctx context.Context) ([]*coffer.APIKey, error) {
 
 // SaveSchema implements coffer.Store.
 func (s *Store) SaveSchema(ctx context.Context, doc []byte, e *coffer.AuditEntry) error {
-	return s.write(ctx, one(e), func(tx pgx.Tx) error {
+	return s.write(ctx, one(e), func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO schema_doc (id, doc, updated_at) VALUES (1, $1, $2)
 			ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at`, doc, time.Now().UnixNano())
 		return err
