@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/cofferhq/coffer"
 )
 
 // Client calls one Coffer server.
@@ -94,15 +96,7 @@ type Created struct {
 }
 
 // Record is a record as the server returns it.
-type Record struct {
-	ID         string                     `json:"id"`
-	Subject    string                     `json:"subject"`
-	Collection string                     `json:"collection"`
-	Fields     map[string]json.RawMessage `json:"fields"`
-	Withheld   []string                   `json:"withheld"`
-	CreatedAt  time.Time                  `json:"created_at"`
-	UpdatedAt  time.Time                  `json:"updated_at"`
-}
+type Record = coffer.Record
 
 // NewRecord is a record to create.
 type NewRecord struct {

@@ -226,10 +226,9 @@ func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, entries []*coffer.Au
 	for _, e := range entries {
 		e.Time = now
 		c.Link(e)
-		rows = append(rows, []any{e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection, e.Record, e.Subject,
-			strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash})
+		rows = append(rows, rowcodec.AuditArgs(e))
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit"}, strings.Split(auditColumns, ", "), pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit"}, strings.Split(rowcodec.AuditColumns, ", "), pgx.CopyFromRows(rows)); err != nil {
 		return err
 	}
 	var sig []byte
@@ -325,26 +324,9 @@ func deleteIndex(ctx context.Context, tx pgx.Tx, collection, id string, encoded 
 	return nil
 }
 
-const recordColumns = `id, collection, subject, fields, version, created_at, updated_at`
-
-func scanRecord(row pgx.Row) (*coffer.StoredRecord, error) {
-	var r coffer.StoredRecord
-	var blob []byte
-	var created, updated int64
-	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated); err != nil {
-		return nil, err
-	}
-	f, err := rowcodec.DecodeFields(blob)
-	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", r.ID, err)
-	}
-	r.Fields, r.CreatedAt, r.UpdatedAt = f, time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
-	return &r, nil
-}
-
 // Record implements coffer.Store.
 func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.StoredRecord, error) {
-	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordColumns+` FROM records WHERE id = $1 AND collection = $2`, id, collection))
+	r, err := rowcodec.ScanRecord(s.pool.QueryRow(ctx, `SELECT `+rowcodec.RecordColumns+` FROM records WHERE id = $1 AND collection = $2`, id, collection))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "record not found")
 	}
@@ -362,7 +344,7 @@ func (s *Store) FindRecords(ctx context.Context, collection, field string, hash 
 	defer rows.Close()
 	var out []*coffer.StoredRecord
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := rowcodec.ScanRecord(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -386,26 +368,9 @@ func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error)
 	return &sub, nil
 }
 
-const auditColumns = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash`
-
-func scanAudit(row pgx.Row) (*coffer.AuditEntry, error) {
-	var e coffer.AuditEntry
-	var t int64
-	var fields string
-	if err := row.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Collection, &e.Record, &e.Subject, &fields,
-		&e.Purpose, &e.Outcome, &e.Reason, &e.ClientIP, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
-		return nil, err
-	}
-	e.Time = time.Unix(0, t).UTC()
-	if fields != "" {
-		e.Fields = strings.Split(fields, ",")
-	}
-	return &e, nil
-}
-
 // Audit implements coffer.Store.
 func (s *Store) Audit(ctx context.Context, f coffer.AuditFilter) ([]*coffer.AuditEntry, error) {
-	q := `SELECT ` + auditColumns + ` FROM audit WHERE true`
+	q := `SELECT ` + rowcodec.AuditColumns + ` FROM audit WHERE true`
 	var args []any
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -444,7 +409,7 @@ func (s *Store) Audit(ctx context.Context, f coffer.AuditFilter) ([]*coffer.Audi
 	defer rows.Close()
 	var out []*coffer.AuditEntry
 	for rows.Next() {
-		e, err := scanAudit(rows)
+		e, err := rowcodec.ScanAudit(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -488,20 +453,6 @@ func (s *Store) AuditHead(ctx context.Context) (*coffer.AuditHead, error) {
 	return &h, nil
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 func one(e *coffer.AuditEntry) []*coffer.AuditEntry {
 	if e == nil {
 		return nil
@@ -514,7 +465,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.Au
 	return s.write(ctx, one(e), func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (id) DO NOTHING`,
-			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), nanos(k.CreatedAt), nanos(k.ExpiresAt))
+			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), rowcodec.Nanos(k.CreatedAt), rowcodec.Nanos(k.ExpiresAt))
 		if err == nil && tag.RowsAffected() == 0 {
 			return coffer.Errorf(coffer.ECONFLICT, "api key id already exists")
 		}
@@ -533,25 +484,9 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, e *coffer.AuditEntr
 	})
 }
 
-func scanKey(row pgx.Row) (*coffer.APIKey, error) {
-	var k coffer.APIKey
-	var cidrs string
-	var created, expires, revoked int64
-	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked); err != nil {
-		return nil, err
-	}
-	if cidrs != "" {
-		k.AllowedCIDRs = strings.Split(cidrs, ",")
-	}
-	k.CreatedAt, k.ExpiresAt, k.RevokedAt = fromNanos(created), fromNanos(expires), fromNanos(revoked)
-	return &k, nil
-}
-
-const keyColumns = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at`
-
 // APIKey implements coffer.Store.
 func (s *Store) APIKey(ctx context.Context, id string) (*coffer.APIKey, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id))
+	k, err := rowcodec.ScanKey(s.pool.QueryRow(ctx, `SELECT `+rowcodec.KeyColumns+` FROM api_keys WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "api key not found")
 	}
@@ -560,14 +495,14 @@ func (s *Store) APIKey(ctx context.Context, id string) (*coffer.APIKey, error) {
 
 // APIKeys implements coffer.Store.
 func (s *Store) APIKeys(ctx context.Context) ([]*coffer.APIKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at DESC`)
+	rows, err := s.pool.Query(ctx, `SELECT `+rowcodec.KeyColumns+` FROM api_keys ORDER BY created_at DESC`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []*coffer.APIKey
 	for rows.Next() {
-		k, err := scanKey(rows)
+		k, err := rowcodec.ScanKey(rows)
 		if err != nil {
 			return nil, err
 		}

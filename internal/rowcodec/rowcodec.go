@@ -1,12 +1,17 @@
-// Package rowcodec is the binary layout in which both stores keep a
-// record's sealed fields and its blind-index entries: length-prefixed,
-// decoded without trusting any length read.
+// Package rowcodec is the row layout both stores share: the binary
+// encoding of a record's sealed fields and blind-index entries
+// (length-prefixed, decoded without trusting any length read), the column
+// lists, and the scanning of records, audit entries and API keys from a
+// row of either database driver.
 package rowcodec
 
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/cofferhq/coffer"
 )
@@ -113,4 +118,83 @@ func DecodeFields(b []byte) (map[string][]byte, error) {
 		m[string(name)] = v
 	}
 	return m, d.end()
+}
+
+// Row is what both database drivers' rows offer.
+type Row interface{ Scan(dest ...any) error }
+
+// Column lists, in the order the Scan functions read them.
+const (
+	RecordColumns = `id, collection, subject, fields, version, created_at, updated_at`
+	AuditColumns  = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash`
+	KeyColumns    = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at`
+)
+
+// Nanos stores a time as Unix nanoseconds, the zero time as 0.
+func Nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// FromNanos reverses Nanos.
+func FromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// ScanRecord reads RecordColumns.
+func ScanRecord(row Row) (*coffer.StoredRecord, error) {
+	var r coffer.StoredRecord
+	var blob []byte
+	var created, updated int64
+	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated); err != nil {
+		return nil, err
+	}
+	f, err := DecodeFields(blob)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", r.ID, err)
+	}
+	r.Fields, r.CreatedAt, r.UpdatedAt = f, FromNanos(created), FromNanos(updated)
+	return &r, nil
+}
+
+// ScanAudit reads AuditColumns.
+func ScanAudit(row Row) (*coffer.AuditEntry, error) {
+	var e coffer.AuditEntry
+	var t int64
+	var fields string
+	if err := row.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Collection, &e.Record, &e.Subject, &fields,
+		&e.Purpose, &e.Outcome, &e.Reason, &e.ClientIP, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
+		return nil, err
+	}
+	e.Time = time.Unix(0, t).UTC()
+	if fields != "" {
+		e.Fields = strings.Split(fields, ",")
+	}
+	return &e, nil
+}
+
+// AuditArgs returns an entry's values in AuditColumns order.
+func AuditArgs(e *coffer.AuditEntry) []any {
+	return []any{e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection, e.Record, e.Subject,
+		strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash}
+}
+
+// ScanKey reads KeyColumns.
+func ScanKey(row Row) (*coffer.APIKey, error) {
+	var k coffer.APIKey
+	var cidrs string
+	var created, expires, revoked int64
+	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked); err != nil {
+		return nil, err
+	}
+	if cidrs != "" {
+		k.AllowedCIDRs = strings.Split(cidrs, ",")
+	}
+	k.CreatedAt, k.ExpiresAt, k.RevokedAt = FromNanos(created), FromNanos(expires), FromNanos(revoked)
+	return &k, nil
 }

@@ -5,17 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"iter"
-	"strings"
-	"time"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/rowcodec"
 )
-
-const auditColumns = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash`
 
 // Audit implements coffer.Store.
 func (s *Store) Audit(ctx context.Context, f coffer.AuditFilter) ([]*coffer.AuditEntry, error) {
-	q := `SELECT ` + auditColumns + ` FROM audit WHERE 1=1`
+	q := `SELECT ` + rowcodec.AuditColumns + ` FROM audit WHERE 1=1`
 	var args []any
 	if f.Actor != "" {
 		q += ` AND actor = ?`
@@ -55,28 +52,13 @@ func (s *Store) Audit(ctx context.Context, f coffer.AuditFilter) ([]*coffer.Audi
 	defer rows.Close()
 	var out []*coffer.AuditEntry
 	for rows.Next() {
-		e, err := scanAudit(rows)
+		e, err := rowcodec.ScanAudit(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-func scanAudit(row scanner) (*coffer.AuditEntry, error) {
-	var e coffer.AuditEntry
-	var t int64
-	var fields string
-	if err := row.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Collection, &e.Record, &e.Subject, &fields,
-		&e.Purpose, &e.Outcome, &e.Reason, &e.ClientIP, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
-		return nil, err
-	}
-	e.Time = time.Unix(0, t).UTC()
-	if fields != "" {
-		e.Fields = strings.Split(fields, ",")
-	}
-	return &e, nil
 }
 
 // AuditLog iterates over every audit entry in storage order (by seq), for
@@ -87,14 +69,14 @@ func (s *Store) AuditLog(ctx context.Context) iter.Seq2[*coffer.AuditEntry, erro
 		// up in its storage position for Verify to judge.
 		var after int64 = -1 << 62
 		for {
-			rows, err := s.rdb.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit WHERE seq > ? ORDER BY seq LIMIT 10000`, after)
+			rows, err := s.rdb.QueryContext(ctx, `SELECT `+rowcodec.AuditColumns+` FROM audit WHERE seq > ? ORDER BY seq LIMIT 10000`, after)
 			if err != nil {
 				yield(nil, err)
 				return
 			}
 			n := 0
 			for rows.Next() {
-				e, err := scanAudit(rows)
+				e, err := rowcodec.ScanAudit(rows)
 				if err != nil {
 					rows.Close()
 					yield(nil, err)

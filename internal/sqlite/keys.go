@@ -8,28 +8,15 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/rowcodec"
 )
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
 
 // CreateAPIKey implements coffer.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.AuditEntry) error {
 	return s.write(ctx, e, func(ctx context.Context, t *tx) error {
 		res, err := t.conn.ExecContext(ctx, `INSERT INTO api_keys (id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING`,
-			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), nanos(k.CreatedAt), nanos(k.ExpiresAt))
+			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), rowcodec.Nanos(k.CreatedAt), rowcodec.Nanos(k.ExpiresAt))
 		if err != nil {
 			return err
 		}
@@ -54,25 +41,9 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, e *coffer.AuditEntr
 	})
 }
 
-const keyColumns = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at`
-
-func scanKey(row scanner) (*coffer.APIKey, error) {
-	var k coffer.APIKey
-	var cidrs string
-	var created, expires, revoked int64
-	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked); err != nil {
-		return nil, err
-	}
-	if cidrs != "" {
-		k.AllowedCIDRs = strings.Split(cidrs, ",")
-	}
-	k.CreatedAt, k.ExpiresAt, k.RevokedAt = fromNanos(created), fromNanos(expires), fromNanos(revoked)
-	return &k, nil
-}
-
 // APIKey implements coffer.Store.
 func (s *Store) APIKey(ctx context.Context, id string) (*coffer.APIKey, error) {
-	k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	k, err := rowcodec.ScanKey(s.rdb.QueryRowContext(ctx, `SELECT `+rowcodec.KeyColumns+` FROM api_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "api key not found")
 	}
@@ -81,14 +52,14 @@ func (s *Store) APIKey(ctx context.Context, id string) (*coffer.APIKey, error) {
 
 // APIKeys implements coffer.Store.
 func (s *Store) APIKeys(ctx context.Context) ([]*coffer.APIKey, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at DESC`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+rowcodec.KeyColumns+` FROM api_keys ORDER BY created_at DESC`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []*coffer.APIKey
 	for rows.Next() {
-		k, err := scanKey(rows)
+		k, err := rowcodec.ScanKey(rows)
 		if err != nil {
 			return nil, err
 		}

@@ -113,8 +113,6 @@ func deleteIndex(ctx context.Context, t *tx, collection, id string, encoded []by
 	return nil
 }
 
-const recordColumns = `id, collection, subject, fields, version, created_at, updated_at`
-
 // Record implements coffer.Store.
 func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.StoredRecord, error) {
 	r, gen := s.cache.get(id)
@@ -124,7 +122,7 @@ func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.Stor
 		}
 		return r, nil
 	}
-	r, err := scanRecord(s.qRecord.QueryRowContext(ctx, id, collection))
+	r, err := rowcodec.ScanRecord(s.qRecord.QueryRowContext(ctx, id, collection))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "record not found")
 	}
@@ -167,25 +165,6 @@ func (s *Store) FindRecords(ctx context.Context, collection, field string, hash 
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-type scanner interface{ Scan(...any) error }
-
-func scanRecord(row scanner) (*coffer.StoredRecord, error) {
-	var r coffer.StoredRecord
-	var blob []byte
-	var created, updated int64
-	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated); err != nil {
-		return nil, err
-	}
-	fields, err := rowcodec.DecodeFields(blob)
-	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", r.ID, err)
-	}
-	r.Fields = fields
-	r.CreatedAt = time.Unix(0, created).UTC()
-	r.UpdatedAt = time.Unix(0, updated).UTC()
-	return &r, nil
 }
 
 // Subject implements coffer.Store.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/rowcodec"
 )
 
 //go:embed migrations/*.sql
@@ -130,7 +131,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&s.qRecord, `SELECT ` + recordColumns + ` FROM records WHERE id = ? AND collection = ?`},
+		{&s.qRecord, `SELECT ` + rowcodec.RecordColumns + ` FROM records WHERE id = ? AND collection = ?`},
 		{&s.qSubject, `SELECT id, dek, kek_version, created_at FROM subjects WHERE id = ?`},
 		// Record ids are time-ordered, so ordering by id is oldest first.
 		{&s.qFind, `SELECT record FROM blind_index WHERE collection = ? AND field = ? AND hash = ? ORDER BY record LIMIT ?`},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/rowcodec"
 )
 
 // errClosed answers changes queued after Close.
@@ -118,7 +119,7 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 	w.st.insAudit = map[int]*sql.Stmt{}
 	for _, n := range auditChunks {
 		var st *sql.Stmt
-		prep(&st, `INSERT INTO audit (`+auditColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditPlaceholders+", ", n), ", "))
+		prep(&st, `INSERT INTO audit (`+rowcodec.AuditColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditPlaceholders+", ", n), ", "))
 		w.st.insAudit[n] = st
 	}
 	prep(&w.st.putHead, `INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`)
@@ -409,8 +410,7 @@ func (w *writer) insertAudit(ctx context.Context, b *batch) error {
 		}
 		args = args[:0]
 		for _, e := range rest[:n] {
-			args = append(args, e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection, e.Record, e.Subject,
-				strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash)
+			args = append(args, rowcodec.AuditArgs(e)...)
 		}
 		if _, err := w.st.insAudit[n].ExecContext(ctx, args...); err != nil {
 			return err

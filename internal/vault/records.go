@@ -13,6 +13,20 @@ import (
 	"github.com/cofferhq/coffer/internal/seal"
 )
 
+// target returns the sealer and the collection a data call works on:
+// ESEALED while sealed, ENOTFOUND for a collection the schema lacks.
+func (v *Vault) target(collection string) (*seal.Sealer, *coffer.Collection, error) {
+	sealer, err := v.unsealed()
+	if err != nil {
+		return nil, nil, err
+	}
+	coll := v.Schema().Collections[collection]
+	if coll == nil {
+		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(collection))
+	}
+	return sealer, coll, nil
+}
+
 // MaxBatch is the most records one batch create may hold.
 const MaxBatch = 1000
 
@@ -39,17 +53,12 @@ func (v *Vault) decide(ctx context.Context, c *Call, r *policy.Request, e *coffe
 
 // CreateRecords validates, encrypts and stores records, all or nothing.
 func (v *Vault) CreateRecords(ctx context.Context, c *Call, collection string, recs []coffer.NewRecord) ([]Created, error) {
-	sealer, err := v.unsealed()
+	sealer, coll, err := v.target(collection)
 	if err != nil {
 		return nil, err
 	}
 	if len(recs) == 0 || len(recs) > MaxBatch {
 		return nil, coffer.Errorf(coffer.EINVALID, "records: between 1 and %d records per request", MaxBatch)
-	}
-	sc := v.Schema()
-	coll := sc.Collections[collection]
-	if coll == nil {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(collection))
 	}
 	// Schema first: undeclared fields and missing required ones.
 	names := map[string]bool{}
@@ -204,12 +213,9 @@ func (v *Vault) subjectDEK(ctx context.Context, sealer *seal.Sealer, id string) 
 
 // GetRecord returns a record as the caller may see it.
 func (v *Vault) GetRecord(ctx context.Context, c *Call, collection, id string) (*coffer.Record, error) {
-	sealer, err := v.unsealed()
+	sealer, _, err := v.target(collection)
 	if err != nil {
 		return nil, err
-	}
-	if v.Schema().Collections[collection] == nil {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(collection))
 	}
 	sr, err := v.store.Record(ctx, collection, id)
 	if err != nil {
@@ -320,13 +326,9 @@ func render(f *coffer.Field, view coffer.View, plain []byte) (json.RawMessage, b
 // UpdateRecord changes fields of a record (a null value removes a field)
 // and returns the record as the caller may see it.
 func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string, fields map[string]json.RawMessage) (*coffer.Record, error) {
-	sealer, err := v.unsealed()
+	sealer, coll, err := v.target(collection)
 	if err != nil {
 		return nil, err
-	}
-	coll := v.Schema().Collections[collection]
-	if coll == nil {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(collection))
 	}
 	if len(fields) == 0 {
 		return nil, coffer.Errorf(coffer.EINVALID, "fields: nothing to change")
@@ -414,11 +416,8 @@ func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string
 
 // DeleteRecord deletes a record.
 func (v *Vault) DeleteRecord(ctx context.Context, c *Call, collection, id string) error {
-	if _, err := v.unsealed(); err != nil {
+	if _, _, err := v.target(collection); err != nil {
 		return err
-	}
-	if v.Schema().Collections[collection] == nil {
-		return coffer.Errorf(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(collection))
 	}
 	e := c.entry("delete", collection)
 	e.Record = id
@@ -439,13 +438,9 @@ const MaxSearchLimit = 1000
 // Search finds records whose searchable fields equal the given values
 // exactly (all of them), through blind indexes.
 func (v *Vault) Search(ctx context.Context, c *Call, collection string, where map[string]json.RawMessage, limit int) ([]*coffer.Record, error) {
-	sealer, err := v.unsealed()
+	sealer, coll, err := v.target(collection)
 	if err != nil {
 		return nil, err
-	}
-	coll := v.Schema().Collections[collection]
-	if coll == nil {
-		return nil, coffer.Errorf(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(collection))
 	}
 	if len(where) == 0 {
 		return nil, coffer.Errorf(coffer.EINVALID, "where: name at least one searchable field")
