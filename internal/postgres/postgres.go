@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -342,15 +343,7 @@ func (s *Store) FindRecords(ctx context.Context, collection, field string, hash 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*coffer.StoredRecord
-	for rows.Next() {
-		r, err := rowcodec.ScanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return rowcodec.Collect(rows, rowcodec.ScanRecord)
 }
 
 // Subject implements coffer.Store.
@@ -370,75 +363,18 @@ func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error)
 
 // Audit implements coffer.Store.
 func (s *Store) Audit(ctx context.Context, f coffer.AuditFilter) ([]*coffer.AuditEntry, error) {
-	q := `SELECT ` + rowcodec.AuditColumns + ` FROM audit WHERE true`
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		q += fmt.Sprintf(" AND %s $%d", cond, len(args))
-	}
-	if f.Actor != "" {
-		add("actor =", f.Actor)
-	}
-	if f.Subject != "" {
-		add("subject =", f.Subject)
-	}
-	if !f.Since.IsZero() {
-		add("time >=", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		add("time <", f.Until.UnixNano())
-	}
-	if f.AfterSeq > 0 {
-		add("seq >", f.AfterSeq)
-	}
-	if f.Desc && f.AfterSeq == 0 {
-		q += ` ORDER BY seq DESC`
-	} else {
-		q += ` ORDER BY seq`
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	args = append(args, limit)
-	q += fmt.Sprintf(" LIMIT $%d", len(args))
+	q, args := rowcodec.AuditQuery(f, func(n int) string { return "$" + strconv.Itoa(n) })
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*coffer.AuditEntry
-	for rows.Next() {
-		e, err := rowcodec.ScanAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return rowcodec.Collect(rows, rowcodec.ScanAudit)
 }
 
 // AuditLog implements coffer.Store.
 func (s *Store) AuditLog(ctx context.Context) iter.Seq2[*coffer.AuditEntry, error] {
-	return func(yield func(*coffer.AuditEntry, error) bool) {
-		var after int64 = -1 << 62
-		for {
-			es, err := s.Audit(ctx, coffer.AuditFilter{AfterSeq: after, Limit: 10000})
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for _, e := range es {
-				if !yield(e, nil) {
-					return
-				}
-				after = e.Seq
-			}
-			if len(es) == 0 {
-				return
-			}
-		}
-	}
+	return rowcodec.AuditPages(ctx, s.Audit)
 }
 
 // AuditHead implements coffer.Store.
@@ -500,15 +436,7 @@ func (s *Store) APIKeys(ctx context.Context) ([]*coffer.APIKey, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*coffer.APIKey
-	for rows.Next() {
-		k, err := rowcodec.ScanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return rowcodec.Collect(rows, rowcodec.ScanKey)
 }
 
 // SaveSchema implements coffer.Store.

@@ -6,9 +6,12 @@
 package rowcodec
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -197,4 +200,87 @@ func ScanKey(row Row) (*coffer.APIKey, error) {
 	}
 	k.CreatedAt, k.ExpiresAt, k.RevokedAt = FromNanos(created), FromNanos(expires), FromNanos(revoked)
 	return &k, nil
+}
+
+// AuditQuery builds the SELECT for an audit filter; placeholder renders
+// the n-th parameter in the database's syntax ("?" or "$n").
+func AuditQuery(f coffer.AuditFilter, placeholder func(n int) string) (string, []any) {
+	var b strings.Builder
+	b.WriteString(`SELECT ` + AuditColumns + ` FROM audit WHERE 1=1`)
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		b.WriteString(" AND " + cond + " " + placeholder(len(args)))
+	}
+	if f.Actor != "" {
+		add("actor =", f.Actor)
+	}
+	if f.Subject != "" {
+		add("subject =", f.Subject)
+	}
+	if !f.Since.IsZero() {
+		add("time >=", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("time <", f.Until.UnixNano())
+	}
+	if f.AfterSeq != 0 {
+		add("seq >", f.AfterSeq)
+	}
+	if f.Desc && f.AfterSeq == 0 {
+		b.WriteString(` ORDER BY seq DESC`)
+	} else {
+		b.WriteString(` ORDER BY seq`)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	args = append(args, limit)
+	b.WriteString(" LIMIT " + placeholder(len(args)))
+	return b.String(), args
+}
+
+// Rows is what both drivers' result sets offer; the caller closes them.
+type Rows interface {
+	Row
+	Next() bool
+	Err() error
+}
+
+// Collect scans every row with scan.
+func Collect[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// AuditPages iterates over the whole audit log in seq order through audit,
+// 10,000 entries at a time, so verification runs in bounded memory.
+func AuditPages(ctx context.Context, audit func(context.Context, coffer.AuditFilter) ([]*coffer.AuditEntry, error)) iter.Seq2[*coffer.AuditEntry, error] {
+	return func(yield func(*coffer.AuditEntry, error) bool) {
+		after := int64(math.MinInt64 / 2) // includes any seq, even a tampered negative one
+		for {
+			es, err := audit(ctx, coffer.AuditFilter{AfterSeq: after, Limit: 10000})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, e := range es {
+				if !yield(e, nil) {
+					return
+				}
+				after = e.Seq
+			}
+			if len(es) == 0 {
+				return
+			}
+		}
+	}
 }

@@ -57,15 +57,7 @@ func (s *Store) APIKeys(ctx context.Context) ([]*coffer.APIKey, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*coffer.APIKey
-	for rows.Next() {
-		k, err := rowcodec.ScanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return rowcodec.Collect(rows, rowcodec.ScanKey)
 }
 
 // SaveSchema implements coffer.Store.
