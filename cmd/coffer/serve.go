@@ -92,7 +92,7 @@ func (c *serveCmd) Run(env *Env) error {
 	addr := ln.Addr().String()
 	fmt.Fprintf(env.Stderr, "coffer %s listening on %s://%s (data %s)\n", Version, scheme, addr, cfg.Data)
 	h := api.New(v, api.Config{Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
-		OpenAPI: openapi.Document, Metrics: reg})
+		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies()})
 	return server.Serve(ctx, ln, h, server.Config{TLS: tlsConf, Logger: log})
 }
 

@@ -31,6 +31,8 @@ type Config struct {
 	// Metrics, when set, receives the API's metrics and is served at
 	// /metrics (Prometheus text format).
 	Metrics *prometheus.Registry
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler serves the /v1 API.
@@ -44,6 +46,7 @@ type Handler struct {
 	mux      *http.ServeMux
 	metrics  *metrics
 	patterns []string // the routes, for the OpenAPI coverage test
+	proxies  []netip.Prefix
 }
 
 func (h *Handler) handle(pattern string, handler http.Handler) {
@@ -56,7 +59,8 @@ func (h *Handler) Patterns() []string { return h.patterns }
 
 // New returns the API handler.
 func New(v *vault.Vault, c Config) *Handler {
-	h := &Handler{vault: v, log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, mux: http.NewServeMux()}
+	h := &Handler{vault: v, log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI,
+		mux: http.NewServeMux(), proxies: c.TrustedProxies}
 	if h.maxBody <= 0 {
 		h.maxBody = 1 << 20
 	}
@@ -127,13 +131,41 @@ func requestID(r *http.Request) string {
 	return id
 }
 
-// ClientIP is the socket peer address. (Trusted proxies come with issue 3.)
-func ClientIP(r *http.Request) netip.Addr {
+// ClientIP is the address a request comes from: the socket peer, unless
+// the peer is a trusted proxy, in which case X-Forwarded-For is read from
+// the right, skipping trusted proxies, and the first other address wins.
+// A client cannot forge its address by sending X-Forwarded-For itself:
+// only entries appended by trusted proxies are believed.
+func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Addr{}
 	}
-	return ap.Addr().Unmap()
+	addr := ap.Addr().Unmap()
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if !isTrusted(addr) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return addr // a malformed entry: trust nothing beyond the proxy
+		}
+		hop = hop.Unmap()
+		if !isTrusted(hop) {
+			return hop
+		}
+		addr = hop
+	}
+	return addr
 }
 
 type authedFunc func(w http.ResponseWriter, r *http.Request, c *vault.Call) error
@@ -152,7 +184,7 @@ func (h *Handler) auth(fn authedFunc) http.Handler {
 			h.writeError(w, r, coffer.Errorf(coffer.ESEALED, "the vault is sealed"))
 			return
 		}
-		actor, err := h.vault.Authenticate(r.Context(), token, ClientIP(r))
+		actor, err := h.vault.Authenticate(r.Context(), token, ClientIP(r, h.proxies))
 		if err != nil {
 			if coffer.ErrorCode(err) == coffer.EUNAUTHENTICATED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="coffer", error="invalid_token"`)

@@ -5,6 +5,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,20 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
 	LogLevel     string `yaml:"log_level"` // debug, info, warn, error
+	// TrustedProxies are networks whose X-Forwarded-For header is believed
+	// when finding a client's address (CIDR prefixes).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Proxies parses TrustedProxies (validated by Load).
+func (c Config) Proxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 // Keys selects the root-key provider.
@@ -109,6 +124,11 @@ func (c *Config) validate(path string) error {
 		return fmt.Errorf("%s: tls: set both cert and key, or neither", path)
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("%s: max_body_bytes: at least 1024", path)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			return fmt.Errorf("%s: trusted_proxies: %q is not a CIDR prefix such as 10.0.0.0/8", path, p)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,54 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "coffer.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad(t *testing.T) {
+	p := write(t, "data: d\ntrusted_proxies: [10.0.0.0/8, \"::1/128\"]\n")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8750" || c.Data != filepath.Join(filepath.Dir(p), "d") || c.Keys.File != filepath.Join(c.Data, "keys.json") ||
+		c.MaxBodyBytes != 1<<20 || len(c.Proxies()) != 2 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	dbf := filepath.Join(t.TempDir(), "db")
+	os.WriteFile(dbf, []byte("postgres://u:secret@h/db\n"), 0o600)
+	for body, want := range map[string]string{
+		"addr: x\n":                                    "data: the data directory is required",
+		"data: d\ncolour: red\n":                       "field colour not found",
+		"data: d\ntrusted_proxies: [10.0.0.1]\n":       "trusted_proxies",
+		"data: d\ntls: {cert: a}\n":                    "set both cert and key",
+		"data: d\nkeys: {provider: vault}\n":           "not available",
+		"data: d\ndatabase: x\ndatabase_file: " + dbf: "not both",
+	} {
+		_, err := Load(write(t, body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", body, err, want)
+		}
+	}
+	c, err := Load(write(t, "data: d\ndatabase_file: "+dbf+"\n"))
+	if err != nil || c.Database != "postgres://u:secret@h/db" {
+		t.Fatalf("database_file: %q %v", c.Database, err)
+	}
+	if r := c.Redacted(); strings.Contains(r.Database, "secret") {
+		t.Error("Redacted shows the database password")
+	}
+}
