@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cofferhq/coffer/internal/config"
@@ -14,6 +16,38 @@ import (
 // production server (whose first admin key cannot come from the API).
 type apiKeyCmd struct {
 	Create apiKeyCreateCmd `cmd:"" help:"Create an API key and print it once (offline administration)."`
+	List   apiKeyListCmd   `cmd:"" help:"List API keys (uses COFFER_ADDR and COFFER_TOKEN)."`
+	Revoke apiKeyRevokeCmd `cmd:"" help:"Revoke an API key (uses COFFER_ADDR and COFFER_TOKEN)."`
+}
+
+type apiKeyListCmd struct{}
+
+func (c *apiKeyListCmd) Run(env *Env) error {
+	cl, err := newClient(env)
+	if err != nil {
+		return err
+	}
+	var out map[string]any
+	if err := cl.Do(env.Ctx, http.MethodGet, "/v1/api-keys", "", nil, &out); err != nil {
+		return err
+	}
+	return printJSON(env, out)
+}
+
+type apiKeyRevokeCmd struct {
+	ID string `arg:"" help:"Key id (key_…)."`
+}
+
+func (c *apiKeyRevokeCmd) Run(env *Env) error {
+	cl, err := newClient(env)
+	if err != nil {
+		return err
+	}
+	if err := cl.Do(env.Ctx, http.MethodDelete, "/v1/api-keys/"+url.PathEscape(c.ID), "", nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "revoked %s\n", c.ID)
+	return nil
 }
 
 type apiKeyCreateCmd struct {

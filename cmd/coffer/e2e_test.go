@@ -238,6 +238,27 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("search with the new support key: %d %s", st, raw)
 	}
 	sup.expect(403, "forbidden", "GET", "/v1/audit", "", nil)
+	sup.expect(403, "forbidden", "GET", "/v1/api-keys", "", nil)
+
+	// Listing shows the keys without their hashes; revoking one locks it out.
+	code, out, errs = run(t, env, "", "api-key", "list")
+	if code != 0 || !strings.Contains(out, `"support-desk"`) || !strings.Contains(out, `"dev-admin"`) || strings.Contains(out, "hash") {
+		t.Fatalf("api-key list: %d %s %s", code, out, errs)
+	}
+	var listed struct {
+		Keys []struct{ ID, Name string }
+	}
+	json.Unmarshal([]byte(out), &listed)
+	var supID string
+	for _, k := range listed.Keys {
+		if k.Name == "support-desk" {
+			supID = k.ID
+		}
+	}
+	if code, _, errs = run(t, env, "", "api-key", "revoke", supID); code != 0 {
+		t.Fatalf("api-key revoke: %d %s", code, errs)
+	}
+	sup.expect(401, "unauthenticated", "POST", "/v1/collections/customers/search", "support", map[string]any{"where": map[string]any{"email": "cli@cli.example"}})
 
 	// Metrics are labelled by route pattern, never by path or id.
 	resp, err := http.Get(addr + "/metrics")

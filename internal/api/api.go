@@ -85,6 +85,7 @@ func New(v *vault.Vault, c Config) *Handler {
 	h.handle("GET /v1/audit", h.auth(h.listAudit))
 	h.handle("POST /v1/audit/verify", h.auth(h.verifyAudit))
 	h.handle("POST /v1/api-keys", h.auth(h.createKey))
+	h.handle("GET /v1/api-keys", h.auth(h.listKeys))
 	h.handle("DELETE /v1/api-keys/{id}", h.auth(h.revokeKey))
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, coffer.Errorf(coffer.ENOTFOUND, "no such API call: %s %s", r.Method, routeShape(r.URL.Path)))
@@ -418,5 +419,41 @@ func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, c *vault.Cal
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// apiKeyView is an API key as listed: never its hash.
+type apiKeyView struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Role         string     `json:"role"`
+	AllowedCIDRs []string   `json:"allowed_cidrs"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	keys, err := h.vault.APIKeys(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	out := make([]apiKeyView, 0, len(keys))
+	for _, k := range keys {
+		cidrs := k.AllowedCIDRs
+		if cidrs == nil {
+			cidrs = []string{}
+		}
+		out = append(out, apiKeyView{ID: k.ID, Name: k.Name, Role: k.Role, AllowedCIDRs: cidrs, CreatedAt: k.CreatedAt,
+			ExpiresAt: timeOrNil(k.ExpiresAt), RevokedAt: timeOrNil(k.RevokedAt)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 	return nil
 }

@@ -32,11 +32,11 @@ func TestLoadRefuses(t *testing.T) {
 	dbf := filepath.Join(t.TempDir(), "db")
 	os.WriteFile(dbf, []byte("postgres://u:secret@h/db\n"), 0o600)
 	for body, want := range map[string]string{
-		"addr: x\n":                                    "data: the data directory is required",
-		"data: d\ncolour: red\n":                       "field colour not found",
-		"data: d\ntrusted_proxies: [10.0.0.1]\n":       "trusted_proxies",
-		"data: d\ntls: {cert: a}\n":                    "set both cert and key",
-		"data: d\nkeys: {provider: vault}\n":           "not available",
+		"addr: x\n":                                   "data: the data directory is required",
+		"data: d\ncolour: red\n":                      "field colour not found",
+		"data: d\ntrusted_proxies: [10.0.0.1]\n":      "trusted_proxies",
+		"data: d\ntls: {cert: a}\n":                   "set both cert and key",
+		"data: d\nkeys: {provider: vault}\n":          "not available",
 		"data: d\ndatabase: x\ndatabase_file: " + dbf: "not both",
 	} {
 		_, err := Load(write(t, body))

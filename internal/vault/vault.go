@@ -294,3 +294,17 @@ func (v *Vault) requireAdmin(ctx context.Context, c *Call, e *coffer.AuditEntry)
 	}
 	return coffer.Errorf(d.Code, "%s", d.Reason)
 }
+
+// APIKeys lists API keys (admin). The result holds hashes; callers show
+// everything but them.
+func (v *Vault) APIKeys(ctx context.Context, c *Call) ([]*coffer.APIKey, error) {
+	e := c.entry("api_key.list", "")
+	if err := v.requireAdmin(ctx, c, e); err != nil {
+		return nil, err
+	}
+	e.Outcome = coffer.OutcomeAllowed
+	if err := v.store.AppendAudit(ctx, e); err != nil {
+		return nil, err
+	}
+	return v.store.APIKeys(ctx)
+}
