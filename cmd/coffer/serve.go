@@ -44,19 +44,31 @@ func (c *serveCmd) Run(env *Env) error {
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
 
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return err
+	}
 	var tlsConf *tls.Config
-	if cfg.TLS.Cert != "" {
+	switch {
+	case cfg.TLS.Cert != "":
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
 		if err != nil {
 			return fmt.Errorf("tls: %w", err)
 		}
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	} else if !server.IsLoopback(cfg.Addr) {
-		return fmt.Errorf("refusing to listen on %s without TLS: set tls.cert and tls.key, or listen on a loopback address", cfg.Addr)
-	}
-
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return err
+		tlsConf = server.TLSConfig(cert)
+	case cfg.TLS.SelfSigned:
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		cert, created, err := server.SelfSigned(filepath.Join(cfg.Data, "tls.crt"), filepath.Join(cfg.Data, "tls.key"), host)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		verb := "using"
+		if created {
+			verb = "generated"
+		}
+		fmt.Fprintf(env.Stderr, "tls: %s a self-signed certificate, SHA-256 fingerprint %s\n", verb, server.Fingerprint(cert))
+		tlsConf = server.TLSConfig(cert)
+	case !server.IsLoopback(cfg.Addr):
+		return fmt.Errorf("refusing to listen on %s without TLS: set tls.cert and tls.key (or tls.self_signed), or listen on a loopback address", cfg.Addr)
 	}
 	if c.Dev {
 		if _, err := os.Stat(cfg.Keys.File); errors.Is(err, fs.ErrNotExist) {

@@ -55,6 +55,9 @@ type Keys struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// SelfSigned generates a pair in the data directory on first start
+	// (and reuses it), printing its fingerprint for clients to pin.
+	SelfSigned bool `yaml:"self_signed"`
 }
 
 // Load reads and validates a configuration file. Relative paths in it are
@@ -122,6 +125,8 @@ func (c *Config) validate(path string) error {
 		return fmt.Errorf("%s: keys.provider: %q is not available in this build (file)", path, c.Keys.Provider)
 	case (c.TLS.Cert == "") != (c.TLS.Key == ""):
 		return fmt.Errorf("%s: tls: set both cert and key, or neither", path)
+	case c.TLS.SelfSigned && c.TLS.Cert != "":
+		return fmt.Errorf("%s: tls: self_signed generates its own pair; do not also set cert and key", path)
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("%s: max_body_bytes: at least 1024", path)
 	}
