@@ -68,6 +68,20 @@ func (c *apiClient) call(method, path, purpose string, body any) (int, map[strin
 	return resp.StatusCode, m, string(raw)
 }
 
+// rawCall makes an authenticated GET and returns the response, body read.
+func (c *apiClient) rawCall(method, path string) *http.Response {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.addr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
 // expect makes a call and checks that it is refused with status and code.
 func (c *apiClient) expect(status int, code, method, path, purpose string, body any) string {
 	c.t.Helper()

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/vault"
 )
 
 var statuses = map[string]int{
@@ -48,6 +51,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	body.Error.Code = code
 	body.Error.Message = coffer.ErrorMessage(err)
 	body.Error.RequestID = requestID(r)
+	var rl *vault.RateLimited
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
+	}
 	if code == coffer.EINTERNAL {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", body.Error.RequestID), slog.String("route", r.Pattern), slog.Any("err", safeErr(err)))

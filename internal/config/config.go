@@ -28,6 +28,8 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
 	LogLevel     string `yaml:"log_level"` // debug, info, warn, error
+	// RateLimit bounds each API key's requests (token bucket; 0: none).
+	RateLimit RateLimit `yaml:"rate_limit"`
 	// TrustedProxies are networks whose X-Forwarded-For header is believed
 	// when finding a client's address (CIDR prefixes).
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -48,6 +50,12 @@ func (c Config) Proxies() []netip.Prefix {
 type Keys struct {
 	Provider string `yaml:"provider"` // file (default)
 	File     string `yaml:"file"`     // key file for the file provider
+}
+
+// RateLimit is a token bucket per API key.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
 }
 
 // TLS names the certificate and key; both empty means plain HTTP, which is
@@ -129,6 +137,9 @@ func (c *Config) validate(path string) error {
 		return fmt.Errorf("%s: tls: self_signed generates its own pair; do not also set cert and key", path)
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("%s: max_body_bytes: at least 1024", path)
+	}
+	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 {
+		return fmt.Errorf("%s: rate_limit: per_second and burst must not be negative", path)
 	}
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {

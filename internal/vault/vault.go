@@ -30,6 +30,7 @@ type Vault struct {
 
 	keyMu    sync.Mutex
 	keyCache map[string]cachedKey // API key id → key, for keyCacheTTL
+	limits   *limiter
 }
 
 type loadedSchema struct {
@@ -54,12 +55,15 @@ type Options struct {
 	SchemaName string
 	Logger     *slog.Logger
 	Now        func() time.Time // for tests; default time.Now
+	// RateLimit applies to every API key (zero: no limit).
+	RateLimit RateLimit
 }
 
 // New returns a vault over a store. The schema stored in the database wins
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
-	v := &Vault{store: o.Store, log: o.Logger, now: o.Now, deks: seal.NewDEKCache(100_000), keyCache: map[string]cachedKey{}}
+	v := &Vault{store: o.Store, log: o.Logger, now: o.Now, deks: seal.NewDEKCache(100_000), keyCache: map[string]cachedKey{},
+		limits: newLimiter(o.RateLimit)}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -184,6 +188,18 @@ func (v *Vault) Authenticate(ctx context.Context, token string, client netip.Add
 	if subtle.ConstantTimeCompare(hashSecret(secret), k.Hash) != 1 || !k.RevokedAt.IsZero() {
 		return nil, errBadToken
 	}
+	if ok, retry, audit := v.limits.allow(k.ID, v.now()); !ok {
+		if audit {
+			e := &coffer.AuditEntry{Actor: k.ID, Action: "request", Outcome: coffer.OutcomeDenied, Reason: "rate limited"}
+			if client.IsValid() {
+				e.ClientIP = client.String()
+			}
+			if err := v.store.AppendAudit(ctx, e); err != nil {
+				return nil, err
+			}
+		}
+		return nil, &RateLimited{RetryAfter: retry}
+	}
 	a := &coffer.Actor{ID: k.ID, Kind: coffer.ActorAPIKey, RoleName: k.Role, Role: v.Schema().Roles[k.Role],
 		ClientIP: client, ExpiresAt: k.ExpiresAt}
 	for _, c := range k.AllowedCIDRs {
@@ -307,4 +323,14 @@ func (v *Vault) APIKeys(ctx context.Context, c *Call) ([]*coffer.APIKey, error) 
 		return nil, err
 	}
 	return v.store.APIKeys(ctx)
+}
+
+// RateLimited is the error of a request over its key's rate limit.
+type RateLimited struct{ RetryAfter time.Duration }
+
+func (e *RateLimited) Error() string { return "rate limited" }
+
+// Unwrap gives the coffer error code and a caller-safe message.
+func (e *RateLimited) Unwrap() error {
+	return coffer.Errorf(coffer.ERATELIMITED, "too many requests for this API key; retry after %s", e.RetryAfter.Round(time.Millisecond))
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/examples"
@@ -369,5 +370,56 @@ func TestRevokedKeyIsRefused(t *testing.T) {
 		if _, err := f.v.Authenticate(ctx, bad, netip.Addr{}); coffer.ErrorCode(err) != coffer.EUNAUTHENTICATED {
 			t.Errorf("token %q: %v", bad, err)
 		}
+	}
+}
+
+// A key over its rate is refused with rate_limited until tokens come back,
+// and a flood of refusals is audited once a second, not once a request.
+func TestRateLimitPerKey(t *testing.T) {
+	f := newFixture(t)
+	_, token, err := f.v.CreateAPIKey(ctx, &vault.Call{}, vault.NewAPIKey{Name: "limited", Role: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	keys, _ := (&keyring.File{Path: filepath.Join(f.dir, "keys.json")}).Keys()
+	v, err := vault.New(ctx, vault.Options{Store: f.store, Keys: keys, Now: func() time.Time { return now },
+		RateLimit: vault.RateLimit{PerSecond: 2, Burst: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := netip.MustParseAddr("192.0.2.1")
+	for i := range 2 {
+		if _, err := v.Authenticate(ctx, token, ip); err != nil {
+			t.Fatalf("request %d within the burst: %v", i, err)
+		}
+	}
+	before, _ := f.store.Audit(ctx, coffer.AuditFilter{Limit: 1000})
+	for range 10 {
+		_, err := v.Authenticate(ctx, token, ip)
+		var rl *vault.RateLimited
+		if coffer.ErrorCode(err) != coffer.ERATELIMITED || !errors.As(err, &rl) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Second {
+			t.Fatalf("over the limit: %v", err)
+		}
+	}
+	after, _ := f.store.Audit(ctx, coffer.AuditFilter{Limit: 1000})
+	if got := len(after) - len(before); got != 1 {
+		t.Fatalf("%d audit entries for 10 refusals in the same second, want 1", got)
+	}
+	last := after[len(after)-1]
+	if last.Outcome != coffer.OutcomeDenied || last.Reason != "rate limited" || last.ClientIP != "192.0.2.1" {
+		t.Fatalf("refusal audited as %+v", last)
+	}
+	now = now.Add(500 * time.Millisecond) // one token back
+	if _, err := v.Authenticate(ctx, token, ip); err != nil {
+		t.Fatalf("after refill: %v", err)
+	}
+	if _, err := v.Authenticate(ctx, token, ip); coffer.ErrorCode(err) != coffer.ERATELIMITED {
+		t.Fatalf("second request after one token: %v", err)
+	}
+	// Another key has its own bucket.
+	_, other, _ := f.v.CreateAPIKey(ctx, &vault.Call{}, vault.NewAPIKey{Name: "other", Role: "support"})
+	if _, err := v.Authenticate(ctx, other, ip); err != nil {
+		t.Fatalf("another key: %v", err)
 	}
 }
