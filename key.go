@@ -56,4 +56,5 @@ type APIKey struct {
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // zero: never
 	RevokedAt    time.Time // zero: active
+	LastUsedAt   time.Time // zero: never; recorded to within 30 seconds
 }

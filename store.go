@@ -3,6 +3,7 @@ package coffer
 import (
 	"context"
 	"iter"
+	"time"
 )
 
 // Change is one atomic change to the vault together with the audit entries
@@ -54,6 +55,10 @@ type Store interface {
 	APIKey(ctx context.Context, id string) (*APIKey, error)
 	// APIKeys lists keys, newest first.
 	APIKeys(ctx context.Context) ([]*APIKey, error)
+	// TouchAPIKeys records when keys were last used (later times win).
+	// Unknown ids are ignored. It writes no audit entry: each use is
+	// audited by the request itself.
+	TouchAPIKeys(ctx context.Context, used map[string]time.Time) error
 	// RevokeAPIKey marks a key revoked. ENOTFOUND if absent.
 	RevokeAPIKey(ctx context.Context, id string, audit *AuditEntry) error
 

@@ -256,7 +256,8 @@ func TestEndToEnd(t *testing.T) {
 
 	// Listing shows the keys without their hashes; revoking one locks it out.
 	code, out, errs = run(t, env, "", "api-key", "list")
-	if code != 0 || !strings.Contains(out, `"support-desk"`) || !strings.Contains(out, `"dev-admin"`) || strings.Contains(out, "hash") {
+	if code != 0 || !strings.Contains(out, `"support-desk"`) || !strings.Contains(out, `"dev-admin"`) || strings.Contains(out, "hash") ||
+		strings.Count(out, `"last_used_at"`) < 2 {
 		t.Fatalf("api-key list: %d %s %s", code, out, errs)
 	}
 	var listed struct {

@@ -431,6 +431,7 @@ type apiKeyView struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
 }
 
 func timeOrNil(t time.Time) *time.Time {
@@ -452,7 +453,7 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *vault.Call
 			cidrs = []string{}
 		}
 		out = append(out, apiKeyView{ID: k.ID, Name: k.Name, Role: k.Role, AllowedCIDRs: cidrs, CreatedAt: k.CreatedAt,
-			ExpiresAt: timeOrNil(k.ExpiresAt), RevokedAt: timeOrNil(k.RevokedAt)})
+			ExpiresAt: timeOrNil(k.ExpiresAt), RevokedAt: timeOrNil(k.RevokedAt), LastUsedAt: timeOrNil(k.LastUsedAt)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 	return nil

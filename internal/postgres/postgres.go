@@ -409,6 +409,18 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.Au
 	})
 }
 
+// TouchAPIKeys implements coffer.Store.
+func (s *Store) TouchAPIKeys(ctx context.Context, used map[string]time.Time) error {
+	return s.write(ctx, nil, func(ctx context.Context, tx pgx.Tx) error {
+		for id, at := range used {
+			if _, err := tx.Exec(ctx, `UPDATE api_keys SET last_used_at = GREATEST(last_used_at, $1) WHERE id = $2`, at.UnixNano(), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // RevokeAPIKey implements coffer.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, e *coffer.AuditEntry) error {
 	return s.write(ctx, one(e), func(ctx context.Context, tx pgx.Tx) error {

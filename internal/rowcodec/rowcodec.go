@@ -130,7 +130,7 @@ type Row interface{ Scan(dest ...any) error }
 const (
 	RecordColumns = `id, collection, subject, fields, version, created_at, updated_at`
 	AuditColumns  = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash`
-	KeyColumns    = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at`
+	KeyColumns    = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at, last_used_at`
 )
 
 // Nanos stores a time as Unix nanoseconds, the zero time as 0.
@@ -191,10 +191,11 @@ func AuditArgs(e *coffer.AuditEntry) []any {
 func ScanKey(row Row) (*coffer.APIKey, error) {
 	var k coffer.APIKey
 	var cidrs string
-	var created, expires, revoked int64
-	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked); err != nil {
+	var created, expires, revoked, used int64
+	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked, &used); err != nil {
 		return nil, err
 	}
+	k.LastUsedAt = FromNanos(used)
 	if cidrs != "" {
 		k.AllowedCIDRs = strings.Split(cidrs, ",")
 	}

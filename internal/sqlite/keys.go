@@ -27,6 +27,18 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.Au
 	})
 }
 
+// TouchAPIKeys implements coffer.Store.
+func (s *Store) TouchAPIKeys(ctx context.Context, used map[string]time.Time) error {
+	return s.write(ctx, nil, func(ctx context.Context, t *tx) error {
+		for id, at := range used {
+			if _, err := t.conn.ExecContext(ctx, `UPDATE api_keys SET last_used_at = max(last_used_at, ?) WHERE id = ?`, at.UnixNano(), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // RevokeAPIKey implements coffer.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, e *coffer.AuditEntry) error {
 	return s.write(ctx, e, func(ctx context.Context, t *tx) error {

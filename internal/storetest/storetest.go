@@ -317,6 +317,16 @@ func testAPIKeys(t *testing.T, s coffer.Store) {
 	if diff := cmp.Diff(k, got); diff != "" {
 		t.Errorf("key (-want +got):\n%s", diff)
 	}
+	t1 := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.TouchAPIKeys(ctx, map[string]time.Time{"key_1": t1, "key_unknown": t1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchAPIKeys(ctx, map[string]time.Time{"key_1": t1.Add(-time.Hour)}); err != nil { // an older use loses
+		t.Fatal(err)
+	}
+	if got, _ := s.APIKey(ctx, "key_1"); !got.LastUsedAt.Equal(t1) {
+		t.Errorf("last used %v, want %v", got.LastUsedAt, t1)
+	}
 	if err := s.RevokeAPIKey(ctx, "key_1", nil); err != nil {
 		t.Fatal(err)
 	}

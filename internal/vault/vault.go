@@ -31,6 +31,45 @@ type Vault struct {
 	keyMu    sync.Mutex
 	keyCache map[string]cachedKey // API key id → key, for keyCacheTTL
 	limits   *limiter
+
+	useMu     sync.Mutex
+	used      map[string]time.Time // API key id → last use, not yet stored
+	usedFlush time.Time            // when used was last flushed
+}
+
+// usedFlushEvery bounds how stale a key's stored last-used time may be.
+const usedFlushEvery = 30 * time.Second
+
+// noteUse records a key's use; every usedFlushEvery the uses are stored in
+// the background, so the request path never waits for that write.
+func (v *Vault) noteUse(id string, now time.Time) {
+	v.useMu.Lock()
+	v.used[id] = now
+	due := now.Sub(v.usedFlush) >= usedFlushEvery
+	var batch map[string]time.Time
+	if due {
+		batch, v.used, v.usedFlush = v.used, map[string]time.Time{}, now
+	}
+	v.useMu.Unlock()
+	if due {
+		go func() {
+			if err := v.store.TouchAPIKeys(context.Background(), batch); err != nil {
+				v.log.Warn("could not store API key last-used times", "err", err)
+			}
+		}()
+	}
+}
+
+// flushUses stores pending last-used times now.
+func (v *Vault) flushUses(ctx context.Context) error {
+	v.useMu.Lock()
+	batch := v.used
+	v.used, v.usedFlush = map[string]time.Time{}, v.now()
+	v.useMu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	return v.store.TouchAPIKeys(ctx, batch)
 }
 
 type loadedSchema struct {
@@ -63,7 +102,7 @@ type Options struct {
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
 	v := &Vault{store: o.Store, log: o.Logger, now: o.Now, deks: seal.NewDEKCache(100_000), keyCache: map[string]cachedKey{},
-		limits: newLimiter(o.RateLimit)}
+		limits: newLimiter(o.RateLimit), used: map[string]time.Time{}}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -200,6 +239,7 @@ func (v *Vault) Authenticate(ctx context.Context, token string, client netip.Add
 		}
 		return nil, &RateLimited{RetryAfter: retry}
 	}
+	v.noteUse(k.ID, v.now())
 	a := &coffer.Actor{ID: k.ID, Kind: coffer.ActorAPIKey, RoleName: k.Role, Role: v.Schema().Roles[k.Role],
 		ClientIP: client, ExpiresAt: k.ExpiresAt}
 	for _, c := range k.AllowedCIDRs {
@@ -320,6 +360,9 @@ func (v *Vault) APIKeys(ctx context.Context, c *Call) ([]*coffer.APIKey, error) 
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	if err := v.store.AppendAudit(ctx, e); err != nil {
+		return nil, err
+	}
+	if err := v.flushUses(ctx); err != nil {
 		return nil, err
 	}
 	return v.store.APIKeys(ctx)
