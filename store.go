@@ -20,6 +20,14 @@ type Change struct {
 	Audit       []*AuditEntry
 }
 
+// Rewrap is one subject's DEK wrapped anew under another KEK version.
+type Rewrap struct {
+	Subject    string
+	OldVersion uint32
+	WrappedDEK []byte
+	KEKVersion uint32
+}
+
 // Store persists subjects, sealed records, blind indexes, API keys, the
 // schema document and the audit log. It never decides access and never
 // sees a plaintext value. Implementations: internal/sqlite (and, for scale,
@@ -40,6 +48,15 @@ type Store interface {
 	FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*StoredRecord, error)
 	// Subject returns a subject. ENOTFOUND if absent.
 	Subject(ctx context.Context, id string) (*Subject, error)
+	// SubjectsBelow returns up to limit subjects whose DEK is wrapped under
+	// a KEK version lower than version, in id order after afterID.
+	SubjectsBelow(ctx context.Context, version uint32, afterID string, limit int) ([]*Subject, error)
+	// Rewrap replaces wrapped DEKs (key rotation), each only if the subject
+	// still has the KEK version it was read with; it returns how many it
+	// replaced, and appends audit in the same transaction.
+	Rewrap(ctx context.Context, rewraps []Rewrap, audit *AuditEntry) (int, error)
+	// KEKVersions counts subjects per KEK version.
+	KEKVersions(ctx context.Context) (map[uint32]int64, error)
 
 	// Audit returns entries matching f.
 	Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)

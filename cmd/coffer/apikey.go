@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
@@ -51,8 +50,7 @@ func (c *apiKeyRevokeCmd) Run(env *Env) error {
 }
 
 type apiKeyCreateCmd struct {
-	Config    string        `help:"Configuration file of the server." type:"path"`
-	Data      string        `help:"Data directory of a --dev server (when no --config)." default:"./coffer-dev"`
+	storeFlags
 	Name      string        `help:"What the key is for." required:""`
 	Role      string        `help:"Role from the schema." required:""`
 	CIDR      []string      `name:"cidr" help:"Allowed client networks (repeatable)."`
@@ -60,13 +58,7 @@ type apiKeyCreateCmd struct {
 }
 
 func (c *apiKeyCreateCmd) Run(env *Env) error {
-	var cfg config.Config
-	var err error
-	if c.Config != "" {
-		cfg, err = config.Load(c.Config)
-	} else {
-		cfg, err = (&serveCmd{Dev: true, Data: c.Data}).config()
-	}
+	cfg, err := c.load()
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,7 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the Coffer server."`
 	Audit   auditCmd   `cmd:"" help:"Inspect the audit log."`
 	APIKey  apiKeyCmd  `cmd:"" name:"api-key" help:"Administer API keys on the store directly."`
+	Keys    keysCmd    `cmd:"" help:"Root keys: create a key file, status, rotation."`
 	Records recordsCmd `cmd:"" help:"Put, get and search records (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Bench   benchCmd   `cmd:"" help:"Load-test a running server."`
 	Version versionCmd `cmd:"" help:"Print the version."`

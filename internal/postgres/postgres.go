@@ -469,3 +469,50 @@ func (s *Store) Schema(ctx context.Context) ([]byte, error) {
 	}
 	return doc, err
 }
+
+// SubjectsBelow implements coffer.Store.
+func (s *Store) SubjectsBelow(ctx context.Context, version uint32, afterID string, limit int) ([]*coffer.Subject, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, dek, kek_version, created_at FROM subjects WHERE kek_version < $1 AND id > $2 ORDER BY id LIMIT $3`,
+		int64(version), afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rowcodec.Collect(rows, rowcodec.ScanSubject)
+}
+
+// Rewrap implements coffer.Store.
+func (s *Store) Rewrap(ctx context.Context, rewraps []coffer.Rewrap, e *coffer.AuditEntry) (int, error) {
+	var n int
+	err := s.write(ctx, one(e), func(ctx context.Context, tx pgx.Tx) error {
+		n = 0
+		for _, r := range rewraps {
+			tag, err := tx.Exec(ctx, `UPDATE subjects SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4`,
+				r.WrappedDEK, int64(r.KEKVersion), r.Subject, int64(r.OldVersion))
+			if err != nil {
+				return err
+			}
+			n += int(tag.RowsAffected())
+		}
+		return nil
+	})
+	return n, err
+}
+
+// KEKVersions implements coffer.Store.
+func (s *Store) KEKVersions(ctx context.Context) (map[uint32]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT kek_version, count(*) FROM subjects GROUP BY kek_version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32]int64{}
+	for rows.Next() {
+		var v, n int64
+		if err := rows.Scan(&v, &n); err != nil {
+			return nil, err
+		}
+		out[uint32(v)] = n
+	}
+	return out, rows.Err()
+}

@@ -285,3 +285,14 @@ func AuditPages(ctx context.Context, audit func(context.Context, coffer.AuditFil
 		}
 	}
 }
+
+// ScanSubject reads id, dek, kek_version, created_at.
+func ScanSubject(row Row) (*coffer.Subject, error) {
+	var sub coffer.Subject
+	var version, created int64
+	if err := row.Scan(&sub.ID, &sub.WrappedDEK, &version, &created); err != nil {
+		return nil, err
+	}
+	sub.KEKVersion, sub.CreatedAt = uint32(version), FromNanos(created)
+	return &sub, nil
+}

@@ -181,3 +181,52 @@ func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error)
 	sub.CreatedAt = time.Unix(0, created).UTC()
 	return &sub, nil
 }
+
+// SubjectsBelow implements coffer.Store.
+func (s *Store) SubjectsBelow(ctx context.Context, version uint32, afterID string, limit int) ([]*coffer.Subject, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, dek, kek_version, created_at FROM subjects WHERE kek_version < ? AND id > ? ORDER BY id LIMIT ?`,
+		version, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rowcodec.Collect(rows, rowcodec.ScanSubject)
+}
+
+// Rewrap implements coffer.Store.
+func (s *Store) Rewrap(ctx context.Context, rewraps []coffer.Rewrap, e *coffer.AuditEntry) (int, error) {
+	var n int
+	err := s.write(ctx, e, func(ctx context.Context, t *tx) error {
+		n = 0
+		for _, r := range rewraps {
+			res, err := t.conn.ExecContext(ctx, `UPDATE subjects SET dek = ?, kek_version = ? WHERE id = ? AND kek_version = ?`,
+				r.WrappedDEK, r.KEKVersion, r.Subject, r.OldVersion)
+			if err != nil {
+				return err
+			}
+			c, _ := res.RowsAffected()
+			n += int(c)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// KEKVersions implements coffer.Store.
+func (s *Store) KEKVersions(ctx context.Context) (map[uint32]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT kek_version, count(*) FROM subjects GROUP BY kek_version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32]int64{}
+	for rows.Next() {
+		var v uint32
+		var n int64
+		if err := rows.Scan(&v, &n); err != nil {
+			return nil, err
+		}
+		out[v] = n
+	}
+	return out, rows.Err()
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Factory) {
 		{"APIKeys", testAPIKeys},
 		{"Schema", testSchema},
 		{"AuditFilter", testAuditFilter},
+		{"Rewrap", testRewrap},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,5 +381,49 @@ func testAuditFilter(t *testing.T, s coffer.Store) {
 	got, _ = s.Audit(ctx, coffer.AuditFilter{Until: time.Now().Add(-time.Hour)})
 	if len(got) != 0 {
 		t.Errorf("until an hour ago: %d entries", len(got))
+	}
+}
+
+func testRewrap(t *testing.T, s coffer.Store) {
+	var ch coffer.Change
+	for i := range 5 {
+		sub := subject(fmt.Sprintf("cus_%d", i))
+		if i == 4 {
+			sub.KEKVersion = 2
+		}
+		ch.NewSubjects = append(ch.NewSubjects, sub)
+	}
+	if err := s.Commit(ctx, &ch); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := s.KEKVersions(ctx)
+	if err != nil || counts[1] != 4 || counts[2] != 1 {
+		t.Fatalf("KEKVersions = %v, %v", counts, err)
+	}
+	page, err := s.SubjectsBelow(ctx, 2, "", 3)
+	if err != nil || len(page) != 3 || page[0].ID != "cus_0" || page[2].ID != "cus_2" {
+		t.Fatalf("first page: %v %v", page, err)
+	}
+	page2, _ := s.SubjectsBelow(ctx, 2, page[2].ID, 3)
+	if len(page2) != 1 || page2[0].ID != "cus_3" {
+		t.Fatalf("second page: %v", page2)
+	}
+	rw := []coffer.Rewrap{
+		{Subject: "cus_0", OldVersion: 1, WrappedDEK: []byte("new-0"), KEKVersion: 2},
+		{Subject: "cus_1", OldVersion: 1, WrappedDEK: []byte("new-1"), KEKVersion: 2},
+		{Subject: "cus_4", OldVersion: 1, WrappedDEK: []byte("stale"), KEKVersion: 2}, // read with a version it no longer has
+	}
+	n, err := s.Rewrap(ctx, rw, entry("keys.rewrap", ""))
+	if err != nil || n != 2 {
+		t.Fatalf("Rewrap = %d, %v; want 2", n, err)
+	}
+	if sub, _ := s.Subject(ctx, "cus_0"); string(sub.WrappedDEK) != "new-0" || sub.KEKVersion != 2 {
+		t.Errorf("cus_0 = %+v", sub)
+	}
+	if sub, _ := s.Subject(ctx, "cus_4"); string(sub.WrappedDEK) != "wrapped-cus_4" {
+		t.Error("a stale rewrap replaced a DEK")
+	}
+	if e := lastAudit(t, s); e.Action != "keys.rewrap" {
+		t.Errorf("rewrap not audited: %+v", e)
 	}
 }

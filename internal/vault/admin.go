@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
@@ -76,4 +77,43 @@ func (v *Vault) VerifyAudit(ctx context.Context, c *Call, pub ed25519.PublicKey)
 		return 0, err
 	}
 	return audit.Verify(v.store.AuditLog(ctx), head, pub)
+}
+
+// RewrapAll re-wraps every subject DEK that is not under the current KEK
+// version (key rotation: field values are not re-encrypted) and returns
+// how many it re-wrapped. Each batch of 1,000 is one audited transaction.
+func (v *Vault) RewrapAll(ctx context.Context) (int, error) {
+	sealer, err := v.unsealed()
+	if err != nil {
+		return 0, err
+	}
+	cur := sealer.CurrentVersion()
+	total, after := 0, ""
+	for {
+		subs, err := v.store.SubjectsBelow(ctx, cur, after, 1000)
+		if err != nil || len(subs) == 0 {
+			return total, err
+		}
+		rw := make([]coffer.Rewrap, 0, len(subs))
+		for _, s := range subs {
+			w, ver, err := sealer.Rewrap(s.ID, s.WrappedDEK, s.KEKVersion)
+			if err != nil {
+				return total, fmt.Errorf("subject %s: %w", s.ID, err)
+			}
+			rw = append(rw, coffer.Rewrap{Subject: s.ID, OldVersion: s.KEKVersion, WrappedDEK: w, KEKVersion: ver})
+		}
+		e := &coffer.AuditEntry{Actor: "system", Action: "keys.rewrap", Outcome: coffer.OutcomeAllowed,
+			Reason: fmt.Sprintf("%d subject keys to KEK version %d", len(rw), cur)}
+		n, err := v.store.Rewrap(ctx, rw, e)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		after = subs[len(subs)-1].ID
+	}
+}
+
+// KEKVersions counts subjects per KEK version.
+func (v *Vault) KEKVersions(ctx context.Context) (map[uint32]int64, error) {
+	return v.store.KEKVersions(ctx)
 }
