@@ -79,6 +79,25 @@ type Store interface {
 	// RevokeAPIKey marks a key revoked. ENOTFOUND if absent.
 	RevokeAPIKey(ctx context.Context, id string, audit *AuditEntry) error
 
+	// CreateOperator stores a new operator. ECONFLICT if the name exists.
+	CreateOperator(ctx context.Context, op *Operator, audit *AuditEntry) error
+	// Operator returns an operator. ENOTFOUND if absent.
+	Operator(ctx context.Context, username string) (*Operator, error)
+	// Operators lists operators by name.
+	Operators(ctx context.Context) ([]*Operator, error)
+	// UpdateOperator replaces an operator whose Version is still op.Version
+	// (and bumps it). ECONFLICT if it moved on, ENOTFOUND if gone.
+	UpdateOperator(ctx context.Context, op *Operator, audit *AuditEntry) error
+	// CreateSession stores a session.
+	CreateSession(ctx context.Context, s *Session, audit *AuditEntry) error
+	// Session returns a session. ENOTFOUND if absent.
+	Session(ctx context.Context, id string) (*Session, error)
+	// SeeSession records activity on a session (idle timeout).
+	SeeSession(ctx context.Context, id string, at time.Time) error
+	// DeleteSessions ends sessions: one by id, or every one of username
+	// when id is empty.
+	DeleteSessions(ctx context.Context, id, username string, audit *AuditEntry) error
+
 	// SaveSchema stores the schema document (the source text).
 	SaveSchema(ctx context.Context, doc []byte, audit *AuditEntry) error
 	// Schema returns the stored schema document. ENOTFOUND if none.

@@ -296,3 +296,50 @@ func ScanSubject(row Row) (*coffer.Subject, error) {
 	sub.KEKVersion, sub.CreatedAt = uint32(version), FromNanos(created)
 	return &sub, nil
 }
+
+// Column lists of operators and sessions.
+const (
+	OperatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version`
+	SessionColumns  = `id, hash, username, created_at, last_seen_at, expires_at`
+)
+
+// OperatorArgs returns an operator's values in OperatorColumns order.
+func OperatorArgs(o *coffer.Operator) []any {
+	return []any{o.Username, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, boolInt(o.MFAEnrolled), boolInt(o.Locked),
+		Nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, Nanos(o.CreatedAt), o.Version}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ScanOperator reads OperatorColumns.
+func ScanOperator(row Row) (*coffer.Operator, error) {
+	var o coffer.Operator
+	var mfa, locked, until, failed, created int64
+	if err := row.Scan(&o.Username, &o.Role, &o.PasswordHash, &o.TOTPSecret, &o.TOTPLastStep, &mfa, &locked, &until, &failed,
+		&o.PolicyVersion, &created, &o.Version); err != nil {
+		return nil, err
+	}
+	o.MFAEnrolled, o.Locked, o.LockedUntil, o.FailedLogins, o.CreatedAt = mfa == 1, locked == 1, FromNanos(until), int(failed), FromNanos(created)
+	return &o, nil
+}
+
+// SessionArgs returns a session's values in SessionColumns order.
+func SessionArgs(s *coffer.Session) []any {
+	return []any{s.ID, s.Hash, s.Username, Nanos(s.CreatedAt), Nanos(s.LastSeenAt), Nanos(s.ExpiresAt)}
+}
+
+// ScanSession reads SessionColumns.
+func ScanSession(row Row) (*coffer.Session, error) {
+	var s coffer.Session
+	var created, seen, expires int64
+	if err := row.Scan(&s.ID, &s.Hash, &s.Username, &created, &seen, &expires); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = FromNanos(created), FromNanos(seen), FromNanos(expires)
+	return &s, nil
+}

@@ -37,6 +37,8 @@ func Run(t *testing.T, open Factory) {
 		{"Schema", testSchema},
 		{"AuditFilter", testAuditFilter},
 		{"Rewrap", testRewrap},
+		{"Operators", testOperators},
+		{"Sessions", testSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -425,5 +427,67 @@ func testRewrap(t *testing.T, s coffer.Store) {
 	}
 	if e := lastAudit(t, s); e.Action != "keys.rewrap" {
 		t.Errorf("rewrap not audited: %+v", e)
+	}
+}
+
+func testOperators(t *testing.T, s coffer.Store) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	op := &coffer.Operator{Username: "alice", Role: "support", PasswordHash: "$argon2id$x", TOTPSecret: []byte("sealed"), CreatedAt: now}
+	if err := s.CreateOperator(ctx, op, entry("operator.create", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateOperator(ctx, op, nil); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("duplicate operator: %v", err)
+	}
+	got, err := s.Operator(ctx, "alice")
+	if err != nil || got.Version != 1 || got.Role != "support" || string(got.TOTPSecret) != "sealed" || got.MFAEnrolled || !got.CreatedAt.Equal(now) {
+		t.Fatalf("Operator = %+v, %v", got, err)
+	}
+	got.MFAEnrolled, got.TOTPLastStep, got.FailedLogins, got.PolicyVersion = true, 42, 2, "2026-1"
+	got.LockedUntil = now.Add(time.Minute)
+	if err := s.UpdateOperator(ctx, got, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateOperator(ctx, got, nil); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("stale update: %v", err)
+	}
+	again, _ := s.Operator(ctx, "alice")
+	if again.Version != 2 || !again.MFAEnrolled || again.TOTPLastStep != 42 || again.FailedLogins != 2 || again.PolicyVersion != "2026-1" || !again.LockedUntil.Equal(now.Add(time.Minute)) {
+		t.Fatalf("after update: %+v", again)
+	}
+	if _, err := s.Operator(ctx, "bob"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("missing operator: %v", err)
+	}
+	if ops, _ := s.Operators(ctx); len(ops) != 1 {
+		t.Fatalf("Operators: %d", len(ops))
+	}
+}
+
+func testSessions(t *testing.T, s coffer.Store) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, id := range []string{"ses_1", "ses_2"} {
+		ss := &coffer.Session{ID: id, Hash: []byte("h-" + id), Username: "alice", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.CreateSession(ctx, ss, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SeeSession(ctx, "ses_1", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Session(ctx, "ses_1")
+	if err != nil || string(got.Hash) != "h-ses_1" || !got.LastSeenAt.Equal(now.Add(time.Minute)) || !got.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("Session = %+v, %v", got, err)
+	}
+	if err := s.DeleteSessions(ctx, "ses_1", "", entry("logout", "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Session(ctx, "ses_1"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("deleted session: %v", err)
+	}
+	if err := s.DeleteSessions(ctx, "", "alice", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Session(ctx, "ses_2"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("sessions of a user survived: %v", err)
 	}
 }

@@ -1,0 +1,30 @@
+package coffer
+
+import "time"
+
+// Operator is a person who uses Coffer: password, TOTP second factor, a
+// role, and the security policy version they acknowledged.
+type Operator struct {
+	Username      string
+	Role          string
+	PasswordHash  string // argon2id PHC string
+	TOTPSecret    []byte // sealed; never stored in plaintext
+	TOTPLastStep  int64  // the last TOTP step accepted (replay protection)
+	MFAEnrolled   bool   // a first TOTP code confirmed the enrollment
+	Locked        bool   // locked by an admin or a detection rule
+	LockedUntil   time.Time
+	FailedLogins  int
+	PolicyVersion string // the security policy version acknowledged
+	CreatedAt     time.Time
+	Version       int64 // bumped by every update; updates name the version read
+}
+
+// Session is an operator's login. Only a hash of its secret is stored.
+type Session struct {
+	ID         string
+	Hash       []byte
+	Username   string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute end
+}
