@@ -29,4 +29,5 @@ type Actor struct {
 	// security policy is acknowledged with training current.
 	MFAEnrolled bool
 	PolicyAcked bool
+	SessionID   string // the operator's session, for logout
 }

@@ -216,3 +216,43 @@ func (s *Sealer) BlindIndex(collection, field string, normalized []byte) []byte 
 	k.pool.Put(h)
 	return append([]byte(nil), out[:IndexSize]...)
 }
+
+// secretKey derives the key that seals system secrets (operators' TOTP
+// secrets) from the index root key: HKDF with its own label.
+func (s *Sealer) secretAEAD() (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/secrets/v1", keySize)
+	if err != nil {
+		return nil, err
+	}
+	return newGCM(key)
+}
+
+// SealSecret encrypts a system secret bound to its kind and owner (AAD
+// "kind|id", length-prefixed), with a random nonce.
+func (s *Sealer) SealSecret(kind, id string, plaintext []byte) ([]byte, error) {
+	aead, err := s.secretAEAD()
+	if err != nil {
+		return nil, err
+	}
+	var abuf [192]byte
+	nonce := make([]byte, nonceSize, nonceSize+len(plaintext)+16)
+	rand.Read(nonce)
+	return aead.Seal(nonce, nonce, plaintext, fieldAAD(abuf[:], "secret", kind, id)), nil
+}
+
+// OpenSecret reverses SealSecret for the same kind and owner.
+func (s *Sealer) OpenSecret(kind, id string, sealed []byte) ([]byte, error) {
+	aead, err := s.secretAEAD()
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < nonceSize+16 {
+		return nil, errOpen
+	}
+	var abuf [192]byte
+	pt, err := aead.Open(nil, sealed[:nonceSize], sealed[nonceSize:], fieldAAD(abuf[:], "secret", kind, id))
+	if err != nil {
+		return nil, errOpen
+	}
+	return pt, nil
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/identity"
 	"github.com/cofferhq/coffer/internal/policy"
 	"github.com/cofferhq/coffer/internal/schema"
 	"github.com/cofferhq/coffer/internal/seal"
@@ -31,6 +32,9 @@ type Vault struct {
 	keyMu    sync.Mutex
 	keyCache map[string]cachedKey // API key id → key, for keyCacheTTL
 	limits   *limiter
+	logins   *limiter // login attempts per client address
+	hasher   *identity.Hasher
+	policy   SecurityPolicy
 
 	useMu     sync.Mutex
 	used      map[string]time.Time // API key id → last use, not yet stored
@@ -96,13 +100,24 @@ type Options struct {
 	Now        func() time.Time // for tests; default time.Now
 	// RateLimit applies to every API key (zero: no limit).
 	RateLimit RateLimit
+	// Policy is the security policy operators acknowledge (default
+	// DefaultPolicy).
+	Policy SecurityPolicy
+	// HashConcurrency bounds concurrent argon2id hashes, 64 MiB each
+	// (default 2).
+	HashConcurrency int
 }
 
 // New returns a vault over a store. The schema stored in the database wins
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
 	v := &Vault{store: o.Store, log: o.Logger, now: o.Now, deks: seal.NewDEKCache(100_000), keyCache: map[string]cachedKey{},
-		limits: newLimiter(o.RateLimit), used: map[string]time.Time{}}
+		limits: newLimiter(o.RateLimit), used: map[string]time.Time{},
+		logins: newLimiter(RateLimit{PerSecond: 0.2, Burst: 10}), // 10 attempts, then one per 5 s per address
+		hasher: identity.NewHasher(max(o.HashConcurrency, 2)), policy: o.Policy}
+	if v.policy.Version == "" {
+		v.policy = DefaultPolicy
+	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -198,6 +213,8 @@ func (c *Call) entry(action, collection string) *coffer.AuditEntry {
 // the secret has 256 bits of entropy, so a slow hash would add nothing.
 const keyPrefix = "coffer_"
 
+func constantEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
+
 func hashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
@@ -208,6 +225,9 @@ var errBadToken = coffer.Errorf(coffer.EUNAUTHENTICATED, "invalid or revoked API
 // Authenticate resolves a bearer token into an actor. The token never
 // appears in an error.
 func (v *Vault) Authenticate(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error) {
+	if strings.HasPrefix(token, sessionPrefix) {
+		return v.authenticateSession(ctx, token, client)
+	}
 	rest, ok := strings.CutPrefix(token, keyPrefix)
 	if !ok {
 		return nil, errBadToken
@@ -224,7 +244,7 @@ func (v *Vault) Authenticate(ctx context.Context, token string, client netip.Add
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare(hashSecret(secret), k.Hash) != 1 || !k.RevokedAt.IsZero() {
+	if !constantEqual(hashSecret(secret), k.Hash) || !k.RevokedAt.IsZero() {
 		return nil, errBadToken
 	}
 	if ok, retry, audit := v.limits.allow(k.ID, v.now()); !ok {

@@ -1,0 +1,272 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/identity"
+)
+
+// SecurityPolicy is the staff security policy operators must acknowledge
+// before they see plaintext.
+type SecurityPolicy struct {
+	Version string
+	Text    string
+}
+
+// DefaultPolicy applies when the configuration names none.
+var DefaultPolicy = SecurityPolicy{Version: "coffer-default-1", Text: "Use customer data only for the purpose you name. " +
+	"Never copy it out of Coffer, never share your credentials, report anything unusual at once."}
+
+// Session and login limits.
+const (
+	sessionIdle      = 30 * time.Minute
+	sessionAbsolute  = 12 * time.Hour
+	sessionSeenEvery = time.Minute // how often activity is written
+	maxFailedLogins  = 5
+	loginLockout     = 15 * time.Minute
+	sessionPrefix    = "cofs_"
+)
+
+var usernameRE = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,63}$`)
+
+var errBadLogin = coffer.Errorf(coffer.EUNAUTHENTICATED, "invalid username, password or code")
+
+// dummyHash is verified against when a username does not exist, so that a
+// login takes as long whether or not the operator exists.
+var dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$2c8Q9l6n0mDbyJQ5QnN1XbUyGQzJ7xVn6z8n0X2bYx8"
+
+// CreateOperator creates an operator (admin) and returns the otpauth URI of
+// the TOTP secret to enroll; the first login with a valid code confirms it.
+func (v *Vault) CreateOperator(ctx context.Context, c *Call, username, password, role string) (string, error) {
+	e := c.entry("operator.create", "")
+	e.Record = "op:" + username
+	if err := v.requireAdmin(ctx, c, e); err != nil {
+		return "", err
+	}
+	sealer, err := v.unsealed()
+	if err != nil {
+		return "", err
+	}
+	if !usernameRE.MatchString(username) {
+		return "", coffer.Errorf(coffer.EINVALID, "username: 2 to 64 characters of a-z 0-9 . _ -, starting with a letter")
+	}
+	if _, ok := v.Schema().Roles[role]; !ok {
+		return "", coffer.Errorf(coffer.EINVALID, "role: %s is not a role of the schema", coffer.Name(role))
+	}
+	if err := identity.CheckPassword(password, username); err != nil {
+		return "", err
+	}
+	hash, err := v.hasher.Hash(ctx, password)
+	if err != nil {
+		return "", err
+	}
+	secret, uri, err := identity.NewTOTP("Coffer", username)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := sealer.SealSecret("totp", username, []byte(secret))
+	if err != nil {
+		return "", err
+	}
+	e.Outcome = coffer.OutcomeAllowed
+	op := &coffer.Operator{Username: username, Role: role, PasswordHash: hash, TOTPSecret: sealed, CreatedAt: v.now().UTC()}
+	if err := v.store.CreateOperator(ctx, op, e); err != nil {
+		return "", err
+	}
+	return uri, nil
+}
+
+// Login checks password and TOTP code and opens a session. Five failures
+// lock the operator for 15 minutes (rate_limited); every attempt is audited.
+func (v *Vault) Login(ctx context.Context, username, password, code string, client netip.Addr, requestID string) (token string, expires time.Time, err error) {
+	sealer, err := v.unsealed()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := v.now().UTC()
+	e := &coffer.AuditEntry{Actor: "op:" + username, Action: "login", RequestID: requestID}
+	if !usernameRE.MatchString(username) {
+		e.Actor = "op:?"
+	}
+	if client.IsValid() {
+		e.ClientIP = client.String()
+	}
+	deny := func(reason string, err error) (string, time.Time, error) {
+		e.Outcome, e.Reason = coffer.OutcomeDenied, reason
+		if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
+			return "", time.Time{}, aerr
+		}
+		return "", time.Time{}, err
+	}
+	if ok, retry, _ := v.logins.allow(client.String(), now); !ok {
+		return deny("too many login attempts from this address", &RateLimited{RetryAfter: retry})
+	}
+	op, err := v.store.Operator(ctx, username)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		v.hasher.Verify(ctx, password, dummyHash)
+		return deny("unknown operator", errBadLogin)
+	}
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if op.Locked {
+		return deny("operator is locked", coffer.Errorf(coffer.EFORBIDDEN, "this operator is locked; an admin can unlock it"))
+	}
+	if now.Before(op.LockedUntil) {
+		return deny("temporarily locked after failed logins", &RateLimited{RetryAfter: op.LockedUntil.Sub(now)})
+	}
+	okPass, err := v.hasher.Verify(ctx, password, op.PasswordHash)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	secret, err := sealer.OpenSecret("totp", username, op.TOTPSecret)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	step, okCode := identity.CheckTOTP(string(secret), code, now, op.TOTPLastStep)
+	if !okPass || !okCode {
+		op.FailedLogins++
+		reason := "wrong password or code"
+		if op.FailedLogins >= maxFailedLogins {
+			op.FailedLogins, op.LockedUntil = 0, now.Add(loginLockout)
+			reason += "; locked for 15 minutes"
+		}
+		if err := v.store.UpdateOperator(ctx, op, nil); err != nil && coffer.ErrorCode(err) != coffer.ECONFLICT {
+			return "", time.Time{}, err
+		}
+		return deny(reason, errBadLogin)
+	}
+	op.FailedLogins, op.TOTPLastStep, op.MFAEnrolled = 0, step, true
+	if err := v.store.UpdateOperator(ctx, op, nil); err != nil {
+		if coffer.ErrorCode(err) == coffer.ECONFLICT { // a concurrent login used this state
+			return deny("concurrent login", errBadLogin)
+		}
+		return "", time.Time{}, err
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	secretPart := base64.RawURLEncoding.EncodeToString(raw)
+	id := newID("", now)
+	s := &coffer.Session{ID: "ses_" + id, Hash: hashSecret(secretPart), Username: username, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(sessionAbsolute)}
+	e.Outcome, e.Record = coffer.OutcomeAllowed, s.ID
+	if err := v.store.CreateSession(ctx, s, e); err != nil {
+		return "", time.Time{}, err
+	}
+	return sessionPrefix + id + "_" + secretPart, s.ExpiresAt, nil
+}
+
+// authenticateSession resolves an operator's session token.
+func (v *Vault) authenticateSession(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error) {
+	rest := strings.TrimPrefix(token, sessionPrefix)
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || id == "" || len(id) > 40 || secret == "" {
+		return nil, errBadToken
+	}
+	s, err := v.store.Session(ctx, "ses_"+id)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return nil, errBadToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := v.now()
+	if !constantEqual(hashSecret(secret), s.Hash) || !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) > sessionIdle {
+		return nil, errBadToken
+	}
+	op, err := v.store.Operator(ctx, s.Username)
+	if err != nil {
+		return nil, errBadToken
+	}
+	if now.Sub(s.LastSeenAt) > sessionSeenEvery {
+		if err := v.store.SeeSession(ctx, s.ID, now); err != nil {
+			return nil, err
+		}
+	}
+	return &coffer.Actor{ID: "op:" + op.Username, Kind: coffer.ActorOperator, RoleName: op.Role, Role: v.Schema().Roles[op.Role],
+		ClientIP: client, Locked: op.Locked, MFAEnrolled: op.MFAEnrolled, PolicyAcked: op.PolicyVersion == v.policy.Version,
+		SessionID: s.ID}, nil
+}
+
+// Logout ends the caller's session.
+func (v *Vault) Logout(ctx context.Context, c *Call) error {
+	if c.Actor == nil || c.Actor.SessionID == "" {
+		return coffer.Errorf(coffer.EINVALID, "only an operator's session can log out; API keys are revoked instead")
+	}
+	e := c.entry("logout", "")
+	e.Record, e.Outcome = c.Actor.SessionID, coffer.OutcomeAllowed
+	return v.store.DeleteSessions(ctx, c.Actor.SessionID, "", e)
+}
+
+// SetOperatorLock locks or unlocks an operator (admin). Locking ends its
+// sessions; unlocking also clears a temporary lockout.
+func (v *Vault) SetOperatorLock(ctx context.Context, c *Call, username string, locked bool) error {
+	action := "operator.unlock"
+	if locked {
+		action = "operator.lock"
+	}
+	e := c.entry(action, "")
+	e.Record = "op:" + username
+	if err := v.requireAdmin(ctx, c, e); err != nil {
+		return err
+	}
+	op, err := v.store.Operator(ctx, username)
+	if err != nil {
+		return err
+	}
+	op.Locked, op.LockedUntil, op.FailedLogins = locked, time.Time{}, 0
+	e.Outcome = coffer.OutcomeAllowed
+	if err := v.store.UpdateOperator(ctx, op, e); err != nil {
+		return err
+	}
+	if locked {
+		return v.store.DeleteSessions(ctx, "", username, nil)
+	}
+	return nil
+}
+
+// AcknowledgePolicy records that the calling operator acknowledged the
+// current security policy version.
+func (v *Vault) AcknowledgePolicy(ctx context.Context, c *Call, username, version string) error {
+	e := c.entry("policy.acknowledge", "")
+	e.Record = "op:" + username
+	if c.Actor == nil || c.Actor.ID != "op:"+username {
+		e.Outcome, e.Reason = coffer.OutcomeDenied, "operators acknowledge the policy for themselves"
+		if err := v.store.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		return coffer.Errorf(coffer.EFORBIDDEN, "operators acknowledge the policy for themselves")
+	}
+	if version != v.policy.Version {
+		return coffer.Errorf(coffer.EINVALID, "version: the current security policy version is %s", v.policy.Version)
+	}
+	op, err := v.store.Operator(ctx, username)
+	if err != nil {
+		return err
+	}
+	op.PolicyVersion = version
+	e.Outcome, e.Reason = coffer.OutcomeAllowed, "version "+version
+	return v.store.UpdateOperator(ctx, op, e)
+}
+
+// Policy returns the current security policy.
+func (v *Vault) Policy() SecurityPolicy { return v.policy }
+
+// Operators lists operators (admin).
+func (v *Vault) Operators(ctx context.Context, c *Call) ([]*coffer.Operator, error) {
+	e := c.entry("operator.list", "")
+	if err := v.requireAdmin(ctx, c, e); err != nil {
+		return nil, err
+	}
+	e.Outcome = coffer.OutcomeAllowed
+	if err := v.store.AppendAudit(ctx, e); err != nil {
+		return nil, err
+	}
+	return v.store.Operators(ctx)
+}
