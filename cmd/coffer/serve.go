@@ -219,7 +219,8 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *pr
 		schemaName = cfg.Schema
 	}
 	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log,
-		RateLimit: vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst}})
+		RateLimit: vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
+		Policy:    vault.SecurityPolicy{Version: cfg.SecurityPolicy.Version, Text: cfg.SecurityPolicy.Text}})
 	if err != nil {
 		store.Close()
 		return nil, err

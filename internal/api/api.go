@@ -85,6 +85,14 @@ func New(v *vault.Vault, c Config) *Handler {
 	h.handle("GET /v1/audit", h.auth(h.listAudit))
 	h.handle("POST /v1/audit/verify", h.auth(h.verifyAudit))
 	h.handle("POST /v1/api-keys", h.auth(h.createKey))
+	h.handle("POST /v1/operators", h.auth(h.createOperator))
+	h.handle("GET /v1/operators", h.auth(h.listOperators))
+	h.handle("POST /v1/operators/{u}/lock", h.auth(h.lockOperator(true)))
+	h.handle("POST /v1/operators/{u}/unlock", h.auth(h.lockOperator(false)))
+	h.handle("POST /v1/operators/{u}/acknowledge-policy", h.auth(h.acknowledgePolicy))
+	h.handle("GET /v1/security-policy", h.auth(h.securityPolicy))
+	h.handle("POST /v1/auth/login", http.HandlerFunc(h.login))
+	h.handle("POST /v1/auth/logout", h.auth(h.logout))
 	h.handle("GET /v1/api-keys", h.auth(h.listKeys))
 	h.handle("DELETE /v1/api-keys/{id}", h.auth(h.revokeKey))
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -456,5 +464,106 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *vault.Call
 			ExpiresAt: timeOrNil(k.ExpiresAt), RevokedAt: timeOrNil(k.RevokedAt), LastUsedAt: timeOrNil(k.LastUsedAt)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	return nil
+}
+
+func (h *Handler) createOperator(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Role     string `json:"role"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	uri, err := h.vault.CreateOperator(r.Context(), c, req.Username, req.Password, req.Role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"username": req.Username, "totp_uri": uri})
+	return nil
+}
+
+type operatorView struct {
+	Username      string     `json:"username"`
+	Role          string     `json:"role"`
+	MFAEnrolled   bool       `json:"mfa_enrolled"`
+	Locked        bool       `json:"locked"`
+	LockedUntil   *time.Time `json:"locked_until,omitempty"`
+	PolicyVersion string     `json:"policy_version"`
+	CreatedAt     time.Time  `json:"created_at"`
+}
+
+func (h *Handler) listOperators(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	ops, err := h.vault.Operators(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	out := make([]operatorView, 0, len(ops))
+	for _, o := range ops {
+		out = append(out, operatorView{Username: o.Username, Role: o.Role, MFAEnrolled: o.MFAEnrolled, Locked: o.Locked,
+			LockedUntil: timeOrNil(o.LockedUntil), PolicyVersion: o.PolicyVersion, CreatedAt: o.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"operators": out})
+	return nil
+}
+
+func (h *Handler) lockOperator(locked bool) authedFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+		if err := h.vault.SetOperatorLock(r.Context(), c, r.PathValue("u"), locked); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (h *Handler) acknowledgePolicy(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Version string `json:"version"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := h.vault.AcknowledgePolicy(r.Context(), c, r.PathValue("u"), req.Version); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) securityPolicy(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	p := h.vault.Policy()
+	writeJSON(w, http.StatusOK, map[string]string{"version": p.Version, "text": p.Text})
+	return nil
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		TOTP     string `json:"totp"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if len(req.TOTP) != 6 || strings.Trim(req.TOTP, "0123456789") != "" {
+		h.writeError(w, r, coffer.Errorf(coffer.EINVALID, "totp: the 6-digit code of the authenticator app"))
+		return
+	}
+	token, expires, err := h.vault.Login(r.Context(), req.Username, req.Password, req.TOTP, ClientIP(r, h.proxies), requestID(r))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires})
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	if err := h.vault.Logout(r.Context(), c); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

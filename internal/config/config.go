@@ -28,6 +28,9 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
 	LogLevel     string `yaml:"log_level"` // debug, info, warn, error
+	// SecurityPolicy is the staff policy operators acknowledge before they
+	// see plaintext; text_file holds its text.
+	SecurityPolicy SecurityPolicy `yaml:"security_policy"`
 	// RateLimit bounds each API key's requests (token bucket; 0: none).
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// TrustedProxies are networks whose X-Forwarded-For header is believed
@@ -50,6 +53,13 @@ func (c Config) Proxies() []netip.Prefix {
 type Keys struct {
 	Provider string `yaml:"provider"` // file (default)
 	File     string `yaml:"file"`     // key file for the file provider
+}
+
+// SecurityPolicy names the current policy version and its text.
+type SecurityPolicy struct {
+	Version  string `yaml:"version"`
+	TextFile string `yaml:"text_file"`
+	Text     string `yaml:"-"`
 }
 
 // RateLimit is a token bucket per API key.
@@ -93,6 +103,17 @@ func Load(path string) (Config, error) {
 	abs(&c.TLS.Cert)
 	abs(&c.TLS.Key)
 	abs(&c.DatabaseFile)
+	abs(&c.SecurityPolicy.TextFile)
+	if c.SecurityPolicy.TextFile != "" {
+		b, err := os.ReadFile(c.SecurityPolicy.TextFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: security_policy.text_file: %w", path, err)
+		}
+		c.SecurityPolicy.Text = string(b)
+	}
+	if (c.SecurityPolicy.Version == "") != (c.SecurityPolicy.Text == "") {
+		return Config{}, fmt.Errorf("%s: security_policy: set both version and text_file, or neither", path)
+	}
 	if c.DatabaseFile != "" {
 		if c.Database != "" {
 			return Config{}, fmt.Errorf("%s: set database or database_file, not both", path)

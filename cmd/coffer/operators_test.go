@@ -1,0 +1,69 @@
+package main
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+)
+
+// TestOperatorOverHTTP: an admin creates an operator; the operator logs in
+// with password and TOTP, cannot read plaintext before acknowledging the
+// security policy, then reads in its role's views, and logs out.
+func TestOperatorOverHTTP(t *testing.T) {
+	data := t.TempDir()
+	addr, token, logs, _ := devServer(t, data)
+	admin := &apiClient{t: t, addr: addr, token: token}
+	st, m, raw := admin.call("POST", "/v1/collections/customers/records", "account", map[string]any{"fields": map[string]any{"email": "viewed@example.com", "name": "Viewed Person"}})
+	if st != 201 {
+		t.Fatal(raw)
+	}
+	rec := m["id"].(string)
+
+	admin.expect(400, "invalid_argument", "POST", "/v1/operators", "", map[string]any{"username": "alice", "password": "qwertyuiop123", "role": "support"})
+	admin.expect(400, "invalid_argument", "POST", "/v1/operators", "", map[string]any{"username": "alice", "password": "a long enough passphrase", "role": "nope"})
+	st, m, raw = admin.call("POST", "/v1/operators", "", map[string]any{"username": "alice", "password": "a long enough passphrase", "role": "support"})
+	if st != 201 || !strings.HasPrefix(m["totp_uri"].(string), "otpauth://totp/") {
+		t.Fatalf("create operator: %d %s", st, raw)
+	}
+	u, _ := url.Parse(m["totp_uri"].(string))
+	code, _ := totp.GenerateCode(u.Query().Get("secret"), time.Now())
+
+	anon := &apiClient{t: t, addr: addr}
+	anon.expect(400, "invalid_argument", "POST", "/v1/auth/login", "", map[string]any{"username": "alice", "password": "a long enough passphrase", "totp": "12345"})
+	anon.expect(401, "unauthenticated", "POST", "/v1/auth/login", "", map[string]any{"username": "alice", "password": "wrong passphrase here", "totp": code})
+	st, m, raw = anon.call("POST", "/v1/auth/login", "", map[string]any{"username": "alice", "password": "a long enough passphrase", "totp": code})
+	if st != 200 || !strings.HasPrefix(m["token"].(string), "cofs_") {
+		t.Fatalf("login: %d %s", st, raw)
+	}
+	op := &apiClient{t: t, addr: addr, token: m["token"].(string)}
+	raw = op.expect(403, "forbidden", "GET", "/v1/collections/customers/records/"+rec, "support", nil)
+	if !strings.Contains(raw, "security policy") {
+		t.Fatalf("refusal does not say what is missing: %s", raw)
+	}
+	st, m, _ = op.call("GET", "/v1/security-policy", "", nil)
+	if st != 200 || m["version"] == "" {
+		t.Fatal("no security policy")
+	}
+	if st, _, raw = op.call("POST", "/v1/operators/alice/acknowledge-policy", "", map[string]any{"version": m["version"]}); st != 204 {
+		t.Fatalf("acknowledge: %d %s", st, raw)
+	}
+	st, m, raw = op.call("GET", "/v1/collections/customers/records/"+rec, "support", nil)
+	if st != 200 || m["fields"].(map[string]any)["email"] != "v*****@e******.com" || m["fields"].(map[string]any)["name"] != "Viewed Person" {
+		t.Fatalf("operator read: %d %s", st, raw)
+	}
+	op.expect(403, "forbidden", "GET", "/v1/operators", "", nil)
+	st, m, raw = admin.call("GET", "/v1/operators", "", nil)
+	if st != 200 || !strings.Contains(raw, `"mfa_enrolled":true`) || strings.Contains(raw, "argon2") || strings.Contains(raw, "secret") {
+		t.Fatalf("list operators: %d %s", st, raw)
+	}
+	if st, _, raw = op.call("POST", "/v1/auth/logout", "", nil); st != 204 {
+		t.Fatalf("logout: %d %s", st, raw)
+	}
+	op.expect(401, "unauthenticated", "GET", "/v1/collections/customers/records/"+rec, "support", nil)
+	if strings.Contains(logs.String(), "a long enough passphrase") || strings.Contains(logs.String(), code) {
+		t.Fatal("a password or code reached the logs")
+	}
+}
