@@ -14,7 +14,8 @@ type Operator struct {
 	Locked        bool   // locked by an admin or a detection rule
 	LockedUntil   time.Time
 	FailedLogins  int
-	PolicyVersion string // the security policy version acknowledged
+	PolicyVersion string    // the security policy version acknowledged
+	TrainedAt     time.Time // when security training was last completed
 	CreatedAt     time.Time
 	Version       int64 // bumped by every update; updates name the version read
 }

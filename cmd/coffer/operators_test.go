@@ -50,6 +50,14 @@ func TestOperatorOverHTTP(t *testing.T) {
 	if st, _, raw = op.call("POST", "/v1/operators/alice/acknowledge-policy", "", map[string]any{"version": m["version"]}); st != 204 {
 		t.Fatalf("acknowledge: %d %s", st, raw)
 	}
+	raw = op.expect(403, "forbidden", "GET", "/v1/collections/customers/records/"+rec, "support", nil)
+	if !strings.Contains(raw, "training") {
+		t.Fatalf("refusal without training does not say so: %s", raw)
+	}
+	admin.expect(400, "invalid_argument", "POST", "/v1/operators/alice/training", "", map[string]any{"completed_at": "yesterday"})
+	if st, _, raw = admin.call("POST", "/v1/operators/alice/training", "", map[string]any{}); st != 204 {
+		t.Fatalf("record training: %d %s", st, raw)
+	}
 	st, m, raw = op.call("GET", "/v1/collections/customers/records/"+rec, "support", nil)
 	if st != 200 || m["fields"].(map[string]any)["email"] != "v*****@e******.com" || m["fields"].(map[string]any)["name"] != "Viewed Person" {
 		t.Fatalf("operator read: %d %s", st, raw)

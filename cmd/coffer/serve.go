@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -220,7 +221,8 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *pr
 	}
 	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log,
 		RateLimit: vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
-		Policy:    vault.SecurityPolicy{Version: cfg.SecurityPolicy.Version, Text: cfg.SecurityPolicy.Text}})
+		Policy: vault.SecurityPolicy{Version: cfg.SecurityPolicy.Version, Text: cfg.SecurityPolicy.Text,
+			TrainingValidity: time.Duration(cfg.SecurityPolicy.TrainingValidDays) * 24 * time.Hour}})
 	if err != nil {
 		store.Close()
 		return nil, err

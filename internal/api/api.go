@@ -90,6 +90,7 @@ func New(v *vault.Vault, c Config) *Handler {
 	h.handle("POST /v1/operators/{u}/lock", h.auth(h.lockOperator(true)))
 	h.handle("POST /v1/operators/{u}/unlock", h.auth(h.lockOperator(false)))
 	h.handle("POST /v1/operators/{u}/acknowledge-policy", h.auth(h.acknowledgePolicy))
+	h.handle("POST /v1/operators/{u}/training", h.auth(h.recordTraining))
 	h.handle("GET /v1/security-policy", h.auth(h.securityPolicy))
 	h.handle("POST /v1/auth/login", http.HandlerFunc(h.login))
 	h.handle("POST /v1/auth/logout", h.auth(h.logout))
@@ -491,6 +492,7 @@ type operatorView struct {
 	Locked        bool       `json:"locked"`
 	LockedUntil   *time.Time `json:"locked_until,omitempty"`
 	PolicyVersion string     `json:"policy_version"`
+	TrainedAt     *time.Time `json:"trained_at,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 }
 
@@ -502,7 +504,7 @@ func (h *Handler) listOperators(w http.ResponseWriter, r *http.Request, c *vault
 	out := make([]operatorView, 0, len(ops))
 	for _, o := range ops {
 		out = append(out, operatorView{Username: o.Username, Role: o.Role, MFAEnrolled: o.MFAEnrolled, Locked: o.Locked,
-			LockedUntil: timeOrNil(o.LockedUntil), PolicyVersion: o.PolicyVersion, CreatedAt: o.CreatedAt})
+			LockedUntil: timeOrNil(o.LockedUntil), PolicyVersion: o.PolicyVersion, TrainedAt: timeOrNil(o.TrainedAt), CreatedAt: o.CreatedAt})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"operators": out})
 	return nil
@@ -562,6 +564,27 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
 	if err := h.vault.Logout(r.Context(), c); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) recordTraining(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		CompletedAt string `json:"completed_at"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	var at time.Time
+	if req.CompletedAt != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339, req.CompletedAt); err != nil {
+			return coffer.Errorf(coffer.EINVALID, "completed_at: an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		}
+	}
+	if err := h.vault.RecordTraining(r.Context(), c, r.PathValue("u"), at); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -60,6 +60,8 @@ type SecurityPolicy struct {
 	Version  string `yaml:"version"`
 	TextFile string `yaml:"text_file"`
 	Text     string `yaml:"-"`
+	// TrainingValidDays is how long a recorded training counts (default 365).
+	TrainingValidDays int `yaml:"training_valid_days"`
 }
 
 // RateLimit is a token bucket per API key.

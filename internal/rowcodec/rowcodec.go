@@ -299,14 +299,14 @@ func ScanSubject(row Row) (*coffer.Subject, error) {
 
 // Column lists of operators and sessions.
 const (
-	OperatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version`
+	OperatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at`
 	SessionColumns  = `id, hash, username, created_at, last_seen_at, expires_at`
 )
 
 // OperatorArgs returns an operator's values in OperatorColumns order.
 func OperatorArgs(o *coffer.Operator) []any {
 	return []any{o.Username, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, boolInt(o.MFAEnrolled), boolInt(o.Locked),
-		Nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, Nanos(o.CreatedAt), o.Version}
+		Nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, Nanos(o.CreatedAt), o.Version, Nanos(o.TrainedAt)}
 }
 
 func boolInt(b bool) int64 {
@@ -319,11 +319,12 @@ func boolInt(b bool) int64 {
 // ScanOperator reads OperatorColumns.
 func ScanOperator(row Row) (*coffer.Operator, error) {
 	var o coffer.Operator
-	var mfa, locked, until, failed, created int64
+	var mfa, locked, until, failed, created, trained int64
 	if err := row.Scan(&o.Username, &o.Role, &o.PasswordHash, &o.TOTPSecret, &o.TOTPLastStep, &mfa, &locked, &until, &failed,
-		&o.PolicyVersion, &created, &o.Version); err != nil {
+		&o.PolicyVersion, &created, &o.Version, &trained); err != nil {
 		return nil, err
 	}
+	o.TrainedAt = FromNanos(trained)
 	o.MFAEnrolled, o.Locked, o.LockedUntil, o.FailedLogins, o.CreatedAt = mfa == 1, locked == 1, FromNanos(until), int(failed), FromNanos(created)
 	return &o, nil
 }

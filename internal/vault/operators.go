@@ -18,6 +18,9 @@ import (
 type SecurityPolicy struct {
 	Version string
 	Text    string
+	// TrainingValidity is how long a recorded security training counts
+	// (default one year).
+	TrainingValidity time.Duration
 }
 
 // DefaultPolicy applies when the configuration names none.
@@ -190,8 +193,9 @@ func (v *Vault) authenticateSession(ctx context.Context, token string, client ne
 		}
 	}
 	return &coffer.Actor{ID: "op:" + op.Username, Kind: coffer.ActorOperator, RoleName: op.Role, Role: v.Schema().Roles[op.Role],
-		ClientIP: client, Locked: op.Locked, MFAEnrolled: op.MFAEnrolled, PolicyAcked: op.PolicyVersion == v.policy.Version,
-		SessionID: s.ID}, nil
+		ClientIP: client, Locked: op.Locked, MFAEnrolled: op.MFAEnrolled,
+		PolicyAcked: op.PolicyVersion == v.policy.Version && !op.TrainedAt.IsZero() && now.Sub(op.TrainedAt) < v.policy.TrainingValidity,
+		SessionID:   s.ID}, nil
 }
 
 // Logout ends the caller's session.
@@ -252,6 +256,30 @@ func (v *Vault) AcknowledgePolicy(ctx context.Context, c *Call, username, versio
 	}
 	op.PolicyVersion = version
 	e.Outcome, e.Reason = coffer.OutcomeAllowed, "version "+version
+	return v.store.UpdateOperator(ctx, op, e)
+}
+
+// RecordTraining records that an operator completed security training at
+// a time (admin): it counts for the policy's training validity.
+func (v *Vault) RecordTraining(ctx context.Context, c *Call, username string, at time.Time) error {
+	e := c.entry("operator.training", "")
+	e.Record = "op:" + username
+	if err := v.requireAdmin(ctx, c, e); err != nil {
+		return err
+	}
+	now := v.now()
+	if at.IsZero() {
+		at = now
+	}
+	if at.After(now.Add(time.Minute)) {
+		return coffer.Errorf(coffer.EINVALID, "completed_at: must not be in the future")
+	}
+	op, err := v.store.Operator(ctx, username)
+	if err != nil {
+		return err
+	}
+	op.TrainedAt = at.UTC()
+	e.Outcome = coffer.OutcomeAllowed
 	return v.store.UpdateOperator(ctx, op, e)
 }
 

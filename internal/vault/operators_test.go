@@ -79,6 +79,27 @@ func TestOperatorLifecycle(t *testing.T) {
 	if err := v.AcknowledgePolicy(ctx, call, "alice", "2026-11"); err != nil {
 		t.Fatal(err)
 	}
+	// Acknowledged, but no training on record: still no plaintext.
+	a, _ = v.Authenticate(ctx, token, ip)
+	call.Actor = a
+	if _, err := v.GetRecord(ctx, call, "customers", rec.ID); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Fatalf("read without training: %v", err)
+	}
+	if err := v.RecordTraining(ctx, f.admin, "alice", now.Add(time.Hour)); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Fatalf("training in the future: %v", err)
+	}
+	if err := v.RecordTraining(ctx, call, "alice", now); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Fatalf("an operator recorded its own training: %v", err)
+	}
+	if err := v.RecordTraining(ctx, f.admin, "alice", now.Add(-366*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ = v.Authenticate(ctx, token, ip); a.PolicyAcked {
+		t.Fatal("a training older than its validity counts")
+	}
+	if err := v.RecordTraining(ctx, f.admin, "alice", now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	a, _ = v.Authenticate(ctx, token, ip)
 	call.Actor = a
 	got, err := v.GetRecord(ctx, call, "customers", rec.ID)

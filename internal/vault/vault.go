@@ -116,7 +116,10 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 		logins: newLimiter(RateLimit{PerSecond: 0.2, Burst: 10}), // 10 attempts, then one per 5 s per address
 		hasher: identity.NewHasher(max(o.HashConcurrency, 2)), policy: o.Policy}
 	if v.policy.Version == "" {
-		v.policy = DefaultPolicy
+		v.policy.Version, v.policy.Text = DefaultPolicy.Version, DefaultPolicy.Text
+	}
+	if v.policy.TrainingValidity <= 0 {
+		v.policy.TrainingValidity = 365 * 24 * time.Hour
 	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
