@@ -52,13 +52,14 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 
 // cli is the command tree.
 type cli struct {
-	Serve   serveCmd   `cmd:"" help:"Run the Coffer server."`
-	Audit   auditCmd   `cmd:"" help:"Inspect the audit log."`
-	APIKey  apiKeyCmd  `cmd:"" name:"api-key" help:"Administer API keys on the store directly."`
-	Keys    keysCmd    `cmd:"" help:"Root keys: create a key file, status, rotation."`
-	Records recordsCmd `cmd:"" help:"Put, get and search records (uses COFFER_ADDR and COFFER_TOKEN)."`
-	Bench   benchCmd   `cmd:"" help:"Load-test a running server."`
-	Version versionCmd `cmd:"" help:"Print the version."`
+	Serve     serveCmd     `cmd:"" help:"Run the Coffer server."`
+	Audit     auditCmd     `cmd:"" help:"Inspect the audit log."`
+	APIKey    apiKeyCmd    `cmd:"" name:"api-key" help:"Administer API keys on the store directly."`
+	Keys      keysCmd      `cmd:"" help:"Root keys: create a key file, status, rotation."`
+	Operators operatorsCmd `cmd:"" help:"Operators: create, list, lock, unlock, training (uses COFFER_ADDR and COFFER_TOKEN)."`
+	Records   recordsCmd   `cmd:"" help:"Put, get and search records (uses COFFER_ADDR and COFFER_TOKEN)."`
+	Bench     benchCmd     `cmd:"" help:"Load-test a running server."`
+	Version   versionCmd   `cmd:"" help:"Print the version."`
 }
 
 // Version is set at build time with -ldflags "-X main.Version=…".

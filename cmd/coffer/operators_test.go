@@ -67,6 +67,20 @@ func TestOperatorOverHTTP(t *testing.T) {
 	if st != 200 || !strings.Contains(raw, `"mfa_enrolled":true`) || strings.Contains(raw, "argon2") || strings.Contains(raw, "secret") {
 		t.Fatalf("list operators: %d %s", st, raw)
 	}
+	// The CLI verbs: create (password on stdin), list, lock, unlock.
+	env := map[string]string{"COFFER_ADDR": addr, "COFFER_TOKEN": token}
+	code2, out, errs := run(t, env, "another fine passphrase\n", "operators", "create", "bob", "--role", "support")
+	if code2 != 0 || !strings.HasPrefix(out, "otpauth://totp/Coffer:bob") {
+		t.Fatalf("operators create: %d %s %s", code2, out, errs)
+	}
+	if code2, out, _ = run(t, env, "", "operators", "list"); code2 != 0 || !strings.Contains(out, `"bob"`) {
+		t.Fatalf("operators list: %s", out)
+	}
+	for _, verb := range []string{"lock", "unlock", "training"} {
+		if code2, _, errs = run(t, env, "", "operators", verb, "bob"); code2 != 0 {
+			t.Fatalf("operators %s: %s", verb, errs)
+		}
+	}
 	if st, _, raw = op.call("POST", "/v1/auth/logout", "", nil); st != 204 {
 		t.Fatalf("logout: %d %s", st, raw)
 	}
