@@ -31,6 +31,8 @@ type benchCmd struct {
 	Seed        int           `help:"Records created before get/search are measured." default:"2000"`
 	Collection  string        `help:"Collection (customers of examples/shop.yaml)." default:"customers"`
 	Purpose     string        `help:"Purpose header." default:"account"`
+	SeedToken   string        `help:"API key used to seed records (default --token): measure a read-only role with an admin seeding."`
+	SeedPurpose string        `help:"Purpose used to seed (default --purpose)." default:""`
 }
 
 // benchRecord returns the 5-field customer record number i of run (two
@@ -77,7 +79,12 @@ func (c *benchCmd) Run(env *Env) error {
 	if c.Op != "create" {
 		var err error
 		start := time.Now()
-		ids, err = c.seed(ctx, cl, run)
+		seeder := cl
+		if c.SeedToken != "" {
+			seeder = client.New(c.Addr, c.SeedToken)
+			seeder.HTTP = cl.HTTP
+		}
+		ids, err = c.seed(ctx, seeder, run)
 		if err != nil {
 			return fmt.Errorf("seeding: %w", err)
 		}
@@ -154,7 +161,11 @@ func (c *benchCmd) seed(ctx context.Context, cl *client.Client, run string) ([]s
 				for i := lo; i < hi; i++ {
 					rs = append(rs, client.NewRecord{Subject: "bench_" + run + "_" + strconv.Itoa(i), Fields: benchRecord(run, i)})
 				}
-				out, err := cl.CreateRecords(ctx, c.Purpose, c.Collection, rs)
+				purpose := c.Purpose
+				if c.SeedPurpose != "" {
+					purpose = c.SeedPurpose
+				}
+				out, err := cl.CreateRecords(ctx, purpose, c.Collection, rs)
 				if err != nil {
 					failed.CompareAndSwap(nil, err)
 					return
