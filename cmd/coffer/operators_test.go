@@ -63,7 +63,7 @@ func TestOperatorOverHTTP(t *testing.T) {
 		t.Fatalf("operator read: %d %s", st, raw)
 	}
 	op.expect(403, "forbidden", "GET", "/v1/operators", "", nil)
-	st, m, raw = admin.call("GET", "/v1/operators", "", nil)
+	st, _, raw = admin.call("GET", "/v1/operators", "", nil)
 	if st != 200 || !strings.Contains(raw, `"mfa_enrolled":true`) || strings.Contains(raw, "argon2") || strings.Contains(raw, "secret") {
 		t.Fatalf("list operators: %d %s", st, raw)
 	}
