@@ -16,6 +16,7 @@ type Operator struct {
 	FailedLogins  int
 	PolicyVersion string    // the security policy version acknowledged
 	TrainedAt     time.Time // when security training was last completed
+	WebAuthn      []byte    // registered WebAuthn credentials (JSON; public keys only)
 	CreatedAt     time.Time
 	Version       int64 // bumped by every update; updates name the version read
 }

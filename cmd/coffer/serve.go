@@ -79,6 +79,17 @@ func (c *serveCmd) Run(env *Env) error {
 			log.Info("created a development key file", "path", cfg.Keys.File)
 		}
 	}
+	// Listen before opening the vault: in development the WebAuthn origin
+	// names the port actually bound.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if c.Dev && tlsConf == nil {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		cfg.WebAuthn = config.WebAuthn{RPID: "localhost", Origins: []string{"http://localhost:" + port}}
+	}
 	ctx := env.Ctx
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -94,10 +105,6 @@ func (c *serveCmd) Run(env *Env) error {
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	scheme := "http"
 	if tlsConf != nil {
 		scheme = "https"
@@ -221,6 +228,7 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *pr
 	}
 	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log,
 		RateLimit: vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
+		WebAuthn:  vault.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, Origins: cfg.WebAuthn.Origins},
 		Policy: vault.SecurityPolicy{Version: cfg.SecurityPolicy.Version, Text: cfg.SecurityPolicy.Text,
 			TrainingValidity: time.Duration(cfg.SecurityPolicy.TrainingValidDays) * 24 * time.Hour}})
 	if err != nil {

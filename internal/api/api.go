@@ -94,6 +94,10 @@ func New(v *vault.Vault, c Config) *Handler {
 	h.handle("GET /v1/security-policy", h.auth(h.securityPolicy))
 	h.handle("POST /v1/auth/login", http.HandlerFunc(h.login))
 	h.handle("POST /v1/auth/logout", h.auth(h.logout))
+	h.handle("POST /v1/auth/webauthn/register/begin", h.auth(h.webauthnRegisterBegin))
+	h.handle("POST /v1/auth/webauthn/register/finish", h.auth(h.webauthnRegisterFinish))
+	h.handle("POST /v1/auth/webauthn/login/begin", http.HandlerFunc(h.webauthnLoginBegin))
+	h.handle("POST /v1/auth/webauthn/login/finish", http.HandlerFunc(h.webauthnLoginFinish))
 	h.handle("GET /v1/api-keys", h.auth(h.listKeys))
 	h.handle("DELETE /v1/api-keys/{id}", h.auth(h.revokeKey))
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -555,6 +559,79 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, expires, err := h.vault.Login(r.Context(), req.Username, req.Password, req.TOTP, ClientIP(r, h.proxies), requestID(r))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires})
+}
+
+// writeRawJSON answers with a JSON document built elsewhere (WebAuthn
+// ceremony options).
+func writeRawJSON(w http.ResponseWriter, status int, doc []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(doc)
+}
+
+func (h *Handler) webauthnRegisterBegin(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	opts, err := h.vault.BeginWebAuthnRegistration(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	writeRawJSON(w, http.StatusOK, opts)
+	return nil
+}
+
+func (h *Handler) webauthnRegisterFinish(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Credential json.RawMessage `json:"credential"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.Credential) == 0 {
+		return coffer.Errorf(coffer.EINVALID, "credential: required (the PublicKeyCredential from navigator.credentials.create)")
+	}
+	if err := h.vault.FinishWebAuthnRegistration(r.Context(), c, req.Credential); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) webauthnLoginBegin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	opts, err := h.vault.BeginWebAuthnLogin(r.Context(), req.Username, req.Password, ClientIP(r, h.proxies), requestID(r))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeRawJSON(w, http.StatusOK, opts)
+}
+
+func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username   string          `json:"username"`
+		Credential json.RawMessage `json:"credential"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if len(req.Credential) == 0 {
+		h.writeError(w, r, coffer.Errorf(coffer.EINVALID, "credential: required (the PublicKeyCredential from navigator.credentials.get)"))
+		return
+	}
+	token, expires, err := h.vault.FinishWebAuthnLogin(r.Context(), req.Username, req.Credential, ClientIP(r, h.proxies), requestID(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

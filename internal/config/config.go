@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,16 @@ type Config struct {
 	// TrustedProxies are networks whose X-Forwarded-For header is believed
 	// when finding a client's address (CIDR prefixes).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// WebAuthn enables security keys and passkeys as operators' second
+	// factor: rp_id is the domain operators reach Coffer by, origins the
+	// exact origins of the pages running the ceremonies.
+	WebAuthn WebAuthn `yaml:"webauthn"`
+}
+
+// WebAuthn names the relying party.
+type WebAuthn struct {
+	RPID    string   `yaml:"rp_id"`
+	Origins []string `yaml:"origins"`
 }
 
 // Proxies parses TrustedProxies (validated by Load).
@@ -163,6 +174,18 @@ func (c *Config) validate(path string) error {
 	}
 	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 {
 		return fmt.Errorf("%s: rate_limit: per_second and burst must not be negative", path)
+	}
+	if c.WebAuthn.RPID != "" && len(c.WebAuthn.Origins) == 0 {
+		return fmt.Errorf("%s: webauthn: origins: name at least one origin such as https://%s", path, c.WebAuthn.RPID)
+	}
+	for _, o := range c.WebAuthn.Origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || u.Path != "" || (u.Scheme != "https" && !(u.Scheme == "http" && u.Hostname() == "localhost")) {
+			return fmt.Errorf("%s: webauthn: origins: %q is not an origin such as https://vault.example.com (plain http only for localhost)", path, o)
+		}
+		if h := u.Hostname(); h != c.WebAuthn.RPID && !strings.HasSuffix(h, "."+c.WebAuthn.RPID) {
+			return fmt.Errorf("%s: webauthn: origins: %q is not within rp_id %q", path, o, c.WebAuthn.RPID)
+		}
 	}
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {

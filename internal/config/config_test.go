@@ -38,11 +38,18 @@ func TestLoadRefuses(t *testing.T) {
 		"data: d\ntls: {cert: a}\n":                   "set both cert and key",
 		"data: d\nkeys: {provider: vault}\n":          "not available",
 		"data: d\ndatabase: x\ndatabase_file: " + dbf: "not both",
+		"data: d\nwebauthn: {rp_id: example.com}\n":   "origins: name at least one",
+		"data: d\nwebauthn: {rp_id: example.com, origins: [http://example.com]}\n":    "plain http only for localhost",
+		"data: d\nwebauthn: {rp_id: example.com, origins: [https://evil.com]}\n":      "not within rp_id",
+		"data: d\nwebauthn: {rp_id: example.com, origins: [https://example.com/x]}\n": "not an origin",
 	} {
 		_, err := Load(write(t, body))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", body, err, want)
 		}
+	}
+	if _, err := Load(write(t, "data: d\nwebauthn: {rp_id: example.com, origins: [https://vault.example.com, https://example.com:8443]}\n")); err != nil {
+		t.Errorf("valid webauthn section refused: %v", err)
 	}
 	c, err := Load(write(t, "data: d\ndatabase_file: "+dbf+"\n"))
 	if err != nil || c.Database != "postgres://u:secret@h/db" {

@@ -16,7 +16,7 @@ func (s *Store) CreateOperator(ctx context.Context, o *coffer.Operator, e *coffe
 	return s.write(ctx, one(e), func(ctx context.Context, tx pgx.Tx) error {
 		args := rowcodec.OperatorArgs(o)
 		args[11] = int64(1) // version
-		tag, err := tx.Exec(ctx, `INSERT INTO operators (`+rowcodec.OperatorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		tag, err := tx.Exec(ctx, `INSERT INTO operators (`+rowcodec.OperatorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (username) DO NOTHING`, args...)
 		if err == nil && tag.RowsAffected() == 0 {
 			return coffer.Errorf(coffer.ECONFLICT, "operator already exists")
@@ -49,8 +49,8 @@ func (s *Store) UpdateOperator(ctx context.Context, o *coffer.Operator, e *coffe
 	return s.write(ctx, one(e), func(ctx context.Context, tx pgx.Tx) error {
 		a := rowcodec.OperatorArgs(o)
 		tag, err := tx.Exec(ctx, `UPDATE operators SET role = $1, password_hash = $2, totp_secret = $3, totp_last_step = $4, mfa_enrolled = $5,
-			locked = $6, locked_until = $7, failed_logins = $8, policy_version = $9, trained_at = $10, version = version + 1 WHERE username = $11 AND version = $12`,
-			a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[12], o.Username, o.Version)
+			locked = $6, locked_until = $7, failed_logins = $8, policy_version = $9, trained_at = $10, webauthn = $11, version = version + 1 WHERE username = $12 AND version = $13`,
+			a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[12], a[13], o.Username, o.Version)
 		if err == nil && tag.RowsAffected() == 0 {
 			return coffer.Errorf(coffer.ECONFLICT, "operator changed concurrently or was removed")
 		}

@@ -299,14 +299,14 @@ func ScanSubject(row Row) (*coffer.Subject, error) {
 
 // Column lists of operators and sessions.
 const (
-	OperatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at`
+	OperatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at, webauthn`
 	SessionColumns  = `id, hash, username, created_at, last_seen_at, expires_at`
 )
 
 // OperatorArgs returns an operator's values in OperatorColumns order.
 func OperatorArgs(o *coffer.Operator) []any {
 	return []any{o.Username, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, boolInt(o.MFAEnrolled), boolInt(o.Locked),
-		Nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, Nanos(o.CreatedAt), o.Version, Nanos(o.TrainedAt)}
+		Nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, Nanos(o.CreatedAt), o.Version, Nanos(o.TrainedAt), o.WebAuthn}
 }
 
 func boolInt(b bool) int64 {
@@ -321,7 +321,7 @@ func ScanOperator(row Row) (*coffer.Operator, error) {
 	var o coffer.Operator
 	var mfa, locked, until, failed, created, trained int64
 	if err := row.Scan(&o.Username, &o.Role, &o.PasswordHash, &o.TOTPSecret, &o.TOTPLastStep, &mfa, &locked, &until, &failed,
-		&o.PolicyVersion, &created, &o.Version, &trained); err != nil {
+		&o.PolicyVersion, &created, &o.Version, &trained, &o.WebAuthn); err != nil {
 		return nil, err
 	}
 	o.TrainedAt = FromNanos(trained)

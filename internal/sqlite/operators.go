@@ -15,7 +15,7 @@ func (s *Store) CreateOperator(ctx context.Context, o *coffer.Operator, e *coffe
 	return s.write(ctx, e, func(ctx context.Context, t *tx) error {
 		args := rowcodec.OperatorArgs(o)
 		args[11] = int64(1) // version
-		res, err := t.conn.ExecContext(ctx, `INSERT INTO operators (`+rowcodec.OperatorColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		res, err := t.conn.ExecContext(ctx, `INSERT INTO operators (`+rowcodec.OperatorColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (username) DO NOTHING`, args...)
 		if err != nil {
 			return err
@@ -51,8 +51,8 @@ func (s *Store) UpdateOperator(ctx context.Context, o *coffer.Operator, e *coffe
 	return s.write(ctx, e, func(ctx context.Context, t *tx) error {
 		a := rowcodec.OperatorArgs(o)
 		res, err := t.conn.ExecContext(ctx, `UPDATE operators SET role = ?, password_hash = ?, totp_secret = ?, totp_last_step = ?, mfa_enrolled = ?,
-			locked = ?, locked_until = ?, failed_logins = ?, policy_version = ?, trained_at = ?, version = version + 1 WHERE username = ? AND version = ?`,
-			a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[12], o.Username, o.Version)
+			locked = ?, locked_until = ?, failed_logins = ?, policy_version = ?, trained_at = ?, webauthn = ?, version = version + 1 WHERE username = ? AND version = ?`,
+			a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[12], a[13], o.Username, o.Version)
 		if err != nil {
 			return err
 		}

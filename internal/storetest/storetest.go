@@ -444,7 +444,7 @@ func testOperators(t *testing.T, s coffer.Store) {
 		t.Fatalf("Operator = %+v, %v", got, err)
 	}
 	got.MFAEnrolled, got.TOTPLastStep, got.FailedLogins, got.PolicyVersion = true, 42, 2, "2026-1"
-	got.LockedUntil, got.TrainedAt = now.Add(time.Minute), now.Add(-time.Hour)
+	got.LockedUntil, got.TrainedAt, got.WebAuthn = now.Add(time.Minute), now.Add(-time.Hour), []byte(`[{"id":"x"}]`)
 	if err := s.UpdateOperator(ctx, got, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +452,8 @@ func testOperators(t *testing.T, s coffer.Store) {
 		t.Fatalf("stale update: %v", err)
 	}
 	again, _ := s.Operator(ctx, "alice")
-	if again.Version != 2 || !again.MFAEnrolled || again.TOTPLastStep != 42 || again.FailedLogins != 2 || again.PolicyVersion != "2026-1" || !again.LockedUntil.Equal(now.Add(time.Minute)) || !again.TrainedAt.Equal(now.Add(-time.Hour)) {
+	if again.Version != 2 || !again.MFAEnrolled || again.TOTPLastStep != 42 || again.FailedLogins != 2 || again.PolicyVersion != "2026-1" || !again.LockedUntil.Equal(now.Add(time.Minute)) || !again.TrainedAt.Equal(now.Add(-time.Hour)) ||
+		string(again.WebAuthn) != `[{"id":"x"}]` {
 		t.Fatalf("after update: %+v", again)
 	}
 	if _, err := s.Operator(ctx, "bob"); coffer.ErrorCode(err) != coffer.ENOTFOUND {

@@ -93,7 +93,34 @@ func (v *Vault) Login(ctx context.Context, username, password, code string, clie
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	op, fail, err := v.checkPassword(ctx, username, password, client, requestID)
+	if err != nil || fail != nil {
+		return "", time.Time{}, firstErr(err, fail)
+	}
 	now := v.now().UTC()
+	e := v.loginEntry(username, client, requestID)
+	secret, err := sealer.OpenSecret("totp", username, op.TOTPSecret)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	step, ok := identity.CheckTOTP(string(secret), code, now, op.TOTPLastStep)
+	if !ok {
+		if err := v.countFailure(ctx, op, now); err != nil {
+			return "", time.Time{}, err
+		}
+		return v.denyLogin(ctx, e, "wrong or reused code", errBadLogin)
+	}
+	op.FailedLogins, op.TOTPLastStep, op.MFAEnrolled = 0, step, true
+	if err := v.store.UpdateOperator(ctx, op, nil); err != nil {
+		if coffer.ErrorCode(err) == coffer.ECONFLICT { // a concurrent login used this state
+			return v.denyLogin(ctx, e, "concurrent login", errBadLogin)
+		}
+		return "", time.Time{}, err
+	}
+	return v.openSession(ctx, username, now, e)
+}
+
+func (v *Vault) loginEntry(username string, client netip.Addr, requestID string) *coffer.AuditEntry {
 	e := &coffer.AuditEntry{Actor: "op:" + username, Action: "login", RequestID: requestID}
 	if !usernameRE.MatchString(username) {
 		e.Actor = "op:?"
@@ -101,23 +128,54 @@ func (v *Vault) Login(ctx context.Context, username, password, code string, clie
 	if client.IsValid() {
 		e.ClientIP = client.String()
 	}
-	deny := func(reason string, err error) (string, time.Time, error) {
-		e.Outcome, e.Reason = coffer.OutcomeDenied, reason
-		if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
-			return "", time.Time{}, aerr
+	return e
+}
+
+// denyLogin audits a refused login and returns err.
+func (v *Vault) denyLogin(ctx context.Context, e *coffer.AuditEntry, reason string, err error) (string, time.Time, error) {
+	e.Outcome, e.Reason = coffer.OutcomeDenied, reason
+	if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
+		return "", time.Time{}, aerr
+	}
+	return "", time.Time{}, err
+}
+
+// countFailure records a failed login; the fifth in a row locks for 15
+// minutes.
+func (v *Vault) countFailure(ctx context.Context, op *coffer.Operator, now time.Time) error {
+	op.FailedLogins++
+	if op.FailedLogins >= maxFailedLogins {
+		op.FailedLogins, op.LockedUntil = 0, now.Add(loginLockout)
+	}
+	if err := v.store.UpdateOperator(ctx, op, nil); err != nil && coffer.ErrorCode(err) != coffer.ECONFLICT {
+		return err
+	}
+	return nil
+}
+
+// checkPassword is the first factor of every login: address throttling,
+// the operator's locks and its password. A refusal comes back as fail
+// (already audited); err is a failure of the server.
+func (v *Vault) checkPassword(ctx context.Context, username, password string, client netip.Addr, requestID string) (op *coffer.Operator, fail, err error) {
+	now := v.now().UTC()
+	e := v.loginEntry(username, client, requestID)
+	deny := func(reason string, refusal error) (*coffer.Operator, error, error) {
+		_, _, err := v.denyLogin(ctx, e, reason, refusal)
+		if coffer.ErrorCode(err) == coffer.EINTERNAL && err != refusal {
+			return nil, nil, err
 		}
-		return "", time.Time{}, err
+		return nil, refusal, nil
 	}
 	if ok, retry, _ := v.logins.allow(client.String(), now); !ok {
 		return deny("too many login attempts from this address", &RateLimited{RetryAfter: retry})
 	}
-	op, err := v.store.Operator(ctx, username)
+	op, err = v.store.Operator(ctx, username)
 	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		v.hasher.Verify(ctx, password, dummyHash)
 		return deny("unknown operator", errBadLogin)
 	}
 	if err != nil {
-		return "", time.Time{}, err
+		return nil, nil, err
 	}
 	if op.Locked {
 		return deny("operator is locked", coffer.Errorf(coffer.EFORBIDDEN, "this operator is locked; an admin can unlock it"))
@@ -125,34 +183,21 @@ func (v *Vault) Login(ctx context.Context, username, password, code string, clie
 	if now.Before(op.LockedUntil) {
 		return deny("temporarily locked after failed logins", &RateLimited{RetryAfter: op.LockedUntil.Sub(now)})
 	}
-	okPass, err := v.hasher.Verify(ctx, password, op.PasswordHash)
+	ok, err := v.hasher.Verify(ctx, password, op.PasswordHash)
 	if err != nil {
-		return "", time.Time{}, err
+		return nil, nil, err
 	}
-	secret, err := sealer.OpenSecret("totp", username, op.TOTPSecret)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	step, okCode := identity.CheckTOTP(string(secret), code, now, op.TOTPLastStep)
-	if !okPass || !okCode {
-		op.FailedLogins++
-		reason := "wrong password or code"
-		if op.FailedLogins >= maxFailedLogins {
-			op.FailedLogins, op.LockedUntil = 0, now.Add(loginLockout)
-			reason += "; locked for 15 minutes"
+	if !ok {
+		if err := v.countFailure(ctx, op, now); err != nil {
+			return nil, nil, err
 		}
-		if err := v.store.UpdateOperator(ctx, op, nil); err != nil && coffer.ErrorCode(err) != coffer.ECONFLICT {
-			return "", time.Time{}, err
-		}
-		return deny(reason, errBadLogin)
+		return deny("wrong password", errBadLogin)
 	}
-	op.FailedLogins, op.TOTPLastStep, op.MFAEnrolled = 0, step, true
-	if err := v.store.UpdateOperator(ctx, op, nil); err != nil {
-		if coffer.ErrorCode(err) == coffer.ECONFLICT { // a concurrent login used this state
-			return deny("concurrent login", errBadLogin)
-		}
-		return "", time.Time{}, err
-	}
+	return op, nil, nil
+}
+
+// openSession creates a session for a verified login and audits it.
+func (v *Vault) openSession(ctx context.Context, username string, now time.Time, e *coffer.AuditEntry) (string, time.Time, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	secretPart := base64.RawURLEncoding.EncodeToString(raw)

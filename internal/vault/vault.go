@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/identity"
 	"github.com/cofferhq/coffer/internal/policy"
@@ -29,12 +31,14 @@ type Vault struct {
 	schema atomic.Pointer[loadedSchema]
 	deks   *seal.DEKCache
 
-	keyMu    sync.Mutex
-	keyCache map[string]cachedKey // API key id → key, for keyCacheTTL
-	limits   *limiter
-	logins   *limiter // login attempts per client address
-	hasher   *identity.Hasher
-	policy   SecurityPolicy
+	keyMu      sync.Mutex
+	keyCache   map[string]cachedKey // API key id → key, for keyCacheTTL
+	limits     *limiter
+	logins     *limiter // login attempts per client address
+	hasher     *identity.Hasher
+	policy     SecurityPolicy
+	wa         *webauthn.WebAuthn // nil: WebAuthn not configured
+	ceremonies ceremonies
 
 	useMu     sync.Mutex
 	used      map[string]time.Time // API key id → last use, not yet stored
@@ -106,6 +110,9 @@ type Options struct {
 	// HashConcurrency bounds concurrent argon2id hashes, 64 MiB each
 	// (default 2).
 	HashConcurrency int
+	// WebAuthn, when RPID is set, enables security keys and passkeys as an
+	// operator's second factor.
+	WebAuthn WebAuthnConfig
 }
 
 // New returns a vault over a store. The schema stored in the database wins
@@ -117,6 +124,14 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 		hasher: identity.NewHasher(max(o.HashConcurrency, 2)), policy: o.Policy}
 	if v.policy.Version == "" {
 		v.policy.Version, v.policy.Text = DefaultPolicy.Version, DefaultPolicy.Text
+	}
+	v.ceremonies.pending = map[string]ceremony{}
+	if o.WebAuthn.RPID != "" {
+		wa, err := webauthn.New(&webauthn.Config{RPID: o.WebAuthn.RPID, RPDisplayName: "Coffer", RPOrigins: o.WebAuthn.Origins})
+		if err != nil {
+			return nil, coffer.Errorf(coffer.EINVALID, "webauthn: %v", err)
+		}
+		v.wa = wa
 	}
 	if v.policy.TrainingValidity <= 0 {
 		v.policy.TrainingValidity = 365 * 24 * time.Hour
