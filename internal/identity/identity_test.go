@@ -133,3 +133,23 @@ func BenchmarkHash(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyParallel: password checks from 16 concurrent logins, with
+// the hasher's bound of 2; reports checks per second (the login ceiling).
+func BenchmarkVerifyParallel(b *testing.B) {
+	h := NewHasher(2)
+	hash, err := h.Hash(context.Background(), "correct horse battery staple")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(8) // × GOMAXPROCS goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, err := h.Verify(context.Background(), "correct horse battery staple", hash); err != nil || !ok {
+				b.Error("verify failed")
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
