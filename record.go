@@ -55,4 +55,9 @@ type Subject struct {
 	WrappedDEK []byte // the DEK sealed under KEK version KEKVersion
 	KEKVersion uint32
 	CreatedAt  time.Time
+	// Restricted: processing restricted (GDPR Art. 18).
+	Restricted bool
+	// Consents is the current consent per purpose (the last event of each
+	// purpose's history); a purpose absent was never granted.
+	Consents map[string]bool
 }

@@ -17,7 +17,16 @@ type Change struct {
 	Creates     []*StoredRecord // ECONFLICT if the id exists
 	Updates     []*StoredRecord // replace fields and index; ECONFLICT if gone or its Version moved on
 	Deletes     []RecordRef     // ENOTFOUND if gone
-	Audit       []*AuditEntry
+	// Consents are appended to their subjects' histories and set the
+	// current state; ENOTFOUND if a subject is absent.
+	Consents     []*ConsentEvent
+	Restrictions []Restriction // ENOTFOUND if a subject is absent
+	Erasures     []Erasure     // after Deletes; see Erasure
+	NewRequests  []*Request    // ECONFLICT if the id exists
+	// RequestUpdates replace requests whose Version is still the one read
+	// (and bump it); ECONFLICT if it moved on, ENOTFOUND if gone.
+	RequestUpdates []*Request
+	Audit          []*AuditEntry
 }
 
 // Rewrap is one subject's DEK wrapped anew under another KEK version.
@@ -57,6 +66,20 @@ type Store interface {
 	Rewrap(ctx context.Context, rewraps []Rewrap, audit *AuditEntry) (int, error)
 	// KEKVersions counts subjects per KEK version.
 	KEKVersions(ctx context.Context) (map[uint32]int64, error)
+
+	// SubjectRecords returns every record of a subject, oldest first.
+	SubjectRecords(ctx context.Context, subject string) ([]*StoredRecord, error)
+	// Consents returns a subject's consent history, oldest first.
+	Consents(ctx context.Context, subject string) ([]*ConsentEvent, error)
+	// ExpiredRecords returns up to limit records of collection last
+	// updated before cutoff, oldest first (retention).
+	ExpiredRecords(ctx context.Context, collection string, cutoff time.Time, limit int) ([]*StoredRecord, error)
+	// Erased reports whether the ledger holds hash.
+	Erased(ctx context.Context, hash []byte) (bool, error)
+	// Request returns a data-subject request. ENOTFOUND if absent.
+	Request(ctx context.Context, id string) (*Request, error)
+	// Requests lists requests matching f, newest first.
+	Requests(ctx context.Context, f RequestFilter) ([]*Request, error)
 
 	// Audit returns entries matching f.
 	Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)

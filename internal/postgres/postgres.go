@@ -298,7 +298,7 @@ func applyChange(ctx context.Context, tx pgx.Tx, ch *coffer.Change) error {
 			return err
 		}
 	}
-	return nil
+	return rowcodec.ApplyPrivacy(ctx, privTx{tx}, ch)
 }
 
 func insertIndex(ctx context.Context, tx pgx.Tx, collection, id string, index []coffer.IndexEntry) error {
@@ -348,17 +348,11 @@ func (s *Store) FindRecords(ctx context.Context, collection, field string, hash 
 
 // Subject implements coffer.Store.
 func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error) {
-	var sub coffer.Subject
-	var version, created int64
-	err := s.pool.QueryRow(ctx, `SELECT id, dek, kek_version, created_at FROM subjects WHERE id = $1`, id).Scan(&sub.ID, &sub.WrappedDEK, &version, &created)
+	sub, err := rowcodec.ScanSubject(s.pool.QueryRow(ctx, `SELECT `+rowcodec.SubjectColumns+` FROM subjects WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "subject not found")
 	}
-	if err != nil {
-		return nil, err
-	}
-	sub.KEKVersion, sub.CreatedAt = uint32(version), time.Unix(0, created).UTC()
-	return &sub, nil
+	return sub, err
 }
 
 // Audit implements coffer.Store.
@@ -472,7 +466,7 @@ func (s *Store) Schema(ctx context.Context) ([]byte, error) {
 
 // SubjectsBelow implements coffer.Store.
 func (s *Store) SubjectsBelow(ctx context.Context, version uint32, afterID string, limit int) ([]*coffer.Subject, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, dek, kek_version, created_at FROM subjects WHERE kek_version < $1 AND id > $2 ORDER BY id LIMIT $3`,
+	rows, err := s.pool.Query(ctx, `SELECT `+rowcodec.SubjectColumns+` FROM subjects WHERE kek_version < $1 AND id > $2 ORDER BY id LIMIT $3`,
 		int64(version), afterID, limit)
 	if err != nil {
 		return nil, err

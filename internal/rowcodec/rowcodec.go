@@ -8,6 +8,7 @@ package rowcodec
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -286,14 +287,20 @@ func AuditPages(ctx context.Context, audit func(context.Context, coffer.AuditFil
 	}
 }
 
-// ScanSubject reads id, dek, kek_version, created_at.
+// ScanSubject reads SubjectColumns.
 func ScanSubject(row Row) (*coffer.Subject, error) {
 	var sub coffer.Subject
-	var version, created int64
-	if err := row.Scan(&sub.ID, &sub.WrappedDEK, &version, &created); err != nil {
+	var version, created, restricted int64
+	var consents string
+	if err := row.Scan(&sub.ID, &sub.WrappedDEK, &version, &created, &restricted, &consents); err != nil {
 		return nil, err
 	}
-	sub.KEKVersion, sub.CreatedAt = uint32(version), FromNanos(created)
+	sub.KEKVersion, sub.CreatedAt, sub.Restricted = uint32(version), FromNanos(created), restricted != 0
+	if consents != "{}" {
+		if err := json.Unmarshal([]byte(consents), &sub.Consents); err != nil {
+			return nil, fmt.Errorf("subject consents: %w", err)
+		}
+	}
 	return &sub, nil
 }
 

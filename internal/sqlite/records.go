@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/rowcodec"
@@ -88,7 +87,7 @@ func applyChange(ctx context.Context, t *tx, ch *coffer.Change) error {
 			return err
 		}
 	}
-	return nil
+	return rowcodec.ApplyPrivacy(ctx, privTx{t}, ch)
 }
 
 func insertIndex(ctx context.Context, t *tx, collection, id string, index []coffer.IndexEntry) error {
@@ -169,22 +168,16 @@ func (s *Store) FindRecords(ctx context.Context, collection, field string, hash 
 
 // Subject implements coffer.Store.
 func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error) {
-	var sub coffer.Subject
-	var created int64
-	err := s.qSubject.QueryRowContext(ctx, id).Scan(&sub.ID, &sub.WrappedDEK, &sub.KEKVersion, &created)
+	sub, err := rowcodec.ScanSubject(s.qSubject.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "subject not found")
 	}
-	if err != nil {
-		return nil, err
-	}
-	sub.CreatedAt = time.Unix(0, created).UTC()
-	return &sub, nil
+	return sub, err
 }
 
 // SubjectsBelow implements coffer.Store.
 func (s *Store) SubjectsBelow(ctx context.Context, version uint32, afterID string, limit int) ([]*coffer.Subject, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, dek, kek_version, created_at FROM subjects WHERE kek_version < ? AND id > ? ORDER BY id LIMIT ?`,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+rowcodec.SubjectColumns+` FROM subjects WHERE kek_version < ? AND id > ? ORDER BY id LIMIT ?`,
 		version, afterID, limit)
 	if err != nil {
 		return nil, err

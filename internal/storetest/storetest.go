@@ -39,6 +39,10 @@ func Run(t *testing.T, open Factory) {
 		{"Rewrap", testRewrap},
 		{"Operators", testOperators},
 		{"Sessions", testSessions},
+		{"Consents", testConsents},
+		{"Erasure", testErasure},
+		{"Requests", testRequests},
+		{"ExpiredRecords", testExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/rowcodec"
+)
+
+// privTx adapts the writer's transaction to rowcodec.Tx.
+type privTx struct{ t *tx }
+
+func (p privTx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := p.t.conn.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (p privTx) QueryRow(ctx context.Context, q string, args ...any) rowcodec.Row {
+	return p.t.conn.QueryRowContext(ctx, q, args...)
+}
+
+func (privTx) ErrNoRows() error { return sql.ErrNoRows }
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.rdb.QueryContext(ctx, q, args...)
+}
+
+// SubjectRecords implements coffer.Store.
+func (s *Store) SubjectRecords(ctx context.Context, subject string) ([]*coffer.StoredRecord, error) {
+	rows, err := s.query(ctx, rowcodec.QuerySubjectRecords, subject)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rowcodec.Collect(rows, rowcodec.ScanRecord)
+}
+
+// Consents implements coffer.Store.
+func (s *Store) Consents(ctx context.Context, subject string) ([]*coffer.ConsentEvent, error) {
+	rows, err := s.query(ctx, rowcodec.QueryConsents, subject)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rowcodec.Collect(rows, rowcodec.ScanConsent)
+}
+
+// ExpiredRecords implements coffer.Store.
+func (s *Store) ExpiredRecords(ctx context.Context, collection string, cutoff time.Time, limit int) ([]*coffer.StoredRecord, error) {
+	rows, err := s.query(ctx, rowcodec.QueryExpired, collection, cutoff.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rowcodec.Collect(rows, rowcodec.ScanRecord)
+}
+
+// Erased implements coffer.Store.
+func (s *Store) Erased(ctx context.Context, hash []byte) (bool, error) {
+	var n int64
+	err := s.rdb.QueryRowContext(ctx, rowcodec.QueryErased, hash).Scan(&n)
+	return n > 0, err
+}
+
+// Request implements coffer.Store.
+func (s *Store) Request(ctx context.Context, id string) (*coffer.Request, error) {
+	r, err := rowcodec.ScanRequest(s.rdb.QueryRowContext(ctx, rowcodec.QueryRequest, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "request not found")
+	}
+	return r, err
+}
+
+// Requests implements coffer.Store.
+func (s *Store) Requests(ctx context.Context, f coffer.RequestFilter) ([]*coffer.Request, error) {
+	q, args := rowcodec.RequestsQuery(f)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rowcodec.Collect(rows, rowcodec.ScanRequest)
+}
