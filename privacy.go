@@ -5,13 +5,13 @@ import "time"
 // ConsentEvent is one entry of a subject's consent history for a purpose.
 // Consent is append-only: a withdrawal is a new event, never an edit.
 type ConsentEvent struct {
-	Seq           int64 // assigned by the store, increasing
-	Subject       string
-	Purpose       string
-	Granted       bool
-	Time          time.Time
-	Source        string // where it was given: "signup-form", "gpc", "request:req_…"
-	NoticeVersion string // the privacy-notice version shown
+	Seq           int64     `json:"seq"` // assigned by the store, increasing
+	Subject       string    `json:"subject"`
+	Purpose       string    `json:"purpose"`
+	Granted       bool      `json:"granted"`
+	Time          time.Time `json:"time"`
+	Source        string    `json:"source"`         // where it was given: "signup-form", "gpc", "request:req_…"
+	NoticeVersion string    `json:"notice_version"` // the privacy-notice version shown
 }
 
 // Restriction sets or lifts a subject's restriction of processing
@@ -34,21 +34,21 @@ type Erasure struct {
 // Request is a data-subject request (GDPR Art. 15–22, CCPA §1798.100–125).
 // Kinds, regimes and statuses are spelled as in internal/rights.
 type Request struct {
-	ID              string
-	Kind            string
-	Regime          string
-	Subject         string
-	Status          string
-	ReceivedAt      time.Time
-	DueAt           time.Time
-	AckDueAt        time.Time // CCPA acknowledgement; zero for GDPR
-	Extended        bool
-	ExtensionReason string
-	DenialReason    string
-	Checklist       []string // external systems to handle by hand (erasure)
-	CompletedAt     time.Time
-	UpdatedAt       time.Time
-	Version         int64 // bumped by every update; an update names the version read
+	ID              string     `json:"id"`
+	Kind            string     `json:"kind"`
+	Regime          string     `json:"regime"`
+	Subject         string     `json:"subject"`
+	Status          string     `json:"status"`
+	ReceivedAt      time.Time  `json:"received_at"`
+	DueAt           time.Time  `json:"due_at"`
+	AckDueAt        *time.Time `json:"ack_due_at,omitempty"` // CCPA acknowledgement; nil for GDPR
+	Extended        bool       `json:"extended"`
+	ExtensionReason string     `json:"extension_reason,omitempty"`
+	DenialReason    string     `json:"denial_reason,omitempty"`
+	Checklist       []string   `json:"checklist"` // external systems to handle by hand (erasure)
+	CompletedAt     *time.Time `json:"completed_at,omitempty"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+	Version         int64      `json:"version"` // bumped by every update; an update names the version read
 }
 
 // RequestFilter selects requests; empty fields match all.

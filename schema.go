@@ -62,6 +62,10 @@ type Purpose struct {
 	Name        string
 	LegalBasis  string
 	Description string
+	// SaleOrSharing marks a purpose that sells or shares personal data
+	// (CCPA §1798.120): a Global Privacy Control signal or an opt-out
+	// request withdraws consent to all of them.
+	SaleOrSharing bool
 }
 
 // Collection is a declared set of fields.

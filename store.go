@@ -72,8 +72,9 @@ type Store interface {
 	// Consents returns a subject's consent history, oldest first.
 	Consents(ctx context.Context, subject string) ([]*ConsentEvent, error)
 	// ExpiredRecords returns up to limit records of collection last
-	// updated before cutoff, oldest first (retention).
-	ExpiredRecords(ctx context.Context, collection string, cutoff time.Time, limit int) ([]*StoredRecord, error)
+	// updated before cutoff, in (updated, id) order after the cursor
+	// (afterUpdated, afterID); the zero cursor starts at the oldest.
+	ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*StoredRecord, error)
 	// Erased reports whether the ledger holds hash.
 	Erased(ctx context.Context, hash []byte) (bool, error)
 	// Request returns a data-subject request. ENOTFOUND if absent.

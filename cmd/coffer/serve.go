@@ -111,6 +111,9 @@ func (c *serveCmd) Run(env *Env) error {
 	}
 	addr := ln.Addr().String()
 	fmt.Fprintf(env.Stderr, "coffer %s listening on %s://%s (data %s)\n", Version, scheme, addr, cfg.Data)
+	if every := cfg.Privacy.Sweep(); every > 0 {
+		go v.RunRetention(ctx, every)
+	}
 	h := api.New(v, api.Config{Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
 		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies()})
 	return server.Serve(ctx, ln, h, server.Config{TLS: tlsConf, Logger: log})
@@ -229,6 +232,7 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *pr
 	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log,
 		RateLimit: vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 		WebAuthn:  vault.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, Origins: cfg.WebAuthn.Origins},
+		Privacy:   vault.PrivacyOptions{Location: cfg.Privacy.Location(), ExternalSystems: cfg.Privacy.ExternalSystems},
 		Policy: vault.SecurityPolicy{Version: cfg.SecurityPolicy.Version, Text: cfg.SecurityPolicy.Text,
 			TrainingValidity: time.Duration(cfg.SecurityPolicy.TrainingValidDays) * 24 * time.Hour}})
 	if err != nil {

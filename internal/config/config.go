@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zones on machines without a zoneinfo database
 
 	"go.yaml.in/yaml/v3"
 )
@@ -41,6 +43,39 @@ type Config struct {
 	// factor: rp_id is the domain operators reach Coffer by, origins the
 	// exact origins of the pages running the ceremonies.
 	WebAuthn WebAuthn `yaml:"webauthn"`
+	// Privacy configures data-subject requests and retention.
+	Privacy Privacy `yaml:"privacy"`
+}
+
+// Privacy: the time zone statutory deadlines end in, the systems outside
+// Coffer an erasure must reach (manual checklist items), and how often the
+// retention sweeper runs.
+type Privacy struct {
+	TimeZone        string   `yaml:"time_zone"`
+	ExternalSystems []string `yaml:"external_systems"`
+	// RetentionInterval is a duration such as 1h (default 1h; "off" disables).
+	RetentionInterval string `yaml:"retention_interval"`
+}
+
+// Location is the privacy time zone (validated by Load).
+func (p Privacy) Location() *time.Location {
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil || p.TimeZone == "" {
+		return time.UTC
+	}
+	return loc
+}
+
+// Sweep is the retention interval: 0 when off.
+func (p Privacy) Sweep() time.Duration {
+	if p.RetentionInterval == "off" {
+		return 0
+	}
+	d, err := time.ParseDuration(p.RetentionInterval)
+	if err != nil || d <= 0 {
+		return time.Hour
+	}
+	return d
 }
 
 // WebAuthn names the relying party.
@@ -185,6 +220,16 @@ func (c *Config) validate(path string) error {
 		}
 		if h := u.Hostname(); h != c.WebAuthn.RPID && !strings.HasSuffix(h, "."+c.WebAuthn.RPID) {
 			return fmt.Errorf("%s: webauthn: origins: %q is not within rp_id %q", path, o, c.WebAuthn.RPID)
+		}
+	}
+	if c.Privacy.TimeZone != "" {
+		if _, err := time.LoadLocation(c.Privacy.TimeZone); err != nil {
+			return fmt.Errorf("%s: privacy.time_zone: %q is not an IANA time zone such as Europe/Berlin", path, c.Privacy.TimeZone)
+		}
+	}
+	if r := c.Privacy.RetentionInterval; r != "" && r != "off" {
+		if d, err := time.ParseDuration(r); err != nil || d < time.Minute {
+			return fmt.Errorf("%s: privacy.retention_interval: a duration of at least 1m such as 1h, or off", path)
 		}
 	}
 	for _, p := range c.TrustedProxies {

@@ -45,8 +45,8 @@ func (s *Store) Consents(ctx context.Context, subject string) ([]*coffer.Consent
 }
 
 // ExpiredRecords implements coffer.Store.
-func (s *Store) ExpiredRecords(ctx context.Context, collection string, cutoff time.Time, limit int) ([]*coffer.StoredRecord, error) {
-	return collect(ctx, s, rowcodec.ScanRecord, rowcodec.QueryExpired, collection, cutoff.UnixNano(), limit)
+func (s *Store) ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*coffer.StoredRecord, error) {
+	return collect(ctx, s, rowcodec.ScanExpired, rowcodec.QueryExpired, collection, cutoff.UnixNano(), rowcodec.Nanos(afterUpdated), rowcodec.Nanos(afterUpdated), afterID, limit)
 }
 
 // Erased implements coffer.Store.

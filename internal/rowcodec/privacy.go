@@ -48,7 +48,7 @@ const (
 const (
 	QuerySubjectRecords = `SELECT ` + RecordColumns + ` FROM records WHERE subject = ? ORDER BY created_at, id`
 	QueryConsents       = `SELECT ` + ConsentColumns + ` FROM consent_events WHERE subject = ? ORDER BY seq`
-	QueryExpired        = `SELECT ` + RecordColumns + ` FROM records WHERE collection = ? AND updated_at < ? ORDER BY updated_at LIMIT ?`
+	QueryExpired        = `SELECT ` + RecordColumns + `, idx FROM records WHERE collection = ? AND updated_at < ? AND (updated_at > ? OR (updated_at = ? AND id > ?)) ORDER BY updated_at, id LIMIT ?`
 	QueryRequest        = `SELECT ` + RequestColumns + ` FROM requests WHERE id = ?`
 	QueryErased         = `SELECT count(*) FROM erasure_ledger WHERE hash = ?`
 )
@@ -70,6 +70,26 @@ func RequestsQuery(f coffer.RequestFilter) (string, []any) {
 		limit = 1000
 	}
 	return q + ` ORDER BY received_at DESC, id LIMIT ?`, append(args, limit)
+}
+
+// ScanExpired reads RecordColumns and idx (QueryExpired): the sweeper
+// rewrites records without a field and needs their index entries.
+func ScanExpired(row Row) (*coffer.StoredRecord, error) {
+	var r coffer.StoredRecord
+	var blob, idx []byte
+	var created, updated int64
+	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated, &idx); err != nil {
+		return nil, err
+	}
+	f, err := DecodeFields(blob)
+	if err != nil {
+		return nil, err
+	}
+	if r.Index, err = DecodeIndex(idx); err != nil {
+		return nil, err
+	}
+	r.Fields, r.CreatedAt, r.UpdatedAt = f, FromNanos(created), FromNanos(updated)
+	return &r, nil
 }
 
 // EncodeConsents stores a subject's current consents as a JSON object.
@@ -95,8 +115,23 @@ func ScanConsent(row Row) (*coffer.ConsentEvent, error) {
 // RequestArgs returns a request's values in RequestColumns order.
 func RequestArgs(r *coffer.Request) []any {
 	checklist, _ := json.Marshal(r.Checklist)
-	return []any{r.ID, r.Kind, r.Regime, r.Subject, r.Status, Nanos(r.ReceivedAt), Nanos(r.DueAt), Nanos(r.AckDueAt),
-		boolInt(r.Extended), r.ExtensionReason, r.DenialReason, string(checklist), Nanos(r.CompletedAt), Nanos(r.UpdatedAt), r.Version}
+	return []any{r.ID, r.Kind, r.Regime, r.Subject, r.Status, Nanos(r.ReceivedAt), Nanos(r.DueAt), nanosPtr(r.AckDueAt),
+		boolInt(r.Extended), r.ExtensionReason, r.DenialReason, string(checklist), nanosPtr(r.CompletedAt), Nanos(r.UpdatedAt), r.Version}
+}
+
+func nanosPtr(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return Nanos(*t)
+}
+
+func timePtr(n int64) *time.Time {
+	if n == 0 {
+		return nil
+	}
+	t := FromNanos(n)
+	return &t
 }
 
 // ScanRequest reads RequestColumns.
@@ -108,7 +143,7 @@ func ScanRequest(row Row) (*coffer.Request, error) {
 		&r.ExtensionReason, &r.DenialReason, &checklist, &completed, &updated, &r.Version); err != nil {
 		return nil, err
 	}
-	r.ReceivedAt, r.DueAt, r.AckDueAt, r.CompletedAt, r.UpdatedAt = FromNanos(received), FromNanos(due), FromNanos(ack), FromNanos(completed), FromNanos(updated)
+	r.ReceivedAt, r.DueAt, r.AckDueAt, r.CompletedAt, r.UpdatedAt = FromNanos(received), FromNanos(due), timePtr(ack), timePtr(completed), FromNanos(updated)
 	r.Extended = extended != 0
 	if err := json.Unmarshal([]byte(checklist), &r.Checklist); err != nil {
 		return nil, err

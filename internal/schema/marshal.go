@@ -11,8 +11,9 @@ import (
 // line numbers; rendering only needs these.
 type (
 	docPurpose struct {
-		LegalBasis  string `json:"legal_basis"`
-		Description string `json:"description,omitempty"`
+		LegalBasis    string `json:"legal_basis"`
+		Description   string `json:"description,omitempty"`
+		SaleOrSharing bool   `json:"sale_or_sharing,omitempty"`
 	}
 	docField struct {
 		Type           coffer.FieldType      `json:"type"`
@@ -74,7 +75,7 @@ func (o orderedFields) MarshalJSON() ([]byte, error) {
 func Marshal(s *coffer.Schema) ([]byte, error) {
 	d := document{Purposes: map[string]docPurpose{}, Collections: map[string]docCollection{}, Roles: map[string]docRole{}}
 	for n, p := range s.Purposes {
-		d.Purposes[n] = docPurpose{LegalBasis: p.LegalBasis, Description: p.Description}
+		d.Purposes[n] = docPurpose{LegalBasis: p.LegalBasis, Description: p.Description, SaleOrSharing: p.SaleOrSharing}
 	}
 	for n, c := range s.Collections {
 		dc := docCollection{Fields: orderedFields{order: c.Order, fields: map[string]docField{}}}

@@ -207,12 +207,19 @@ func (p *parser) purposes(s *coffer.Schema, n *yaml.Node) error {
 		if !nameRE.MatchString(name) {
 			return p.errf(kv[0], path, "purpose names are lower-case letters, digits and _")
 		}
-		fs, err := p.pairs(kv[1], path, "legal_basis", "description")
+		fs, err := p.pairs(kv[1], path, "legal_basis", "description", "sale_or_sharing")
 		if err != nil {
 			return err
 		}
 		pu := &coffer.Purpose{Name: name}
 		for _, f := range fs {
+			if f[0].Value == "sale_or_sharing" {
+				if f[1].Kind != yaml.ScalarNode || (f[1].Value != "true" && f[1].Value != "false") {
+					return p.errf(f[1], join(path, "sale_or_sharing"), "true or false")
+				}
+				pu.SaleOrSharing = f[1].Value == "true"
+				continue
+			}
 			v, err := p.str(f[1], join(path, f[0].Value))
 			if err != nil {
 				return err

@@ -256,3 +256,17 @@ func (s *Sealer) OpenSecret(kind, id string, sealed []byte) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// LedgerHash is the erasure ledger's entry for a subject: the full
+// HMAC-SHA256 of its id under a key derived from the index root key (its
+// own HKDF label), so the ledger names no customer yet a restore can tell
+// whom to erase again.
+func (s *Sealer) LedgerHash(subject string) []byte {
+	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/erasure-ledger/v1", keySize)
+	if err != nil {
+		panic(err)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(subject))
+	return m.Sum(nil)
+}

@@ -52,13 +52,13 @@ func (s *Store) Consents(ctx context.Context, subject string) ([]*coffer.Consent
 }
 
 // ExpiredRecords implements coffer.Store.
-func (s *Store) ExpiredRecords(ctx context.Context, collection string, cutoff time.Time, limit int) ([]*coffer.StoredRecord, error) {
-	rows, err := s.query(ctx, rowcodec.QueryExpired, collection, cutoff.UnixNano(), limit)
+func (s *Store) ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*coffer.StoredRecord, error) {
+	rows, err := s.query(ctx, rowcodec.QueryExpired, collection, cutoff.UnixNano(), rowcodec.Nanos(afterUpdated), rowcodec.Nanos(afterUpdated), afterID, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	return rowcodec.Collect(rows, rowcodec.ScanRecord)
+	return rowcodec.Collect(rows, rowcodec.ScanExpired)
 }
 
 // Erased implements coffer.Store.

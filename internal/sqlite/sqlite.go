@@ -132,7 +132,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		sql string
 	}{
 		{&s.qRecord, `SELECT ` + rowcodec.RecordColumns + ` FROM records WHERE id = ? AND collection = ?`},
-		{&s.qSubject, `SELECT `+rowcodec.SubjectColumns+` FROM subjects WHERE id = ?`},
+		{&s.qSubject, `SELECT ` + rowcodec.SubjectColumns + ` FROM subjects WHERE id = ?`},
 		// Record ids are time-ordered, so ordering by id is oldest first.
 		{&s.qFind, `SELECT record FROM blind_index WHERE collection = ? AND field = ? AND hash = ? ORDER BY record LIMIT ?`},
 	} {

@@ -170,11 +170,18 @@ func testExpired(t *testing.T, s coffer.Store) {
 	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_x")}, Creates: []*coffer.StoredRecord{old, recent}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.ExpiredRecords(ctx, "customers", time.Now().Add(-24*time.Hour), 10)
+	got, err := s.ExpiredRecords(ctx, "customers", time.Now().Add(-24*time.Hour), time.Time{}, "", 10)
 	if err != nil || len(got) != 1 || got[0].ID != "rec_x1" {
 		t.Fatalf("ExpiredRecords = %v %v", ids(got), err)
 	}
-	if got, _ := s.ExpiredRecords(ctx, "orders", time.Now(), 10); len(got) != 0 {
+	if got, _ := s.ExpiredRecords(ctx, "orders", time.Now(), time.Time{}, "", 10); len(got) != 0 {
 		t.Errorf("other collection: %v", ids(got))
+	}
+	// Paging: the cursor of the first page's last record starts the next.
+	all, _ := s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), time.Time{}, "", 10)
+	first, _ := s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), time.Time{}, "", 1)
+	rest, _ := s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), first[0].UpdatedAt, first[0].ID, 10)
+	if len(all) < 2 || !cmp.Equal(ids(all), append(ids(first), ids(rest)...)) {
+		t.Errorf("paging: all %v, first %v, rest %v", ids(all), ids(first), ids(rest))
 	}
 }

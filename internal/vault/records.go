@@ -203,11 +203,20 @@ func (v *Vault) subjectDEK(ctx context.Context, sealer *seal.Sealer, id string) 
 	if err != nil {
 		return nil, err
 	}
-	d, err := sealer.OpenDEK(id, sub.WrappedDEK, sub.KEKVersion)
+	return v.openDEK(sealer, sub)
+}
+
+// openDEK returns the DEK of a subject read from the store, from the
+// cache when it is there.
+func (v *Vault) openDEK(sealer *seal.Sealer, sub *coffer.Subject) (*seal.DEK, error) {
+	if d := v.deks.Get(sub.ID); d != nil {
+		return d, nil
+	}
+	d, err := sealer.OpenDEK(sub.ID, sub.WrappedDEK, sub.KEKVersion)
 	if err != nil {
 		return nil, err
 	}
-	v.deks.Put(id, d)
+	v.deks.Put(sub.ID, d)
 	return d, nil
 }
 
@@ -255,14 +264,21 @@ func (v *Vault) reveal(ctx context.Context, c *Call, sealer *seal.Sealer, action
 		}
 		e := c.entry(action, sr.Collection)
 		e.Record, e.Subject = sr.ID, sr.Subject
-		d, err := v.decide(ctx, c, &policy.Request{Action: policy.Read, Collection: sr.Collection, Fields: names}, e)
+		// The subject's consents and restriction as of now: a withdrawal
+		// applies to the very next read.
+		sub, err := v.store.Subject(ctx, sr.Subject)
+		if err != nil {
+			return nil, err
+		}
+		d, err := v.decide(ctx, c, &policy.Request{Action: policy.Read, Collection: sr.Collection, Fields: names,
+			Consent: func(p string) bool { return sub.Consents[p] }, Restricted: sub.Restricted}, e)
 		if err != nil {
 			if extra != nil && coffer.ErrorCode(err) == coffer.EFORBIDDEN && len(srs) > 1 {
 				continue // a search leaves out records the caller may not see
 			}
 			return nil, err
 		}
-		dek, err := v.subjectDEK(ctx, sealer, sr.Subject)
+		dek, err := v.openDEK(sealer, sub)
 		if err != nil {
 			return nil, err
 		}

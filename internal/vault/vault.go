@@ -39,6 +39,7 @@ type Vault struct {
 	policy     SecurityPolicy
 	wa         *webauthn.WebAuthn // nil: WebAuthn not configured
 	ceremonies ceremonies
+	privacy    PrivacyOptions
 
 	useMu     sync.Mutex
 	used      map[string]time.Time // API key id → last use, not yet stored
@@ -113,6 +114,8 @@ type Options struct {
 	// WebAuthn, when RPID is set, enables security keys and passkeys as an
 	// operator's second factor.
 	WebAuthn WebAuthnConfig
+	// Privacy configures data-subject requests.
+	Privacy PrivacyOptions
 }
 
 // New returns a vault over a store. The schema stored in the database wins
@@ -126,6 +129,10 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 		v.policy.Version, v.policy.Text = DefaultPolicy.Version, DefaultPolicy.Text
 	}
 	v.ceremonies.pending = map[string]ceremony{}
+	v.privacy = o.Privacy
+	if v.privacy.Location == nil {
+		v.privacy.Location = time.UTC
+	}
 	if o.WebAuthn.RPID != "" {
 		wa, err := webauthn.New(&webauthn.Config{RPID: o.WebAuthn.RPID, RPDisplayName: "Coffer", RPOrigins: o.WebAuthn.Origins})
 		if err != nil {

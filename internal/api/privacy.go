@@ -1,0 +1,269 @@
+package api
+
+import (
+	"archive/zip"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/vault"
+)
+
+func (h *Handler) privacyRoutes() {
+	h.handle("GET /v1/subjects/{s}/consents", h.auth(h.getConsents))
+	h.handle("PUT /v1/subjects/{s}/consents/{purpose}", h.auth(h.putConsent))
+	h.handle("PUT /v1/subjects/{s}/restriction", h.auth(h.putRestriction))
+	h.handle("POST /v1/requests", h.auth(h.createRequest))
+	h.handle("GET /v1/requests", h.auth(h.listRequests))
+	h.handle("GET /v1/requests/{id}", h.auth(h.getRequest))
+	h.handle("POST /v1/requests/{id}/{action}", h.auth(h.actOnRequest))
+	h.handle("GET /v1/requests/{id}/export", h.auth(h.exportRequest))
+	h.handle("POST /v1/retention/sweep", h.auth(h.sweep))
+}
+
+// gpc reports a Global Privacy Control signal (Sec-GPC: 1).
+func gpc(r *http.Request) bool { return strings.TrimSpace(r.Header.Get("Sec-GPC")) == "1" }
+
+func (h *Handler) getConsents(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	sc, err := h.vault.Consents(r.Context(), c, r.PathValue("s"), gpc(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sc)
+	return nil
+}
+
+func (h *Handler) putConsent(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Granted       *bool  `json:"granted"`
+		Source        string `json:"source"`
+		NoticeVersion string `json:"notice_version"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Granted == nil {
+		return coffer.Errorf(coffer.EINVALID, "granted: required, true or false")
+	}
+	err := h.vault.SetConsent(r.Context(), c, r.PathValue("s"), r.PathValue("purpose"),
+		vault.ConsentChange{Granted: *req.Granted, Source: req.Source, NoticeVersion: req.NoticeVersion, GPC: gpc(r)})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) putRestriction(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Restricted *bool `json:"restricted"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Restricted == nil {
+		return coffer.Errorf(coffer.EINVALID, "restricted: required, true or false")
+	}
+	if err := h.vault.SetRestriction(r.Context(), c, r.PathValue("s"), *req.Restricted); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) createRequest(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Kind    string `json:"kind"`
+		Subject string `json:"subject"`
+		Regime  string `json:"regime"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	dsr, err := h.vault.CreateRequest(r.Context(), c, vault.NewRequest{Kind: req.Kind, Subject: req.Subject, Regime: req.Regime})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, dsr)
+	return nil
+}
+
+func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	q := r.URL.Query()
+	overdue := false
+	if v := q.Get("overdue"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return coffer.Errorf(coffer.EINVALID, "overdue: true or false")
+		}
+		overdue = b
+	}
+	rs, err := h.vault.Requests(r.Context(), c, q.Get("status"), overdue)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requests": rs})
+	return nil
+}
+
+func (h *Handler) getRequest(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	dsr, err := h.vault.Request(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, dsr)
+	return nil
+}
+
+func (h *Handler) actOnRequest(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	action := r.PathValue("action")
+	if !slices.Contains([]string{"verify", "start", "complete", "deny", "extend"}, action) {
+		return coffer.Errorf(coffer.ENOTFOUND, "no such request action: verify, start, complete, deny or extend")
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := h.decode(w, r, &req); err != nil {
+			return err
+		}
+	}
+	dsr, err := h.vault.ActOnRequest(r.Context(), c, r.PathValue("id"), vault.RequestAction{Action: action, Reason: req.Reason})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, dsr)
+	return nil
+}
+
+func (h *Handler) exportRequest(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		return coffer.Errorf(coffer.EINVALID, "format: json (default) or csv")
+	}
+	x, err := h.vault.ExportRequest(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if format != "csv" {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+x.Request+`.json"`)
+		writeJSON(w, http.StatusOK, x)
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+x.Request+`.zip"`)
+	w.WriteHeader(http.StatusOK)
+	return writeExportZip(w, x)
+}
+
+// writeExportZip writes the export as CSV files in a zip: records (one
+// row per field value), consents, requests and access history.
+func writeExportZip(w http.ResponseWriter, x *vault.Export) error {
+	z := zip.NewWriter(w)
+	file := func(name string, header []string, rows [][]string) error {
+		f, err := z.Create(name)
+		if err != nil {
+			return err
+		}
+		cw := csv.NewWriter(f)
+		cw.Write(header)
+		for _, row := range rows {
+			cw.Write(safeCSV(row))
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	var rows [][]string
+	for _, rec := range x.Records {
+		names := make([]string, 0, len(rec.Fields))
+		for n := range rec.Fields {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			rows = append(rows, []string{rec.Collection, rec.ID, n, jsonText(rec.Fields[n]), ts(rec.CreatedAt), ts(rec.UpdatedAt)})
+		}
+	}
+	if err := file("records.csv", []string{"collection", "record", "field", "value", "created_at", "updated_at"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, e := range x.Consents {
+		rows = append(rows, []string{ts(e.Time), e.Purpose, strconv.FormatBool(e.Granted), e.Source, e.NoticeVersion})
+	}
+	if err := file("consents.csv", []string{"time", "purpose", "granted", "source", "notice_version"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, q := range x.Requests {
+		done := ""
+		if q.CompletedAt != nil {
+			done = ts(*q.CompletedAt)
+		}
+		rows = append(rows, []string{q.ID, q.Kind, q.Regime, q.Status, ts(q.ReceivedAt), ts(q.DueAt), done})
+	}
+	if err := file("requests.csv", []string{"id", "kind", "regime", "status", "received_at", "due_at", "completed_at"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, a := range x.AccessHistory {
+		rows = append(rows, []string{ts(a.Time), a.Actor, a.Role, a.Action, a.Collection, a.Record, strings.Join(a.Fields, " "), a.Purpose, a.Outcome})
+	}
+	if err := file("access_history.csv", []string{"time", "actor", "role", "action", "collection", "record", "fields", "purpose", "outcome"}, rows); err != nil {
+		return err
+	}
+	return z.Close()
+}
+
+// jsonText shows a JSON string value as its text, anything else as JSON.
+func jsonText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// safeCSV defuses cells a spreadsheet would run as a formula (CSV
+// injection): a leading = @ tab or CR, or + - not starting a plain number
+// (a phone number stays as it is), gets a quote mark.
+func safeCSV(row []string) []string {
+	for i, c := range row {
+		if c == "" {
+			continue
+		}
+		switch c[0] {
+		case '=', '@', '\t', '\r':
+			row[i] = "'" + c
+		case '+', '-':
+			if strings.Trim(c[1:], "0123456789 ") != "" {
+				row[i] = "'" + c
+			}
+		}
+	}
+	return row
+}
+
+func (h *Handler) sweep(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		DryRun bool `json:"dry_run"`
+	}
+	if r.ContentLength != 0 {
+		if err := h.decode(w, r, &req); err != nil {
+			return err
+		}
+	}
+	rep, err := h.vault.SweepAs(r.Context(), c, req.DryRun)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
