@@ -127,6 +127,9 @@ func (s *Scanner) numeric(t []byte, i int, hint Hint, emit func(Match)) int {
 	}
 	k := readNumber(t, i, true)
 	if !boundaryAfter(t, k.end, k.isDateShape()) {
+		if t[k.end] == '@' { // the local part of an address
+			return k.end
+		}
 		return skipNumberWord(t, k.end)
 	}
 	if s.classify(t, &k, hint, emit) {
@@ -152,6 +155,7 @@ func (s *Scanner) numeric(t []byte, i int, hint Hint, emit func(Match)) int {
 
 // skipNumberWord skips the rest of a token of digits, letters and joiners.
 func skipNumberWord(t []byte, i int) int {
+	i++
 	for i < len(t) && (isWord(t[i]) || ((t[i] == '.' || t[i] == '-') && i+1 < len(t) && isWord(t[i+1]))) {
 		i++
 	}

@@ -40,8 +40,8 @@ func TestScan(t *testing.T) {
 		{in: "card 4111 1111 1111 1111 exp 12/27", want: []string{"card:4111 1111 1111 1111"}},
 		{in: "pan=5555555555554444;", want: []string{"card:5555555555554444"}},
 		{in: "amex 3782-822463-10005", want: []string{"card:3782-822463-10005"}},
-		{in: "id 4111111111111112", want: nil},        // Luhn fails
-		{in: "order 0000000000000000", want: nil},     // no issuer
+		{in: "id 4111111111111112", want: nil},         // Luhn fails
+		{in: "order 0000000000000000", want: nil},      // no issuer
 		{in: "ts=1700000000000000000 n=12", want: nil}, // too long
 		// IBAN
 		{in: "IBAN DE89 3704 0044 0532 0130 00.", want: []string{"iban:DE89 3704 0044 0532 0130 00"}},
