@@ -57,7 +57,7 @@ func emailAt(t []byte, at int) (start, end int, ok bool) {
 	for end > at+1 && (t[end-1] == '.' || t[end-1] == '-') {
 		end--
 	}
-	if end < len(t) && (isDomain(t[end]) || t[end] == '@') {
+	if end-at > 253 || (end < len(t) && (isAlnum(t[end]) || t[end] == '@')) {
 		return 0, 0, false
 	}
 	dom := t[at+1 : end]

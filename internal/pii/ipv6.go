@@ -40,14 +40,24 @@ func ipv6At(t []byte, i int) (start, end int, conf float64) {
 		return 0, 0, 0
 	}
 	b := t[start:end]
-	colons, double := 0, false
+	colons, double, groups, firstLen := 0, false, 0, 0
 	for j, c := range b {
 		if c == ':' {
 			colons++
 			if j > 0 && b[j-1] == ':' {
 				double = true
 			}
+		} else if j == 0 || b[j-1] == ':' {
+			groups++
 		}
+		if groups == 1 && c != ':' {
+			firstLen++
+		}
+	}
+	// "a::b" in code is a valid address in form only: a compressed address
+	// needs three groups, or two with a full first one ("fe80::1").
+	if groups < 2 || (groups == 2 && firstLen < 3) {
+		return 0, 0, 0
 	}
 	// Without "::" an address has 7 colons (6 before a dotted IPv4 tail);
 	// this rejects times (10:22:33) and MAC addresses before parsing.

@@ -1,8 +1,8 @@
 package pii
 
 // Mask returns a sample of a value that never holds it whole: every letter
-// and digit is replaced by '*' except the last few (4 of 12 or more, 2 of 6
-// or more, 1 otherwise), punctuation is kept so the shape shows, and the
+// and digit is replaced by '*' except the last quarter (4 at most),
+// punctuation is kept so the shape shows, and the
 // result is cut to 40 bytes. Bytes outside ASCII are masked too.
 func Mask(v []byte) string {
 	n := 0
@@ -11,15 +11,7 @@ func Mask(v []byte) string {
 			n++
 		}
 	}
-	keep := 1
-	switch {
-	case n >= 12:
-		keep = 4
-	case n >= 6:
-		keep = 2
-	case n <= 1:
-		keep = 0
-	}
+	keep := min(4, n/4) // a quarter at most: a surname or a domain stays hidden
 	out := make([]byte, 0, min(len(v), 40))
 	seen := 0
 	for _, c := range v {

@@ -268,9 +268,27 @@ func contextBefore(t []byte, start, window int, words []string) bool {
 		}
 	}
 	for _, word := range words {
-		if indexFold(w, word) >= 0 {
+		if hasWordFold(w, word) {
 			return true
 		}
+	}
+	return false
+}
+
+// hasWordFold reports whether needle starts a word in b: after a byte that
+// is not a letter, or as the capitalised part of a camelCase name
+// ("dateOfBirth"). So "tel" is not found in "hotel", nor "ver" in "server".
+func hasWordFold(b []byte, needle string) bool {
+	for off := 0; off < len(b); {
+		i := indexFold(b[off:], needle)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i == 0 || !isAlpha(b[i-1]) || (isUpper(b[i]) && isLower(b[i-1])) {
+			return true
+		}
+		off = i + 1
 	}
 	return false
 }

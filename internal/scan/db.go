@@ -235,8 +235,15 @@ func (r *run) postgres(dsn string) error {
 		if !r.s.o.Full {
 			n := r.s.o.SampleRows
 			if t.tuples > float64(4*n) {
+				// Four times the rows asked for, so the LIMIT is nearly always
+				// reached: by row (BERNOULLI) on small tables, where a few
+				// pages would vary too much, by page (SYSTEM) on big ones.
 				pct := min(100, 100*4*float64(n)/t.tuples)
-				q += fmt.Sprintf(" TABLESAMPLE SYSTEM (%.4f)", pct)
+				method := "BERNOULLI"
+				if t.tuples > 1e6 {
+					method = "SYSTEM"
+				}
+				q += fmt.Sprintf(" TABLESAMPLE %s (%.4f)", method, pct)
 			}
 			q += " LIMIT " + strconv.Itoa(n)
 		}
