@@ -102,7 +102,7 @@ func (s *Signer) Sign(seq int64, hash []byte) Head {
 
 // VerifyHead reports whether h carries a valid signature under pub.
 func VerifyHead(pub ed25519.PublicKey, h Head) bool {
-	return len(h.Signature) == ed25519.SignatureSize && ed25519.Verify(pub, headMessage(h.Seq, h.Hash), h.Signature)
+	return len(pub) == ed25519.PublicKeySize && len(h.Signature) == ed25519.SignatureSize && ed25519.Verify(pub, headMessage(h.Seq, h.Hash), h.Signature)
 }
 
 // Failure describes the first point where the log does not verify.

@@ -31,11 +31,14 @@ func TestParseShop(t *testing.T) {
 	}
 	email := c.Fields["email"]
 	if email.Type != coffer.TypeEmail || !email.Searchable || !email.Required || email.Mask != "email" ||
-		!cmp.Equal(email.Purposes, []string{"account", "support", "marketing"}) {
+		!cmp.Equal(email.Purposes, []string{"account", "support", "marketing", "partners"}) {
 		t.Errorf("email = %+v", email)
 	}
 	if c.Retention.Hours() != 1095*24 || c.Fields["birthdate"].Retention.Hours() != 730*24 {
 		t.Errorf("retentions %v %v", c.Retention, c.Fields["birthdate"].Retention)
+	}
+	if !s.Purposes["partners"].SaleOrSharing || s.Purposes["marketing"].SaleOrSharing {
+		t.Errorf("sale_or_sharing flags: partners %v, marketing %v", s.Purposes["partners"].SaleOrSharing, s.Purposes["marketing"].SaleOrSharing)
 	}
 	if s.Purposes["marketing"].LegalBasis != coffer.BasisConsent {
 		t.Error("marketing basis")
@@ -79,6 +82,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", "x.yaml:0: empty document"},
 		{"unknown top key", "purposes: {}\nextras: 1\n", "x.yaml:2: unknown key \"extras\""},
 		{"bad basis", "purposes:\n  account: {legal_basis: vibes}\ncollections: {}\n", "x.yaml:2: purposes.account.legal_basis: \"vibes\" is not a GDPR Art. 6 legal basis"},
+		{"bad sale flag", "purposes:\n  ads: {legal_basis: consent, sale_or_sharing: yes please}\ncollections: {}\n", "x.yaml:2: purposes.ads.sale_or_sharing: true or false"},
 		{"unknown type", base + "      email: {type: emial, classification: personal, purposes: [account]}\n", "x.yaml:6: collections.customers.fields.email.type: unknown type \"emial\""},
 		{"undeclared purpose", base + "      email: {type: email, classification: personal, purposes: [account, sales]}\n", "x.yaml:6: collections.customers.fields.email.purposes: purpose \"sales\" is not declared"},
 		{"missing classification", base + "      email: {type: email, purposes: [account]}\n", "x.yaml:6: collections.customers.fields.email.classification: required"},

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,11 +27,16 @@ import (
 var ctx = context.Background()
 
 type fixture struct {
-	dir   string
-	store *sqlite.Store
-	v     *vault.Vault
-	admin *vault.Call
+	dir    string
+	store  *sqlite.Store
+	v      *vault.Vault
+	admin  *vault.Call
+	keys   *coffer.RootKeys
+	offset atomic.Int64 // added to the vault's clock (advance)
 }
+
+// advance moves the vault's clock forward.
+func (f *fixture) advance(d time.Duration) { f.offset.Add(int64(d)) }
 
 // newFixture opens a vault on a real SQLite store and key file in a temp
 // dir. On cleanup it closes everything and scans every file of the dir for
@@ -54,11 +60,13 @@ func newFixture(t *testing.T, canaries ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.New(ctx, vault.Options{Store: st, Keys: keys, Schema: examples.Shop, SchemaName: "shop.yaml"})
+	f := &fixture{dir: dir, store: st, keys: keys}
+	f.v, err = vault.New(ctx, vault.Options{Store: st, Keys: keys, Schema: examples.Shop, SchemaName: "shop.yaml",
+		Now:     func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) },
+		Privacy: vault.PrivacyOptions{ExternalSystems: []string{"the CRM", "the newsletter tool"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{dir: dir, store: st, v: v}
 	f.admin = f.call(t, "admin", "account")
 	t.Cleanup(func() {
 		st.Close()

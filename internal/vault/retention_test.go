@@ -1,0 +1,78 @@
+package vault_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cofferhq/coffer"
+)
+
+// TestRetentionSweeper runs the background sweeper in a synctest bubble:
+// two years on, the birthdate (retention 730d) is gone from the record and
+// its removal audited; three years on, the record (collection retention
+// 1095d) is gone. A dry run reports without deleting.
+func TestRetentionSweeper(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		rec := f.create(t, "cus_old", map[string]any{"email": "old@example.com", "birthdate": "1970-01-01"})
+		fresh := f.create(t, "cus_new", map[string]any{"email": "new@example.com", "birthdate": "1990-01-01"})
+		sctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go f.v.RunRetention(sctx, 24*time.Hour)
+
+		time.Sleep(729 * 24 * time.Hour)
+		synctest.Wait()
+		if got, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID); err != nil || got.Fields["birthdate"] == nil {
+			t.Fatalf("day 729: %v %+v", err, got)
+		}
+		// Keep one record young: an update restarts its clocks.
+		if _, err := f.v.UpdateRecord(ctx, f.admin, "customers", fresh.ID, raw(map[string]any{"email": "new2@example.com"})); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * 24 * time.Hour)
+		synctest.Wait()
+		got, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID)
+		if err != nil || got.Fields["birthdate"] != nil || string(got.Fields["email"]) != `"old@example.com"` {
+			t.Fatalf("day 731: %v %+v", err, got)
+		}
+		if got, _ := f.v.GetRecord(ctx, f.admin, "customers", fresh.ID); got.Fields["birthdate"] == nil {
+			t.Fatal("the updated record lost its birthdate")
+		}
+		es, _ := f.store.Audit(ctx, coffer.AuditFilter{Actor: "system:retention"})
+		if len(es) != 1 || es[0].Action != "retention.erase_field" || es[0].Record != rec.ID || es[0].Fields[0] != "birthdate" {
+			t.Fatalf("sweeper audit: %+v", es)
+		}
+
+		rep, err := f.v.SweepAs(ctx, f.admin, true)
+		if err != nil || rep.Records["customers"] != 0 {
+			t.Fatalf("dry run at day 731: %v %+v", err, rep)
+		}
+		// Day 1095.5, between two sweeps: the untouched record's collection
+		// retention (1095d) has just ended.
+		time.Sleep(365*24*time.Hour - 12*time.Hour)
+		synctest.Wait()
+		rep, err = f.v.SweepAs(ctx, f.admin, true)
+		if err != nil || rep.Records["customers"] != 1 || !rep.DryRun {
+			t.Fatalf("dry run at day 1095.5: %v %+v", err, rep)
+		}
+		if _, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID); err != nil {
+			t.Fatalf("a dry run deleted: %v", err)
+		}
+		time.Sleep(24 * time.Hour)
+		synctest.Wait()
+		if _, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+			t.Fatalf("day 1096.5: %v", err)
+		}
+		es, _ = f.store.Audit(ctx, coffer.AuditFilter{Actor: "system:retention", Desc: true, Limit: 1})
+		if es[0].Action != "retention.delete" || es[0].Record != rec.ID || es[0].Reason != "collection retention 1095d" {
+			t.Fatalf("deletion audit: %+v", es[0])
+		}
+		if _, err := f.v.GetRecord(ctx, f.admin, "customers", fresh.ID); err != nil {
+			t.Fatalf("the younger record went too: %v", err)
+		}
+		stop()
+		synctest.Wait()
+	})
+}
