@@ -125,6 +125,21 @@ func (s *Scanner) numeric(t []byte, i int, hint Hint, emit func(Match)) int {
 	if i >= 2 && (t[i-1] == '.' || t[i-1] == '-') && isWord(t[i-2]) {
 		return skipNumberWord(t, i)
 	}
+	// Fast path: most numbers in logs are a short run of digits with no
+	// separator and digit after it (status=200, bytes=1532), and such a
+	// run is no value: the shortest, a phone number, has seven digits.
+	if t[i] != '+' && t[i] != '(' {
+		j := i
+		for j < len(t) && isDigit(t[j]) {
+			j++
+		}
+		if j-i < 7 && !continues(t, j) {
+			if j < len(t) && isWord(t[j]) {
+				return skipNumberWord(t, j)
+			}
+			return j
+		}
+	}
 	k := readNumber(t, i, true)
 	if !boundaryAfter(t, k.end, k.isDateShape()) {
 		if t[k.end] == '@' { // the local part of an address
@@ -151,6 +166,21 @@ func (s *Scanner) numeric(t []byte, i int, hint Hint, emit func(Match)) int {
 		}
 	}
 	return k.end
+}
+
+// continues reports whether the number ending at j goes on after a
+// separator.
+func continues(t []byte, j int) bool {
+	if j+1 >= len(t) {
+		return false
+	}
+	switch t[j] {
+	case '-', '.', '/', ' ':
+		return isDigit(t[j+1]) || (t[j] == ' ' && t[j+1] == '(')
+	case ')':
+		return true
+	}
+	return false
 }
 
 // skipNumberWord skips the rest of a token of digits, letters and joiners.

@@ -232,6 +232,9 @@ func init() {
 	for c := '0'; c <= '9'; c++ {
 		class[c] = cDigit
 	}
+	for c := range 256 {
+		wordByte[c] = class[c] == cLower || class[c] == cUpper || class[c] == cDigit
+	}
 	class['@'] = cAt
 	class[':'] = cColon
 	class['+'] = cPlus
@@ -240,7 +243,9 @@ func init() {
 
 // isWord reports whether c is part of a word: a letter, digit, '_' or a
 // byte of a multi-byte UTF-8 sequence.
-func isWord(c byte) bool { return class[c] == cLower || class[c] == cUpper || class[c] == cDigit }
+func isWord(c byte) bool { return wordByte[c] }
+
+var wordByte [256]bool
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/cofferhq/coffer/internal/pii"
 )
 
