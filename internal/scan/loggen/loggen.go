@@ -21,11 +21,11 @@ var (
 	levels  = []string{"INFO ", "INFO ", "INFO ", "DEBUG", "WARN "}
 	agents  = []string{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.6099.109 Safari/537.36",
 		"curl/8.5.0", "okhttp/4.12.0", "Go-http-client/2.0", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Version/17.4 Mobile/15E148"}
-	noise = []string{"cache=hit", "cache=miss", "retry=0", "version=1.4.22.1903", "build=20240517.1", "pool=db-primary", "shard=7"}
-	first = []string{"Anna", "John", "Maria", "Peter", "Olivia", "James", "Priya", "Lucas"}
-	last  = []string{"Smith", "Garcia", "Schmidt", "Brown", "Patel", "Rossi", "Novak", "Wilson"}
-	cards = []string{"4111111111111111", "5555 5555 5555 4444", "378282246310005", "6011111111111117", "4012888888881881"}
-	ibans = []string{"DE89370400440532013000", "GB82WEST12345698765432", "NL91ABNA0417164300", "FR1420041010050500013M02606"}
+	noise  = []string{"cache=hit", "cache=miss", "retry=0", "version=1.4.22.1903", "build=20240517.1", "pool=db-primary", "shard=7"}
+	first  = []string{"Anna", "John", "Maria", "Peter", "Olivia", "James", "Priya", "Lucas"}
+	last   = []string{"Smith", "Garcia", "Schmidt", "Brown", "Patel", "Rossi", "Novak", "Wilson"}
+	cards  = []string{"4111111111111111", "5555 5555 5555 4444", "378282246310005", "6011111111111117", "4012888888881881"}
+	ibans  = []string{"DE89370400440532013000", "GB82WEST12345698765432", "NL91ABNA0417164300", "FR1420041010050500013M02606"}
 	phones = []string{"+1 415 555 2671", "+44 20 7946 0958", "+49 30 901820", "+33 1 42 68 53 00", "+61 2 9374 4000"}
 )
 
