@@ -55,5 +55,7 @@ type Request struct {
 type RequestFilter struct {
 	Status  string
 	Subject string
-	Limit   int
+	// FinishedBefore keeps requests completed or denied before it.
+	FinishedBefore time.Time
+	Limit          int
 }

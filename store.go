@@ -26,6 +26,8 @@ type Change struct {
 	// RequestUpdates replace requests whose Version is still the one read
 	// (and bump it); ECONFLICT if it moved on, ENOTFOUND if gone.
 	RequestUpdates []*Request
+	// RequestDeletes remove requests past their record-keeping period.
+	RequestDeletes []string
 	Audit          []*AuditEntry
 }
 

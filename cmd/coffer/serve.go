@@ -232,7 +232,8 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *pr
 	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log,
 		RateLimit: vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 		WebAuthn:  vault.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, Origins: cfg.WebAuthn.Origins},
-		Privacy:   vault.PrivacyOptions{Location: cfg.Privacy.Location(), ExternalSystems: cfg.Privacy.ExternalSystems},
+		Privacy: vault.PrivacyOptions{Location: cfg.Privacy.Location(), ExternalSystems: cfg.Privacy.ExternalSystems,
+			RequestRetention: time.Duration(cfg.Privacy.RequestRetentionDays) * 24 * time.Hour},
 		Policy: vault.SecurityPolicy{Version: cfg.SecurityPolicy.Version, Text: cfg.SecurityPolicy.Text,
 			TrainingValidity: time.Duration(cfg.SecurityPolicy.TrainingValidDays) * 24 * time.Hour}})
 	if err != nil {

@@ -55,6 +55,8 @@ type Privacy struct {
 	ExternalSystems []string `yaml:"external_systems"`
 	// RetentionInterval is a duration such as 1h (default 1h; "off" disables).
 	RetentionInterval string `yaml:"retention_interval"`
+	// RequestRetentionDays keeps finished requests this long (default 730).
+	RequestRetentionDays int `yaml:"request_retention_days"`
 }
 
 // Location is the privacy time zone (validated by Load).
@@ -221,6 +223,9 @@ func (c *Config) validate(path string) error {
 		if h := u.Hostname(); h != c.WebAuthn.RPID && !strings.HasSuffix(h, "."+c.WebAuthn.RPID) {
 			return fmt.Errorf("%s: webauthn: origins: %q is not within rp_id %q", path, o, c.WebAuthn.RPID)
 		}
+	}
+	if c.Privacy.RequestRetentionDays < 0 {
+		return fmt.Errorf("%s: privacy.request_retention_days: not negative (0: the default, 730)", path)
 	}
 	if c.Privacy.TimeZone != "" {
 		if _, err := time.LoadLocation(c.Privacy.TimeZone); err != nil {

@@ -65,6 +65,10 @@ func RequestsQuery(f coffer.RequestFilter) (string, []any) {
 		q += ` AND subject = ?`
 		args = append(args, f.Subject)
 	}
+	if !f.FinishedBefore.IsZero() {
+		q += ` AND completed_at > 0 AND completed_at < ?`
+		args = append(args, f.FinishedBefore.UnixNano())
+	}
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
@@ -206,6 +210,11 @@ func ApplyPrivacy(ctx context.Context, tx Tx, ch *coffer.Change) error {
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO erasure_ledger (hash, erased_at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`,
 			e.LedgerHash, time.Now().UnixNano()); err != nil {
+			return err
+		}
+	}
+	for _, id := range ch.RequestDeletes {
+		if _, err := tx.Exec(ctx, `DELETE FROM requests WHERE id = ?`, id); err != nil {
 			return err
 		}
 	}

@@ -149,6 +149,7 @@ func testRequests(t *testing.T, s coffer.Store) {
 		{coffer.RequestFilter{Status: "open"}, []string{"req_1"}},
 		{coffer.RequestFilter{Subject: "cus_s"}, []string{"req_2"}},
 		{coffer.RequestFilter{Limit: 1}, []string{"req_2"}},
+		{coffer.RequestFilter{FinishedBefore: time.Now()}, nil},
 	} {
 		rs, err := s.Requests(ctx, c.f)
 		if err != nil {
@@ -161,6 +162,21 @@ func testRequests(t *testing.T, s coffer.Store) {
 		if !cmp.Equal(ids, c.want) {
 			t.Errorf("Requests(%+v) = %v, want %v", c.f, ids, c.want)
 		}
+	}
+	done := *r2
+	done.Status, done.CompletedAt = "completed", &at
+	if err := s.Commit(ctx, &coffer.Change{RequestUpdates: []*coffer.Request{&done}}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Requests(ctx, coffer.RequestFilter{FinishedBefore: at.Add(time.Second)})
+	if err != nil || len(rs) != 1 || rs[0].ID != "req_2" {
+		t.Fatalf("finished before: %v %d", err, len(rs))
+	}
+	if err := s.Commit(ctx, &coffer.Change{RequestDeletes: []string{"req_2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Request(ctx, "req_2"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("deleted request: %v", err)
 	}
 }
 

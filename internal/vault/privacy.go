@@ -20,6 +20,10 @@ type PrivacyOptions struct {
 	// ExternalSystems are systems outside Coffer that hold personal data;
 	// each becomes a manual checklist item of an erasure request.
 	ExternalSystems []string
+	// RequestRetention is how long finished requests are kept as records
+	// of compliance (default 730 days: CCPA regulations §7101 ask for 24
+	// months).
+	RequestRetention time.Duration
 }
 
 // ConsentChange is a consent given or withdrawn through the API.

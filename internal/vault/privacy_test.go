@@ -282,6 +282,21 @@ func TestRequestLifecycle(t *testing.T) {
 	if _, err := f.v.Requests(ctx, f.admin, "pending", false); coffer.ErrorCode(err) != coffer.EINVALID {
 		t.Errorf("unknown status: %v", err)
 	}
+	// Finished requests are kept 730 days as records of compliance, then
+	// swept; the unfinished one stays.
+	if rep, _ := f.v.Sweep(ctx, false); rep.Requests != 0 {
+		t.Errorf("swept a young request: %+v", rep)
+	}
+	f.advance(731 * 24 * time.Hour)
+	if rep, err := f.v.Sweep(ctx, false); err != nil || rep.Requests != 1 {
+		t.Fatalf("request sweep: %v %+v", err, rep)
+	}
+	if _, err := f.v.Request(ctx, f.admin, r.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("finished request after 731 days: %v", err)
+	}
+	if _, err := f.v.Request(ctx, f.admin, c.ID); err != nil {
+		t.Errorf("open request swept: %v", err)
+	}
 }
 
 // TestErasureShredsEverything: after an erasure the subject's wrapped DEK,

@@ -16,6 +16,9 @@ type SweepReport struct {
 	DryRun  bool           `json:"dry_run"`
 	Records map[string]int `json:"records"`
 	Values  map[string]int `json:"values"`
+	// Requests counts finished data-subject requests past their
+	// record-keeping period.
+	Requests int `json:"requests"`
 }
 
 // sweepPage is how many records one sweep transaction handles.
@@ -56,7 +59,30 @@ func (v *Vault) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) {
 			}
 		}
 	}
-	return rep, nil
+	n, err := v.sweepRequests(ctx, now.Add(-v.privacy.RequestRetention), dryRun)
+	rep.Requests = n
+	return rep, err
+}
+
+// sweepRequests deletes requests finished before cutoff, each audited.
+func (v *Vault) sweepRequests(ctx context.Context, cutoff time.Time, dryRun bool) (int, error) {
+	total := 0
+	for {
+		rs, err := v.store.Requests(ctx, coffer.RequestFilter{FinishedBefore: cutoff, Limit: sweepPage})
+		if err != nil || len(rs) == 0 || dryRun {
+			return total + len(rs), err
+		}
+		ch := &coffer.Change{}
+		for _, r := range rs {
+			ch.RequestDeletes = append(ch.RequestDeletes, r.ID)
+			ch.Audit = append(ch.Audit, &coffer.AuditEntry{Actor: retentionActor, Action: "retention.delete_request", Record: r.ID,
+				Subject: r.Subject, Outcome: coffer.OutcomeAllowed, Reason: "request record kept " + schema.FormatRetention(v.privacy.RequestRetention)})
+		}
+		if err := v.store.Commit(ctx, ch); err != nil {
+			return total, err
+		}
+		total += len(rs)
+	}
 }
 
 func retentionEntry(r *coffer.StoredRecord, action, reason string, fields []string) *coffer.AuditEntry {

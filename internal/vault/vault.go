@@ -130,6 +130,9 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 	}
 	v.ceremonies.pending = map[string]ceremony{}
 	v.privacy = o.Privacy
+	if v.privacy.RequestRetention <= 0 {
+		v.privacy.RequestRetention = 730 * 24 * time.Hour
+	}
 	if v.privacy.Location == nil {
 		v.privacy.Location = time.UTC
 	}

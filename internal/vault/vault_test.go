@@ -41,7 +41,7 @@ func (f *fixture) advance(d time.Duration) { f.offset.Add(int64(d)) }
 // newFixture opens a vault on a real SQLite store and key file in a temp
 // dir. On cleanup it closes everything and scans every file of the dir for
 // the given canaries.
-func newFixture(t *testing.T, canaries ...string) *fixture {
+func newFixture(t testing.TB, canaries ...string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	kf := filepath.Join(dir, "keys.json")
@@ -75,7 +75,7 @@ func newFixture(t *testing.T, canaries ...string) *fixture {
 	return f
 }
 
-func scanForCanaries(t *testing.T, dir string, canaries []string) {
+func scanForCanaries(t testing.TB, dir string, canaries []string) {
 	t.Helper()
 	entries, _ := os.ReadDir(dir)
 	if len(entries) == 0 {
@@ -95,7 +95,7 @@ func scanForCanaries(t *testing.T, dir string, canaries []string) {
 }
 
 // call authenticates a new API key of role and returns a call for purpose.
-func (f *fixture) call(t *testing.T, role, purpose string) *vault.Call {
+func (f *fixture) call(t testing.TB, role, purpose string) *vault.Call {
 	t.Helper()
 	_, token, err := f.v.CreateAPIKey(ctx, &vault.Call{}, vault.NewAPIKey{Name: "test-" + role, Role: role})
 	if err != nil {
@@ -117,7 +117,7 @@ func raw(m map[string]any) map[string]json.RawMessage {
 	return out
 }
 
-func (f *fixture) create(t *testing.T, subject string, fields map[string]any) vault.Created {
+func (f *fixture) create(t testing.TB, subject string, fields map[string]any) vault.Created {
 	t.Helper()
 	out, err := f.v.CreateRecords(ctx, f.admin, "customers", []coffer.NewRecord{{Subject: subject, Fields: raw(fields)}})
 	if err != nil {
