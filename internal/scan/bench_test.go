@@ -47,6 +47,7 @@ func TestGeneratedLog(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("generated log: %d labelled values, %d false positives, %d missed", len(want), fp, fn)
 	if len(want) < 100 || fp+fn > 0 {
 		t.Errorf("%d labelled values, %d false positives, %d missed", len(want), fp, fn)
 	}
