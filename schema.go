@@ -1,6 +1,10 @@
 package coffer
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // FieldType is the declared type of a field; it decides validation and
 // normalization (internal/schema).
@@ -106,6 +110,31 @@ type Role struct {
 	Purposes    []string // when not AllPurposes
 	Admin       bool
 	Collections map[string]*Grant // key "*" applies to every collection
+	// Tokenize and Detokenize name the token namespaces (and FPE keys) the
+	// role may tokenize into and detokenize from; "*" is every one.
+	// Tokens of a record field (namespace collection.field) follow the
+	// collection grant's Detokenize instead.
+	Tokenize   []string
+	Detokenize []string
+}
+
+// MayToken reports whether role r may tokenize (detok false) or
+// detokenize (detok true) in namespace ns.
+func (r *Role) MayToken(ns string, detok bool) bool {
+	if r == nil {
+		return false
+	}
+	if coll, field, ok := strings.Cut(ns, "."); ok {
+		if !detok {
+			return false // record tokens are made by writing the record
+		}
+		return r.Grant(coll).CanDetokenize(field)
+	}
+	list := r.Tokenize
+	if detok {
+		list = r.Detokenize
+	}
+	return slices.Contains(list, ns) || slices.Contains(list, "*")
 }
 
 // HasPurpose reports whether the role may act for purpose p.
@@ -154,6 +183,10 @@ func (g *Grant) CanWrite(f string) bool { return g != nil && listHas(g.Write, f)
 
 // CanSearch reports whether the grant allows searching on field f.
 func (g *Grant) CanSearch(f string) bool { return g != nil && listHas(g.Search, f) }
+
+// CanDetokenize reports whether the grant reveals field f's tokenized
+// value in plain.
+func (g *Grant) CanDetokenize(f string) bool { return g != nil && listHas(g.Detokenize, f) }
 
 func listHas(list []string, s string) bool {
 	for _, x := range list {

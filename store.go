@@ -28,7 +28,15 @@ type Change struct {
 	RequestUpdates []*Request
 	// RequestDeletes remove requests past their record-keeping period.
 	RequestDeletes []string
-	Audit          []*AuditEntry
+	// NewTokenKeys are created unless their namespace has one already.
+	NewTokenKeys []*TokenKey
+	// NewTokens are stored; a token that exists with the same namespace and
+	// fingerprint is the same tokenization (kept), with another it is a
+	// collision: ECONFLICT.
+	NewTokens []*Token
+	// RevokeTokens revokes tokens; ENOTFOUND if one is unknown.
+	RevokeTokens []string
+	Audit        []*AuditEntry
 }
 
 // Rewrap is one subject's DEK wrapped anew under another KEK version.
@@ -79,6 +87,11 @@ type Store interface {
 	ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*StoredRecord, error)
 	// Erased reports whether the ledger holds hash.
 	Erased(ctx context.Context, hash []byte) (bool, error)
+	// TokenKey returns a namespace's key. ENOTFOUND if absent.
+	TokenKey(ctx context.Context, namespace string) (*TokenKey, error)
+	// Tokens returns the tokens found among ids (absent ones are left out).
+	Tokens(ctx context.Context, ids []string) (map[string]*Token, error)
+
 	// Request returns a data-subject request. ENOTFOUND if absent.
 	Request(ctx context.Context, id string) (*Request, error)
 	// Requests lists requests matching f, newest first.

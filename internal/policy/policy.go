@@ -119,6 +119,9 @@ func Decide(r *Request) Decision {
 				d.Withheld = append(d.Withheld, name)
 				continue
 			}
+			if f.Tokenize != "" && v == coffer.ViewPlain && !g.CanDetokenize(name) {
+				v = coffer.ViewToken // a tokenized value is plain only with detokenize
+			}
 			d.Views[i] = v
 			d.Allowed = true
 		}

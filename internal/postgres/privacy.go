@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,4 +70,29 @@ func (s *Store) Request(ctx context.Context, id string) (*coffer.Request, error)
 func (s *Store) Requests(ctx context.Context, f coffer.RequestFilter) ([]*coffer.Request, error) {
 	q, args := rowcodec.RequestsQuery(f)
 	return collect(ctx, s, rowcodec.ScanRequest, q, args...)
+}
+
+// TokenKey implements coffer.Store.
+func (s *Store) TokenKey(ctx context.Context, namespace string) (*coffer.TokenKey, error) {
+	k, err := rowcodec.ScanTokenKey(s.pool.QueryRow(ctx, rowcodec.Rebind(rowcodec.QueryTokenKey), namespace))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "token namespace not found")
+	}
+	return k, err
+}
+
+// Tokens implements coffer.Store.
+func (s *Store) Tokens(ctx context.Context, ids []string) (map[string]*coffer.Token, error) {
+	out := make(map[string]*coffer.Token, len(ids))
+	for chunk := range slices.Chunk(ids, 500) {
+		q, args := rowcodec.TokensQuery(chunk)
+		ts, err := collect(ctx, s, rowcodec.ScanToken, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			out[t.Token] = t
+		}
+	}
+	return out, nil
 }

@@ -36,6 +36,9 @@ func Rebind(q string) string {
 	return b.String()
 }
 
+// timeNow stamps erasures and revocations.
+var timeNow = time.Now
+
 // Column lists of the privacy tables.
 const (
 	ConsentColumns = `seq, subject, purpose, granted, time, source, notice_version`
@@ -159,6 +162,9 @@ func ScanRequest(row Row) (*coffer.Request, error) {
 // changes, in the same transaction): consents, restrictions, erasures and
 // requests.
 func ApplyPrivacy(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	if err := applyTokens(ctx, tx, ch); err != nil {
+		return err
+	}
 	for _, ev := range ch.Consents {
 		var cur string
 		err := tx.QueryRow(ctx, `SELECT consents FROM subjects WHERE id = ?`, ev.Subject).Scan(&cur)
@@ -208,8 +214,11 @@ func ApplyPrivacy(ctx context.Context, tx Tx, ch *coffer.Change) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM consent_events WHERE subject = ?`, e.Subject); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM tokens WHERE subject = ?`, e.Subject); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO erasure_ledger (hash, erased_at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`,
-			e.LedgerHash, time.Now().UnixNano()); err != nil {
+			e.LedgerHash, Nanos(timeNow())); err != nil {
 			return err
 		}
 	}

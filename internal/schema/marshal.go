@@ -40,6 +40,11 @@ type (
 		Purposes    any                  `json:"purposes"`
 		Admin       bool                 `json:"admin,omitempty"`
 		Collections map[string]*docGrant `json:"collections,omitempty"`
+		Tokens      *docTokens           `json:"tokens,omitempty"`
+	}
+	docTokens struct {
+		Tokenize   []string `json:"tokenize,omitempty"`
+		Detokenize []string `json:"detokenize,omitempty"`
 	}
 	document struct {
 		Purposes    map[string]docPurpose    `json:"purposes"`
@@ -95,6 +100,9 @@ func Marshal(s *coffer.Schema) ([]byte, error) {
 	}
 	for n, r := range s.Roles {
 		dr := docRole{Admin: r.Admin, Collections: map[string]*docGrant{}}
+		if r.Tokenize != nil || r.Detokenize != nil {
+			dr.Tokens = &docTokens{Tokenize: r.Tokenize, Detokenize: r.Detokenize}
+		}
 		if r.AllPurposes {
 			dr.Purposes = "*"
 		} else {

@@ -306,6 +306,9 @@ func (p *parser) collections(s *coffer.Schema, n *yaml.Node) error {
 	return nil
 }
 
+// NamespaceRE is the shape of a token namespace or FPE key name.
+var NamespaceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
 func (p *parser) field(s *coffer.Schema, key, n *yaml.Node, path string) (*coffer.Field, error) {
 	name := key.Value
 	if !nameRE.MatchString(name) {
@@ -326,6 +329,9 @@ func (p *parser) field(s *coffer.Schema, key, n *yaml.Node, path string) (*coffe
 			}
 			switch k {
 			case "type":
+				if slices.Contains(sad, strings.ToLower(sv)) {
+					return nil, p.errf(v, kp, "type %q is sensitive authentication data (card security code, track data or PIN), which must never be stored after authorization (PCI DSS 4.0.1 req. 3.3.1)", sv)
+				}
 				if !types[coffer.FieldType(sv)] {
 					return nil, p.errf(v, kp, "unknown type %q (string, email, phone, date, card_number, iban, ssn, ip, json, integer, boolean)", sv)
 				}
@@ -411,7 +417,7 @@ func (p *parser) roles(s *coffer.Schema, n *yaml.Node) error {
 			return p.errf(kv[0], path, "role names are lower-case letters, digits and _")
 		}
 		r := &coffer.Role{Name: name, Collections: map[string]*coffer.Grant{}}
-		parts, err := p.pairs(kv[1], path, "purposes", "collections", "admin")
+		parts, err := p.pairs(kv[1], path, "purposes", "collections", "admin", "tokens")
 		if err != nil {
 			return err
 		}
@@ -421,6 +427,34 @@ func (p *parser) roles(s *coffer.Schema, n *yaml.Node) error {
 			case "admin":
 				if r.Admin, err = p.boolean(v, kp); err != nil {
 					return err
+				}
+			case "tokens":
+				tkvs, err := p.pairs(v, kp, "tokenize", "detokenize")
+				if err != nil {
+					return err
+				}
+				for _, tkv := range tkvs {
+					tp := join(kp, tkv[0].Value)
+					items, err := p.list(tkv[1], tp)
+					if err != nil {
+						return err
+					}
+					var names []string
+					for _, it := range items {
+						ns, err := p.str(it, tp)
+						if err != nil {
+							return err
+						}
+						if ns != "*" && !NamespaceRE.MatchString(ns) {
+							return p.errf(it, tp, "a token namespace is lower-case letters, digits, _ and - (at most 63), or \"*\"")
+						}
+						names = append(names, ns)
+					}
+					if tkv[0].Value == "tokenize" {
+						r.Tokenize = names
+					} else {
+						r.Detokenize = names
+					}
 				}
 			case "purposes":
 				if v.Kind == yaml.ScalarNode && v.Value == "*" {

@@ -82,6 +82,8 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", "x.yaml:0: empty document"},
 		{"unknown top key", "purposes: {}\nextras: 1\n", "x.yaml:2: unknown key \"extras\""},
 		{"bad basis", "purposes:\n  account: {legal_basis: vibes}\ncollections: {}\n", "x.yaml:2: purposes.account.legal_basis: \"vibes\" is not a GDPR Art. 6 legal basis"},
+		{"track type", base + "      stripe: {type: track_data, classification: payment, purposes: [account]}\n", "x.yaml:6: collections.customers.fields.stripe.type: type \"track_data\" is sensitive authentication data"},
+		{"bad namespace", base + "      x: {type: string, classification: personal, purposes: [account]}\nroles:\n  r: {purposes: [account], tokens: {detokenize: [Bad NS]}}\n", "roles.r.tokens.detokenize: a token namespace is"},
 		{"bad sale flag", "purposes:\n  ads: {legal_basis: consent, sale_or_sharing: yes please}\ncollections: {}\n", "x.yaml:2: purposes.ads.sale_or_sharing: true or false"},
 		{"unknown type", base + "      email: {type: emial, classification: personal, purposes: [account]}\n", "x.yaml:6: collections.customers.fields.email.type: unknown type \"emial\""},
 		{"undeclared purpose", base + "      email: {type: email, classification: personal, purposes: [account, sales]}\n", "x.yaml:6: collections.customers.fields.email.purposes: purpose \"sales\" is not declared"},

@@ -270,3 +270,28 @@ func (s *Sealer) LedgerHash(subject string) []byte {
 	m.Write([]byte(subject))
 	return m.Sum(nil)
 }
+
+// TokenFingerprint is the keyed hash of a normalized value in a token
+// namespace (a blind index of its own collection "tokens").
+func (s *Sealer) TokenFingerprint(namespace string, normalized []byte) []byte {
+	return s.BlindIndex("tokens", namespace, normalized)
+}
+
+// DeterministicTokenKey is the key that derives a namespace's
+// deterministic tokens (same value, same token).
+func (s *Sealer) DeterministicTokenKey(namespace string) []byte {
+	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/token-det/v1|"+namespace, keySize)
+	if err != nil {
+		panic(err)
+	}
+	return key
+}
+
+// FPEKey is the AES-256 key of a named format-preserving-encryption key.
+func (s *Sealer) FPEKey(name string) []byte {
+	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/fpe/v1|"+name, keySize)
+	if err != nil {
+		panic(err)
+	}
+	return key
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/cofferhq/coffer"
@@ -86,4 +87,34 @@ func (s *Store) Requests(ctx context.Context, f coffer.RequestFilter) ([]*coffer
 	}
 	defer rows.Close()
 	return rowcodec.Collect(rows, rowcodec.ScanRequest)
+}
+
+// TokenKey implements coffer.Store.
+func (s *Store) TokenKey(ctx context.Context, namespace string) (*coffer.TokenKey, error) {
+	k, err := rowcodec.ScanTokenKey(s.rdb.QueryRowContext(ctx, rowcodec.QueryTokenKey, namespace))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "token namespace not found")
+	}
+	return k, err
+}
+
+// Tokens implements coffer.Store.
+func (s *Store) Tokens(ctx context.Context, ids []string) (map[string]*coffer.Token, error) {
+	out := make(map[string]*coffer.Token, len(ids))
+	for chunk := range slices.Chunk(ids, 500) {
+		q, args := rowcodec.TokensQuery(chunk)
+		rows, err := s.query(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		ts, err := rowcodec.Collect(rows, rowcodec.ScanToken)
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			out[t.Token] = t
+		}
+	}
+	return out, nil
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Factory) {
 		{"Erasure", testErasure},
 		{"Requests", testRequests},
 		{"ExpiredRecords", testExpired},
+		{"Tokens", testTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

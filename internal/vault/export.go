@@ -115,6 +115,9 @@ func (v *Vault) ExportRequest(ctx context.Context, c *Call, id string) (*Export,
 			coll := schema.Collections[sr.Collection]
 			xr := ExportRecord{Collection: sr.Collection, ID: sr.ID, Fields: map[string]json.RawMessage{}, CreatedAt: sr.CreatedAt, UpdatedAt: sr.UpdatedAt}
 			for name, ct := range sr.Fields {
+				if strings.HasSuffix(name, tokenSuffix) {
+					continue // the token stands for the value exported beside it
+				}
 				plain, err := dek.Open(nil, sr.Collection, sr.ID, name, ct)
 				if err != nil {
 					return nil, coffer.Errorf(coffer.EINTERNAL, "field %s of record %s failed to decrypt", name, sr.ID)

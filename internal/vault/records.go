@@ -141,6 +141,11 @@ func (v *Vault) CreateRecords(ctx context.Context, c *Call, collection string, r
 			var recFields []string
 			for _, p := range plains[i] {
 				sr.Fields[p.name] = dek.Seal(nil, collection, sr.ID, p.name, p.plain)
+				if coll.Fields[p.name].Tokenize != "" {
+					if sr.Fields[p.name+tokenSuffix], err = v.tokenizeField(ctx, ch, sealer, dek, collection, sr.ID, subj, p.name, p.plain, now); err != nil {
+						return nil, err
+					}
+				}
 				if coll.Fields[p.name].Searchable {
 					sr.Index = append(sr.Index, coffer.IndexEntry{Field: p.name, Hash: sealer.BlindIndex(collection, p.name, p.index)})
 				}
@@ -293,6 +298,20 @@ func (v *Vault) reveal(ctx context.Context, c *Call, sealer *seal.Sealer, action
 			if view == "" {
 				continue
 			}
+			if view == coffer.ViewToken {
+				ct, ok := sr.Fields[name+tokenSuffix]
+				if !ok {
+					rec.Withheld = append(rec.Withheld, name) // no token: not shown in another view
+					continue
+				}
+				t, err := dek.Open(nil, sr.Collection, sr.ID, name+tokenSuffix, ct)
+				if err != nil {
+					return nil, coffer.Errorf(coffer.EINTERNAL, "field %s of record %s failed to decrypt", name, sr.ID)
+				}
+				rec.Fields[name], _ = json.Marshal(string(t))
+				shown = append(shown, name)
+				continue
+			}
 			plain, err := dek.Open(nil, sr.Collection, sr.ID, name, sr.Fields[name])
 			if err != nil {
 				v.log.Error("field failed to decrypt", "collection", sr.Collection, "record", sr.ID, "field", name, "err", err)
@@ -390,12 +409,18 @@ func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string
 		up := &coffer.StoredRecord{ID: sr.ID, Collection: collection, Subject: sr.Subject, Fields: map[string][]byte{},
 			Version: sr.Version, CreatedAt: sr.CreatedAt, UpdatedAt: now}
 		for name, ct := range sr.Fields {
-			if !names[name] {
+			if !names[strings.TrimSuffix(name, tokenSuffix)] {
 				up.Fields[name] = ct
 			}
 		}
+		tch := &coffer.Change{}
 		for name, p := range plains {
 			up.Fields[name] = dek.Seal(nil, collection, sr.ID, name, p)
+			if coll.Fields[name].Tokenize != "" {
+				if up.Fields[name+tokenSuffix], err = v.tokenizeField(ctx, tch, sealer, dek, collection, sr.ID, sr.Subject, name, p, now); err != nil {
+					return nil, err
+				}
+			}
 		}
 		// The index is rebuilt whole: unchanged searchable fields are
 		// decrypted to recompute their hashes.
@@ -419,7 +444,7 @@ func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string
 		}
 		ue := *e
 		ue.Outcome = coffer.OutcomeAllowed
-		err = v.store.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}, Audit: []*coffer.AuditEntry{&ue}})
+		err = v.store.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}, NewTokens: tch.NewTokens, Audit: []*coffer.AuditEntry{&ue}})
 		if coffer.ErrorCode(err) == coffer.ECONFLICT && attempt < 5 {
 			continue // a concurrent update won; apply ours on top of it
 		}

@@ -146,6 +146,7 @@ func (v *Vault) sweepField(ctx context.Context, coll *coffer.Collection, field s
 			}
 			hit = append(hit, r)
 			delete(r.Fields, field)
+			delete(r.Fields, field+tokenSuffix)
 			r.Index = slices.DeleteFunc(r.Index, func(ix coffer.IndexEntry) bool { return ix.Field == field })
 			ch.Updates = append(ch.Updates, r)
 			ch.Audit = append(ch.Audit, retentionEntry(r, "retention.erase_field", reason, []string{field}))

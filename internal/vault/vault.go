@@ -40,6 +40,7 @@ type Vault struct {
 	wa         *webauthn.WebAuthn // nil: WebAuthn not configured
 	ceremonies ceremonies
 	privacy    PrivacyOptions
+	tokenKeys  sync.Map // token namespace → *seal.DEK
 
 	useMu     sync.Mutex
 	used      map[string]time.Time // API key id → last use, not yet stored

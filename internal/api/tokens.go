@@ -1,0 +1,106 @@
+package api
+
+import (
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/vault"
+)
+
+func (h *Handler) tokenRoutes() {
+	h.handle("POST /v1/tokens", h.auth(h.tokenize))
+	h.handle("POST /v1/tokens/detokenize", h.auth(h.detokenize))
+	h.handle("DELETE /v1/tokens/{t}", h.auth(h.revokeToken))
+	h.handle("POST /v1/fpe/encrypt", h.auth(h.fpe(false)))
+	h.handle("POST /v1/fpe/decrypt", h.auth(h.fpe(true)))
+}
+
+func (h *Handler) tokenize(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Values []struct {
+			Value  string `json:"value"`
+			Format string `json:"format"`
+		} `json:"values"`
+		Namespace     string `json:"namespace"`
+		Deterministic bool   `json:"deterministic"`
+		TTL           string `json:"ttl"`
+		CardKeepBIN   int    `json:"card_keep_bin"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	tr := vault.TokenizeRequest{Namespace: req.Namespace, Deterministic: req.Deterministic, CardKeepBIN: req.CardKeepBIN}
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil || d <= 0 {
+			return coffer.Errorf(coffer.EINVALID, "ttl: a positive duration such as 720h")
+		}
+		tr.TTL = d
+	}
+	tr.Values = make([]vault.TokenValue, len(req.Values))
+	for i, v := range req.Values {
+		tr.Values[i] = vault.TokenValue{Value: v.Value, Format: v.Format}
+	}
+	toks, err := h.vault.Tokenize(r.Context(), c, tr)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"tokens": toks})
+	return nil
+}
+
+func (h *Handler) detokenize(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		Tokens []string `json:"tokens"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	vals, err := h.vault.Detokenize(r.Context(), c, req.Tokens)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"values": vals})
+	return nil
+}
+
+func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	if err := h.vault.RevokeToken(r.Context(), c, r.PathValue("t")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) fpe(decrypt bool) authedFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+		var req struct {
+			Key       string   `json:"key"`
+			Algorithm string   `json:"algorithm"`
+			Alphabet  string   `json:"alphabet"`
+			Tweak     string   `json:"tweak"`
+			Values    []string `json:"values"`
+		}
+		if err := h.decode(w, r, &req); err != nil {
+			return err
+		}
+		fr := vault.FPERequest{Key: req.Key, Algorithm: req.Algorithm, Alphabet: req.Alphabet, Values: req.Values}
+		if req.Tweak != "" {
+			t, err := hex.DecodeString(req.Tweak)
+			if err != nil {
+				return coffer.Errorf(coffer.EINVALID, "tweak: hexadecimal bytes (FF1: at most 256; FF3-1: exactly 7)")
+			}
+			fr.Tweak = t
+		}
+		out, err := h.vault.FPE(r.Context(), c, fr, decrypt)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]any{"values": out})
+		return nil
+	}
+}

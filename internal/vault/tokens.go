@@ -1,0 +1,417 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/fpe"
+	"github.com/cofferhq/coffer/internal/schema"
+	"github.com/cofferhq/coffer/internal/seal"
+	"github.com/cofferhq/coffer/internal/token"
+)
+
+// MaxTokens is the most values one tokenize or detokenize call may hold.
+const MaxTokens = 1000
+
+// maxTokenValue bounds a random-format value (bytes).
+const maxTokenValue = 4096
+
+// tokenSuffix names, inside a record, the sealed token of a tokenized
+// field (a name no declared field can have).
+const tokenSuffix = "#token"
+
+// DefaultNamespace is the namespace of tokens created without one.
+const DefaultNamespace = "default"
+
+// TokenValue is one value to tokenize: format "random" (default) or "card".
+type TokenValue struct {
+	Value  string
+	Format string
+}
+
+// TokenizeRequest is a batch to tokenize in one namespace.
+type TokenizeRequest struct {
+	Values        []TokenValue
+	Namespace     string
+	Deterministic bool          // same value, same namespace → same token
+	TTL           time.Duration // 0: no expiry
+	CardKeepBIN   int           // card tokens keep the first 0, 6 or 8 digits
+}
+
+// tokenKey returns a namespace's data key, creating it (in its own
+// transaction, so concurrent creators agree on the stored one) on first use.
+func (v *Vault) tokenKey(ctx context.Context, sealer *seal.Sealer, ns string) (*seal.DEK, error) {
+	if d, ok := v.tokenKeys.Load(ns); ok {
+		return d.(*seal.DEK), nil
+	}
+	k, err := v.store.TokenKey(ctx, ns)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		_, wrapped, version, nerr := sealer.NewDEK("ns:" + ns)
+		if nerr != nil {
+			return nil, nerr
+		}
+		nk := &coffer.TokenKey{Namespace: ns, WrappedKey: wrapped, KEKVersion: version, CreatedAt: v.now().UTC()}
+		if err := v.store.Commit(ctx, &coffer.Change{NewTokenKeys: []*coffer.TokenKey{nk}}); err != nil {
+			return nil, err
+		}
+		k, err = v.store.TokenKey(ctx, ns)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := sealer.OpenDEK("ns:"+ns, k.WrappedKey, k.KEKVersion)
+	if err != nil {
+		return nil, err
+	}
+	v.tokenKeys.Store(ns, d)
+	return d, nil
+}
+
+// tokenRef names a token in the audit log without writing the token (a
+// card token keeps digits of the card): a short hash of it.
+func tokenRef(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return "tok#" + hex.EncodeToString(h[:8])
+}
+
+// tokenDenied audits and returns a refusal of a token call.
+func (v *Vault) tokenDenied(ctx context.Context, e *coffer.AuditEntry, code, reason string) error {
+	e.Outcome, e.Reason = coffer.OutcomeDenied, reason
+	if err := v.store.AppendAudit(ctx, e); err != nil {
+		return err
+	}
+	return coffer.Errorf(code, "%s", reason)
+}
+
+// mayToken checks the caller's role for a namespace (and, to detokenize,
+// a purpose of the role), auditing a refusal.
+func (v *Vault) mayToken(ctx context.Context, c *Call, e *coffer.AuditEntry, ns string, detok bool) error {
+	a := c.Actor
+	if a == nil || a.Role == nil {
+		return v.tokenDenied(ctx, e, coffer.EUNAUTHENTICATED, "not authenticated")
+	}
+	if a.Kind == coffer.ActorOperator && (!a.MFAEnrolled || !a.PolicyAcked) {
+		return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "an operator needs MFA and the current security policy acknowledged")
+	}
+	verb := "tokenize into"
+	if detok {
+		verb = "detokenize from"
+		if c.Purpose == "" {
+			return coffer.Errorf(coffer.EPURPOSE, "a purpose is required (Coffer-Purpose header)")
+		}
+		if v.Schema().Purposes[c.Purpose] == nil || !(a.Role.AllPurposes || contains(a.Role.Purposes, c.Purpose)) {
+			return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "role "+a.Role.Name+" may not act for purpose "+c.Purpose)
+		}
+	}
+	if !a.Role.MayToken(ns, detok) {
+		return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "role "+a.Role.Name+" may not "+verb+" namespace "+ns)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Tokenize replaces values by tokens, all or nothing: a bad value fails
+// the whole call with 400 naming its index, and nothing is stored.
+func (v *Vault) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]string, error) {
+	sealer, err := v.unsealed()
+	if err != nil {
+		return nil, err
+	}
+	ns := req.Namespace
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	switch {
+	case !schema.NamespaceRE.MatchString(ns):
+		return nil, coffer.Errorf(coffer.EINVALID, "namespace: lower-case letters, digits, _ and - (at most 63)")
+	case len(req.Values) == 0 || len(req.Values) > MaxTokens:
+		return nil, coffer.Errorf(coffer.EINVALID, "values: between 1 and %d values per request", MaxTokens)
+	case req.CardKeepBIN != 0 && req.CardKeepBIN != 6 && req.CardKeepBIN != 8:
+		return nil, coffer.Errorf(coffer.EINVALID, "card_keep_bin: 0, 6 or 8")
+	case req.TTL < 0:
+		return nil, coffer.Errorf(coffer.EINVALID, "ttl: a positive duration such as 720h")
+	}
+	e := c.entry("tokenize", "")
+	if err := v.mayToken(ctx, c, e, ns, false); err != nil {
+		return nil, err
+	}
+	// Validate every value before anything is generated or stored.
+	norm := make([]string, len(req.Values))
+	for i, tv := range req.Values {
+		at := "values[" + strconv.Itoa(i) + "]"
+		switch tv.Format {
+		case "", "random":
+			if tv.Value == "" || len(tv.Value) > maxTokenValue || !utf8.ValidString(tv.Value) {
+				return nil, coffer.Errorf(coffer.EINVALID, "%s.value: 1 to %d bytes of UTF-8 text", at, maxTokenValue)
+			}
+			norm[i] = tv.Value
+		case "card":
+			pan, err := token.NormalizeCard(tv.Value)
+			if err != nil {
+				return nil, coffer.Errorf(coffer.EINVALID, "%s.value: not a card number (12 to 19 digits passing the Luhn check)", at)
+			}
+			norm[i] = pan
+		default:
+			return nil, coffer.Errorf(coffer.EINVALID, "%s.format: random or card", at)
+		}
+	}
+	key, err := v.tokenKey(ctx, sealer, ns)
+	if err != nil {
+		return nil, err
+	}
+	var detKey []byte
+	if req.Deterministic {
+		detKey = sealer.DeterministicTokenKey(ns)
+	}
+	for attempt := 0; ; attempt++ {
+		now := v.now().UTC()
+		var expires time.Time
+		if req.TTL > 0 {
+			expires = now.Add(req.TTL)
+		}
+		out := make([]string, len(norm))
+		toks := make([]*coffer.Token, 0, len(norm))
+		for i, val := range norm {
+			var t string
+			var err error
+			switch {
+			case req.Values[i].Format == "card" && req.Deterministic:
+				t, err = token.DeterministicCardToken(val, req.CardKeepBIN, detKey, ns)
+			case req.Values[i].Format == "card":
+				t, err = token.CardToken(val, req.CardKeepBIN, nil)
+			case req.Deterministic:
+				t, err = token.DeterministicRandom(detKey, ns, val)
+			default:
+				t = token.Random()
+			}
+			if err != nil {
+				return nil, coffer.Errorf(coffer.EINVALID, "values[%d]: the card is too short to keep %d digits and randomize at least 4", i, req.CardKeepBIN+4)
+			}
+			out[i] = t
+			toks = append(toks, &coffer.Token{Token: t, Namespace: ns, Fingerprint: sealer.TokenFingerprint(ns, []byte(val)),
+				Value: key.Seal(nil, ns, t, "value", []byte(val)), CreatedAt: now, ExpiresAt: expires})
+		}
+		e.Outcome, e.Reason = coffer.OutcomeAllowed, strconv.Itoa(len(out))+" values into "+ns
+		err := v.store.Commit(ctx, &coffer.Change{NewTokens: toks, Audit: []*coffer.AuditEntry{e}})
+		if coffer.ErrorCode(err) == coffer.ECONFLICT && !req.Deterministic && attempt < 3 {
+			e = c.entry("tokenize", "") // a random token collided: draw again
+			continue
+		}
+		if coffer.ErrorCode(err) == coffer.ECONFLICT {
+			return nil, coffer.Errorf(coffer.ECONFLICT, "a deterministic token of this batch collides with another value's: use random tokens in this namespace")
+		}
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+// Detokenize returns the values of tokens, all or nothing: an unknown,
+// revoked or expired token fails the call with 404 naming its index. Each
+// token's detokenization is audited with the actor and purpose, durably,
+// before any value is returned.
+func (v *Vault) Detokenize(ctx context.Context, c *Call, ids []string) ([]string, error) {
+	sealer, err := v.unsealed()
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 || len(ids) > MaxTokens {
+		return nil, coffer.Errorf(coffer.EINVALID, "tokens: between 1 and %d tokens per request", MaxTokens)
+	}
+	for i, id := range ids {
+		if id == "" || len(id) > 64 {
+			return nil, coffer.Errorf(coffer.EINVALID, "tokens[%d]: not a token", i)
+		}
+	}
+	found, err := v.store.Tokens(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	now := v.now()
+	out := make([]string, len(ids))
+	entries := make([]*coffer.AuditEntry, 0, len(ids))
+	for i, id := range ids {
+		e := c.entry("detokenize", "")
+		e.Record = tokenRef(id)
+		t := found[id]
+		if t == nil || !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && now.After(t.ExpiresAt)) {
+			e.Outcome, e.Reason = coffer.OutcomeDenied, "unknown, revoked or expired token"
+			if err := v.store.AppendAudit(ctx, e); err != nil {
+				return nil, err
+			}
+			return nil, coffer.Errorf(coffer.ENOTFOUND, "tokens[%d]: unknown, revoked or expired token", i)
+		}
+		if coll, field, ok := strings.Cut(t.Namespace, "."); ok {
+			e.Collection, e.Fields, e.Subject = coll, []string{field}, t.Subject
+		}
+		if err := v.mayToken(ctx, c, e, t.Namespace, true); err != nil {
+			return nil, err
+		}
+		key, err := v.tokenKey(ctx, sealer, t.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		plain, err := key.Open(nil, t.Namespace, t.Token, "value", t.Value)
+		if err != nil {
+			return nil, coffer.Errorf(coffer.EINTERNAL, "tokens[%d]: the value failed to decrypt", i)
+		}
+		out[i] = string(plain)
+		e.Outcome = coffer.OutcomeAllowed
+		entries = append(entries, e)
+	}
+	if err := v.store.AppendAudit(ctx, entries...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RevokeToken revokes a token: it never detokenizes again.
+func (v *Vault) RevokeToken(ctx context.Context, c *Call, id string) error {
+	if _, err := v.unsealed(); err != nil {
+		return err
+	}
+	e := c.entry("token.revoke", "")
+	e.Record = tokenRef(id)
+	found, err := v.store.Tokens(ctx, []string{id})
+	if err != nil {
+		return err
+	}
+	t := found[id]
+	if t == nil {
+		return coffer.Errorf(coffer.ENOTFOUND, "token not found")
+	}
+	// Revoking is the privilege of those who may detokenize (or tokenize)
+	// in the namespace.
+	if c.Actor == nil || c.Actor.Role == nil || !(c.Actor.Role.MayToken(t.Namespace, false) || c.Actor.Role.MayToken(t.Namespace, true)) {
+		return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "this role may not revoke tokens of namespace "+t.Namespace)
+	}
+	e.Outcome = coffer.OutcomeAllowed
+	return v.store.Commit(ctx, &coffer.Change{RevokeTokens: []string{id}, Audit: []*coffer.AuditEntry{e}})
+}
+
+// tokenizeField stores a record's tokenized (card) field: the token is
+// sealed in the record beside the value, and kept in the token vault under
+// the field's namespace (collection.field), owned by the subject so that
+// erasure deletes it.
+func (v *Vault) tokenizeField(ctx context.Context, ch *coffer.Change, sealer *seal.Sealer, dek *seal.DEK, collection, recID, subject, field string, plain []byte, now time.Time) ([]byte, error) {
+	var pan string
+	if err := json.Unmarshal(plain, &pan); err != nil {
+		return nil, coffer.Errorf(coffer.EINTERNAL, "tokenized field %s is not a string", field)
+	}
+	t, err := token.CardToken(pan, 0, nil)
+	if err != nil {
+		return nil, coffer.Errorf(coffer.EINVALID, "field %s: not a card number that can be tokenized", field)
+	}
+	ns := collection + "." + field
+	key, err := v.tokenKey(ctx, sealer, ns)
+	if err != nil {
+		return nil, err
+	}
+	ch.NewTokens = append(ch.NewTokens, &coffer.Token{Token: t, Namespace: ns, Fingerprint: sealer.TokenFingerprint(ns, []byte(pan)),
+		Value: key.Seal(nil, ns, t, "value", []byte(pan)), Subject: subject, CreatedAt: now})
+	return dek.Seal(nil, collection, recID, field+tokenSuffix, []byte(t)), nil
+}
+
+// FPERequest encrypts or decrypts values in place of their format
+// (vaultless: nothing is stored) under a named key.
+type FPERequest struct {
+	Key       string   // key name (a token namespace for permissions)
+	Algorithm string   // ff1 (default) or ff3-1
+	Alphabet  string   // digits (default), base36, base62, lower
+	Tweak     []byte   // FF1: 0..256 bytes; FF3-1: 7 bytes (default zeros)
+	Values    []string // at most MaxTokens
+}
+
+var fpeAlphabets = map[string]string{"": fpe.Digits, "digits": fpe.Digits, "base36": fpe.Base36, "base62": fpe.Base62, "lower": fpe.LowerLetter}
+
+// FPE runs format-preserving encryption (NIST SP 800-38G FF1 or FF3-1 on
+// AES-256) with a key derived from the root keys. Encrypting needs the
+// role's tokenize right on the key name, decrypting its detokenize right
+// and a purpose. One audit entry per call.
+func (v *Vault) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool) ([]string, error) {
+	sealer, err := v.unsealed()
+	if err != nil {
+		return nil, err
+	}
+	alphabet, ok := fpeAlphabets[req.Alphabet]
+	switch {
+	case !schema.NamespaceRE.MatchString(req.Key):
+		return nil, coffer.Errorf(coffer.EINVALID, "key: a key name of lower-case letters, digits, _ and - (at most 63)")
+	case !ok:
+		return nil, coffer.Errorf(coffer.EINVALID, "alphabet: digits, base36, base62 or lower")
+	case len(req.Values) == 0 || len(req.Values) > MaxTokens:
+		return nil, coffer.Errorf(coffer.EINVALID, "values: between 1 and %d values per request", MaxTokens)
+	}
+	var ciph fpe.Cipher
+	key := sealer.FPEKey(req.Key)
+	switch req.Algorithm {
+	case "", "ff1":
+		ciph, err = fpe.NewFF1(key, utf8.RuneCountInString(alphabet))
+	case "ff3-1":
+		ciph, err = fpe.NewFF31(key, utf8.RuneCountInString(alphabet))
+		if req.Tweak == nil {
+			req.Tweak = make([]byte, fpe.FF31TweakLen)
+		}
+	default:
+		return nil, coffer.Errorf(coffer.EINVALID, "algorithm: ff1 or ff3-1")
+	}
+	if err != nil {
+		return nil, err
+	}
+	action := "fpe.encrypt"
+	if decrypt {
+		action = "fpe.decrypt"
+	}
+	e := c.entry(action, "")
+	if err := v.mayToken(ctx, c, e, req.Key, decrypt); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(req.Values))
+	for i, s := range req.Values {
+		var err error
+		if decrypt {
+			out[i], err = ciph.DecryptString(req.Tweak, s, alphabet)
+		} else {
+			out[i], err = ciph.EncryptString(req.Tweak, s, alphabet)
+		}
+		if err != nil {
+			return nil, coffer.Errorf(coffer.EINVALID, "values[%d]: %s (lengths %d to %d of the alphabet)", i, fpeReason(err), ciph.MinLen(), ciph.MaxLen())
+		}
+	}
+	e.Outcome, e.Reason = coffer.OutcomeAllowed, strconv.Itoa(len(out))+" values with key "+req.Key
+	if err := v.store.AppendAudit(ctx, e); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fpeReason words an fpe error (they never hold the value).
+func fpeReason(err error) string {
+	switch err {
+	case fpe.ErrDomainTooSmall:
+		return "too short: the domain would be under 1,000,000 values"
+	case fpe.ErrTooLong:
+		return "too long"
+	case fpe.ErrNumeral, fpe.ErrAlphabet:
+		return "a character outside the alphabet"
+	case fpe.ErrTweak:
+		return "tweak of the wrong length (FF1: at most 256 bytes; FF3-1: 7 bytes)"
+	}
+	return "cannot be processed"
+}
