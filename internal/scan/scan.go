@@ -249,6 +249,12 @@ func (r *run) stream(name string, in io.Reader, stdin bool) error {
 	isCSV := strings.HasSuffix(lower, ".csv") || strings.HasSuffix(lower, ".tsv")
 	var hints []pii.Hint
 	line := 1
+	if isCSV {
+		header := br.line(64 << 10)
+		r.bytes.Add(int64(len(header)))
+		hints = csvHints(header, isTSV(lower))
+		line = 2
+	}
 	var carry []byte
 	for {
 		if err := r.ctx.Err(); err != nil {
@@ -275,6 +281,10 @@ func (r *run) stream(name string, in io.Reader, stdin bool) error {
 		if !eof {
 			if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
 				cut = i + 1
+			} else if i := bytes.LastIndexAny(data, ",;\"\t<>{}[]=&|"); i >= len(data)/2 {
+				// A line longer than a chunk is cut where no value goes on
+				// across the cut (values hold spaces, dots, dashes, colons).
+				cut = i + 1
 			}
 		}
 		// The rest waits for the next chunk; it is copied out first because
@@ -284,9 +294,6 @@ func (r *run) stream(name string, in io.Reader, stdin bool) error {
 		r.bytes.Add(int64(m))
 		if r.s.o.Progress != nil {
 			r.s.o.Progress(int64(m))
-		}
-		if isCSV && hints == nil {
-			hints, data, line = csvHeader(data, isTSV(lower))
 		}
 		j := job{path: name, line: line, data: data, buf: buf, hints: hints, csv: isCSV, tsv: isTSV(lower)}
 		line += bytes.Count(data, []byte{'\n'})
@@ -305,20 +312,13 @@ func isTSV(name string) bool { return strings.HasSuffix(name, ".tsv") }
 
 func readErr(name string, err error) error { return fmt.Errorf("reading %s: %w", name, err) }
 
-// csvHeader reads the header line into hints and returns the rest.
-func csvHeader(data []byte, tsv bool) ([]pii.Hint, []byte, int) {
-	i := bytes.IndexByte(data, '\n')
-	if i < 0 {
-		i = len(data) - 1
-	}
+// csvHints reads a header line into hints, one per column.
+func csvHints(header []byte, tsv bool) []pii.Hint {
 	var hints []pii.Hint
-	for _, f := range splitFields(bytes.TrimRight(data[:i+1], "\r\n"), sep(tsv)) {
+	for _, f := range splitFields(bytes.TrimRight(header, "\r\n"), sep(tsv)) {
 		hints = append(hints, pii.ParseHint(string(bytes.Trim(f, `" `))))
 	}
-	if hints == nil {
-		hints = []pii.Hint{}
-	}
-	return hints, data[i+1:], 2
+	return hints
 }
 
 func sep(tsv bool) byte {
@@ -369,12 +369,12 @@ func (r *run) scanJob(j job) {
 	}
 	if j.csv {
 		line := j.line
-		for rest := j.data; len(rest) > 0; line++ {
-			l := rest
+		for rest := j.data; len(rest) > 0; {
+			l, next := rest, line
 			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-				l, rest = rest[:i], rest[i+1:]
+				l, rest, next = rest[:i], rest[i+1:], line+1
 			} else {
-				rest = nil
+				rest = nil // a piece of a long line: the next chunk goes on with it
 			}
 			for c, field := range splitFields(l, sep(j.tsv)) {
 				var h pii.Hint
@@ -383,6 +383,7 @@ func (r *run) scanJob(j job) {
 				}
 				r.s.det.Scan(field, h, func(m pii.Match) { add(line, m, field[m.Start:m.End]) })
 			}
+			line = next
 		}
 	} else {
 		pos, line := 0, j.line
@@ -417,6 +418,24 @@ func (p *peekReader) peek(n int) []byte {
 		p.err = err
 	}
 	return p.buf[:min(n, len(p.buf))]
+}
+
+// line consumes and returns the first line, newline included, or the
+// first max bytes when the line is longer.
+func (p *peekReader) line(max int) []byte {
+	for size := 512; ; size *= 2 {
+		size = min(size, max)
+		b := p.peek(size)
+		n := len(b)
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			n = i + 1
+		} else if len(b) == size && size < max {
+			continue
+		}
+		out := bytes.Clone(b[:n])
+		p.buf = p.buf[n:]
+		return out
+	}
 }
 
 func (p *peekReader) Read(b []byte) (int, error) {
