@@ -25,7 +25,8 @@ import (
 type benchCmd struct {
 	Addr        string        `help:"Server address (default $COFFER_ADDR or http://127.0.0.1:8750)."`
 	Token       string        `help:"API key (default $COFFER_TOKEN)."`
-	Op          string        `help:"Operation to measure." enum:"create,get,search" default:"create"`
+	Op          string        `help:"Operation to measure (tokenize: --batch card numbers per request; detokenize: one token per request, needs a role that may detokenize namespace cards)." enum:"create,get,search,tokenize,detokenize" default:"create"`
+	Batch       int           `help:"Values per tokenize request." default:"100"`
 	Concurrency int           `short:"n" help:"Concurrent clients." default:"32"`
 	Duration    time.Duration `short:"d" help:"How long to measure." default:"10s"`
 	Seed        int           `help:"Records created before get/search are measured." default:"2000"`
@@ -76,7 +77,12 @@ func (c *benchCmd) Run(env *Env) error {
 	ctx := env.Ctx
 
 	var ids []string
-	if c.Op != "create" {
+	if c.Op == "detokenize" {
+		var err error
+		if ids, err = c.seedTokens(ctx, cl); err != nil {
+			return fmt.Errorf("seeding tokens: %w", err)
+		}
+	} else if c.Op != "create" && c.Op != "tokenize" {
 		var err error
 		start := time.Now()
 		seeder := cl
@@ -132,12 +138,53 @@ func (c *benchCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stderr, "first error: %s\n", e)
 	}
 	fmt.Fprintf(env.Stderr, "%d %s requests in %s with %d clients\n", len(all), c.Op, elapsed.Round(time.Millisecond), c.Concurrency)
-	fmt.Fprintf(env.Stdout, "RESULT op=%s ops_per_sec=%.0f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f errors=%d\n",
-		c.Op, float64(len(all))/elapsed.Seconds(), pct(0.50), pct(0.95), pct(0.99), errs.Load())
+	values := ""
+	if c.Op == "tokenize" {
+		values = fmt.Sprintf(" values_per_sec=%.0f", float64(len(all)*c.Batch)/elapsed.Seconds())
+	}
+	fmt.Fprintf(env.Stdout, "RESULT op=%s ops_per_sec=%.0f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f errors=%d%s\n",
+		c.Op, float64(len(all))/elapsed.Seconds(), pct(0.50), pct(0.95), pct(0.99), errs.Load(), values)
 	if errs.Load() > 0 {
 		return exitStatus(exitFindings)
 	}
 	return nil
+}
+
+// benchPAN returns the Luhn-valid 16-digit test card number i (prefix 4,
+// the Visa test range of the card networks' documentation, not real cards).
+func benchPAN(i int) string {
+	b := []byte(fmt.Sprintf("4%014d", i%100_000_000_000_000))
+	sum := 0
+	for k := len(b) - 1; k >= 0; k-- {
+		d := int(b[k] - '0')
+		if (len(b)-k)%2 == 1 { // doubled: every second digit from the right of the final number
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return string(append(b, byte('0'+(10-sum%10)%10)))
+}
+
+// seedTokens tokenizes c.Seed card numbers (namespace cards) and returns
+// the tokens.
+func (c *benchCmd) seedTokens(ctx context.Context, cl *client.Client) ([]string, error) {
+	var toks []string
+	for lo := 0; lo < c.Seed; lo += 1000 {
+		vals := make([]map[string]string, 0, 1000)
+		for i := lo; i < min(lo+1000, c.Seed); i++ {
+			vals = append(vals, map[string]string{"format": "card", "value": benchPAN(i)})
+		}
+		var out struct {
+			Tokens []string `json:"tokens"`
+		}
+		if err := cl.Do(ctx, http.MethodPost, "/v1/tokens", "", map[string]any{"namespace": "cards", "values": vals}, &out); err != nil {
+			return nil, err
+		}
+		toks = append(toks, out.Tokens...)
+	}
+	return toks, nil
 }
 
 // seed creates c.Seed records in batches of 1000 and returns their ids.
@@ -196,6 +243,23 @@ func (c *benchCmd) once(ctx context.Context, cl *client.Client, run string, next
 		method, path, body = http.MethodPost, "/v1/collections/"+c.Collection+"/records", b
 	case "get":
 		method, path = http.MethodGet, "/v1/collections/"+c.Collection+"/records/"+ids[rng.IntN(len(ids))]
+	case "tokenize":
+		base := int(next.Add(int64(c.Batch))) - c.Batch
+		b := make([]byte, 0, 64*c.Batch)
+		b = append(b, `{"namespace":"cards","values":[`...)
+		for k := range c.Batch {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"format":"card","value":"`...)
+			b = append(b, benchPAN(base+k)...)
+			b = append(b, `"}`...)
+		}
+		b = append(b, "]}"...)
+		method, path, body = http.MethodPost, "/v1/tokens", b
+	case "detokenize":
+		method, path = http.MethodPost, "/v1/tokens/detokenize"
+		body = []byte(`{"tokens":["` + ids[rng.IntN(len(ids))] + `"]}`)
 	case "search":
 		i := rng.IntN(len(ids))
 		method, path = http.MethodPost, "/v1/collections/"+c.Collection+"/search"

@@ -88,7 +88,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// secure_delete: deleted rows are overwritten in their pages, so an
 	// erased subject's wrapped DEK and ciphertexts do not linger in free
 	// space (crypto-shredding is only as good as the deletion of the key).
-	common := []string{"busy_timeout(10000)", "foreign_keys(on)", "secure_delete(on)"}
+	common := []string{"busy_timeout(10000)", "foreign_keys(on)", "secure_delete(on)", "temp_store(memory)"}
 	// Readers get small page caches: SQLite empties a reader's cache at the
 	// start of every read transaction after the WAL changed, which under a
 	// steady write load is nearly every time.
