@@ -308,6 +308,12 @@ func TestEndToEnd(t *testing.T) {
 
 func assertNoCanary(t *testing.T, dir, logs string) {
 	t.Helper()
+	assertAbsent(t, dir, logs, canaryStrings...)
+}
+
+// assertAbsent fails when a needle is in a file under dir or in logs.
+func assertAbsent(t *testing.T, dir, logs string, needles ...string) {
+	t.Helper()
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -316,14 +322,14 @@ func assertNoCanary(t *testing.T, dir, logs string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range canaryStrings {
+		for _, s := range needles {
 			if bytes.Contains(b, []byte(s)) {
 				t.Errorf("canary %q found in %s", s, path)
 			}
 		}
 		return nil
 	})
-	for _, s := range canaryStrings {
+	for _, s := range needles {
 		if strings.Contains(logs, s) {
 			t.Errorf("canary %q found in the logs", s)
 		}
