@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/cofferhq/coffer/internal/api"
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/inventory"
 	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/postgres"
 	"github.com/cofferhq/coffer/internal/server"
@@ -114,7 +116,19 @@ func (c *serveCmd) Run(env *Env) error {
 	if every := cfg.Privacy.Sweep(); every > 0 {
 		go v.RunRetention(ctx, every)
 	}
-	h := api.New(v, api.Config{Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
+	var notice []byte
+	if cfg.Inventory != "" {
+		inv, err := inventory.Load(cfg.Inventory)
+		if err != nil {
+			return fmt.Errorf("inventory: %w", err)
+		}
+		var b bytes.Buffer
+		if err := inv.WriteNotice(&b); err != nil {
+			return err
+		}
+		notice = b.Bytes()
+	}
+	h := api.New(v, api.Config{PrivacyNotice: notice, Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
 		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies()})
 	return server.Serve(ctx, ln, h, server.Config{TLS: tlsConf, Logger: log})
 }

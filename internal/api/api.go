@@ -33,6 +33,9 @@ type Config struct {
 	Metrics *prometheus.Registry
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// PrivacyNotice is the public privacy notice (HTML) served at /privacy,
+	// rendered from the data inventory; nil: 404.
+	PrivacyNotice []byte
 }
 
 // Handler serves the /v1 API.
@@ -43,6 +46,7 @@ type Handler struct {
 	version  string
 	auditKey ed25519.PublicKey
 	openapi  []byte
+	notice   []byte
 	mux      *http.ServeMux
 	metrics  *metrics
 	patterns []string // the routes, for the OpenAPI coverage test
@@ -59,7 +63,7 @@ func (h *Handler) Patterns() []string { return h.patterns }
 
 // New returns the API handler.
 func New(v *vault.Vault, c Config) *Handler {
-	h := &Handler{vault: v, log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI,
+	h := &Handler{vault: v, log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
 		mux: http.NewServeMux(), proxies: c.TrustedProxies}
 	if h.maxBody <= 0 {
 		h.maxBody = 1 << 20
@@ -73,6 +77,7 @@ func New(v *vault.Vault, c Config) *Handler {
 	}
 	h.handle("GET /v1/health", http.HandlerFunc(h.health))
 	h.handle("GET /openapi.json", http.HandlerFunc(h.openAPI))
+	h.handle("GET /privacy", http.HandlerFunc(h.privacyNotice))
 
 	h.handle("GET /v1/schema", h.auth(h.getSchema))
 	h.handle("PUT /v1/schema", h.auth(h.putSchema))
@@ -221,6 +226,17 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 		status = "sealed"
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": status, "sealed": h.vault.Sealed(), "version": h.version})
+}
+
+// privacyNotice serves the public privacy notice (no authentication: it
+// is for customers).
+func (h *Handler) privacyNotice(w http.ResponseWriter, r *http.Request) {
+	if h.notice == nil {
+		h.writeError(w, r, coffer.Errorf(coffer.ENOTFOUND, "no privacy notice: set inventory in the configuration"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(h.notice)
 }
 
 func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request) {

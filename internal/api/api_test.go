@@ -74,3 +74,21 @@ func TestClientIP(t *testing.T) {
 		})
 	}
 }
+
+func TestPrivacyNotice(t *testing.T) {
+	for _, c := range []struct {
+		notice []byte
+		status int
+		body   string
+	}{
+		{[]byte("<h1>Privacy at Example</h1>"), 200, "<h1>Privacy at Example</h1>"},
+		{nil, 404, `"code":"not_found"`},
+	} {
+		h := New(nil, Config{PrivacyNotice: c.notice})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/privacy", nil))
+		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.body) {
+			t.Errorf("GET /privacy = %d %s, want %d", rec.Code, rec.Body, c.status)
+		}
+	}
+}

@@ -45,6 +45,9 @@ type Config struct {
 	WebAuthn WebAuthn `yaml:"webauthn"`
 	// Privacy configures data-subject requests and retention.
 	Privacy Privacy `yaml:"privacy"`
+	// Inventory is the data inventory (inventory.yaml): /privacy renders
+	// the public privacy notice from it.
+	Inventory string `yaml:"inventory"`
 }
 
 // Privacy: the time zone statutory deadlines end in, the systems outside
@@ -154,6 +157,7 @@ func Load(path string) (Config, error) {
 	abs(&c.TLS.Key)
 	abs(&c.DatabaseFile)
 	abs(&c.SecurityPolicy.TextFile)
+	abs(&c.Inventory)
 	if c.SecurityPolicy.TextFile != "" {
 		b, err := os.ReadFile(c.SecurityPolicy.TextFile)
 		if err != nil {
