@@ -35,7 +35,7 @@ func TestTokensOverHTTP(t *testing.T) {
 		t.Fatalf("card token %q", card)
 	}
 	billing.expect(400, "purpose_required", "POST", "/v1/tokens/detokenize", "", map[string]any{"tokens": toks})
-	st, m, raw = billing.call("POST", "/v1/tokens/detokenize", "billing", map[string]any{"tokens": toks})
+	st, m, _ = billing.call("POST", "/v1/tokens/detokenize", "billing", map[string]any{"tokens": toks})
 	if st != 200 || m["values"].([]any)[0] != planted || m["values"].([]any)[1] != "acct-778-canary" {
 		t.Fatalf("detokenize: %d", st)
 	}
