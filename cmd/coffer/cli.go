@@ -58,6 +58,9 @@ type cli struct {
 	Keys      keysCmd      `cmd:"" help:"Root keys: create a key file, status, rotation."`
 	Operators operatorsCmd `cmd:"" help:"Operators: create, list, lock, unlock, training (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Records   recordsCmd   `cmd:"" help:"Put, get and search records (uses COFFER_ADDR and COFFER_TOKEN)."`
+	Requests  requestsCmd  `cmd:"" help:"Data-subject requests: create, list, verify, complete, deny, extend, export (uses COFFER_ADDR and COFFER_TOKEN)."`
+	Consents  consentsCmd  `cmd:"" help:"Get and set a subject's consents per purpose (uses COFFER_ADDR and COFFER_TOKEN)."`
+	Retention retentionCmd `cmd:"" help:"Run the retention sweep now, or report with --dry-run (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Scan      scanCmd      `cmd:"" help:"Find personal data in files, directories, SQLite files and PostgreSQL databases (exit 1 on findings)."`
 	Ropa      ropaCmd      `cmd:"" help:"Write the GDPR Art. 30 record of processing activities from an inventory."`
 	Notice    noticeCmd    `cmd:"" help:"Write the public privacy notice (HTML) from an inventory."`
