@@ -27,6 +27,7 @@ type benchCmd struct {
 	Token       string        `help:"API key (default $COFFER_TOKEN)."`
 	Op          string        `help:"Operation to measure (tokenize: --batch card numbers per request; detokenize: one token per request, needs a role that may detokenize namespace cards)." enum:"create,get,search,tokenize,detokenize" default:"create"`
 	Batch       int           `help:"Values per tokenize request." default:"100"`
+	Format      string        `help:"Token format for --op tokenize." enum:"card,random" default:"card"`
 	Concurrency int           `short:"n" help:"Concurrent clients." default:"32"`
 	Duration    time.Duration `short:"d" help:"How long to measure." default:"10s"`
 	Seed        int           `help:"Records created before get/search are measured." default:"2000"`
@@ -251,7 +252,7 @@ func (c *benchCmd) once(ctx context.Context, cl *client.Client, run string, next
 			if k > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, `{"format":"card","value":"`...)
+			b = append(b, `{"format":"`+c.Format+`","value":"`...)
 			b = append(b, benchPAN(base+k)...)
 			b = append(b, `"}`...)
 		}

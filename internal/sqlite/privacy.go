@@ -14,8 +14,33 @@ import (
 // privTx adapts the writer's transaction to rowcodec.Tx.
 type privTx struct{ t *tx }
 
+// maxPrepared bounds the writer's cache of prepared statements.
+const maxPrepared = 256
+
+// stmt returns q prepared on the writer's connection, from the cache.
+func (p privTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := p.t.st.other[q]; st != nil {
+		return st, nil
+	}
+	st, err := p.t.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if p.t.st.other == nil {
+		p.t.st.other = map[string]*sql.Stmt{}
+	}
+	if len(p.t.st.other) < maxPrepared {
+		p.t.st.other[q] = st
+	}
+	return st, nil
+}
+
 func (p privTx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := p.t.conn.ExecContext(ctx, q, args...)
+	st, err := p.stmt(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -23,8 +48,17 @@ func (p privTx) Exec(ctx context.Context, q string, args ...any) (int64, error) 
 }
 
 func (p privTx) QueryRow(ctx context.Context, q string, args ...any) rowcodec.Row {
-	return p.t.conn.QueryRowContext(ctx, q, args...)
+	st, err := p.stmt(ctx, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
 }
+
+// errRow is a row whose Scan fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 func (privTx) ErrNoRows() error { return sql.ErrNoRows }
 

@@ -38,6 +38,10 @@ type stmts struct {
 	insSubject, insRecord, selIdx, updRecord, delRecord, insIndex, delIndex, putHead *sql.Stmt
 	// insAudit[n] inserts n audit rows in one statement.
 	insAudit map[int]*sql.Stmt
+	// other holds the writer's other statements, prepared on first use
+	// (the shared privacy and token code sends SQL text; parsing a 100-row
+	// INSERT anew each time cost more than running it).
+	other map[string]*sql.Stmt
 }
 
 // auditChunks are the row counts of the multi-row audit inserts, largest

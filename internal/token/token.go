@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -71,9 +72,29 @@ func randomToken(r io.Reader) (string, error) {
 	return string(b), nil
 }
 
-// IsRandom reports whether s has the shape of a random token.
+// TimeChars is the length of the time part of a sorted random token.
+const TimeChars = 8
+
+// RandomSorted returns a random token that sorts by creation time: Prefix,
+// the Unix time in milliseconds as TimeChars base62 digits, then
+// RandomChars random characters (the same ≥ 128 bits as Random). A store
+// keyed by token then appends instead of inserting at random places. The
+// token reveals when it was made, to the millisecond.
+func RandomSorted(now time.Time) string {
+	b := make([]byte, len(Prefix)+TimeChars, len(Prefix)+TimeChars+RandomChars)
+	copy(b, Prefix)
+	ms := uint64(max(now.UnixMilli(), 0))
+	for i := len(b) - 1; i >= len(Prefix); i-- {
+		b[i] = base62[ms%62]
+		ms /= 62
+	}
+	return string(b) + Random()[len(Prefix):]
+}
+
+// IsRandom reports whether s has the shape of a random token (Random or
+// RandomSorted).
 func IsRandom(s string) bool {
-	if len(s) != len(Prefix)+RandomChars || !strings.HasPrefix(s, Prefix) {
+	if n := len(s) - len(Prefix); (n != RandomChars && n != TimeChars+RandomChars) || !strings.HasPrefix(s, Prefix) {
 		return false
 	}
 	for i := len(Prefix); i < len(s); i++ {

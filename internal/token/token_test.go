@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRandom(t *testing.T) {
@@ -413,5 +414,23 @@ func TestDeterministicReaderStream(t *testing.T) {
 	}
 	if bytes.Equal(whole[:32], whole[32:64]) {
 		t.Error("the stream repeats its first block")
+	}
+}
+
+func TestRandomSorted(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	a, b := RandomSorted(t0), RandomSorted(t0.Add(time.Millisecond))
+	c := RandomSorted(t0.Add(100 * 365 * 24 * time.Hour))
+	if !IsRandom(a) || len(a) != len(Prefix)+TimeChars+RandomChars {
+		t.Fatalf("RandomSorted = %q", a)
+	}
+	if !(a < b && b < c) {
+		t.Errorf("not sorted by time: %s %s %s", a, b, c)
+	}
+	if a[len(Prefix)+TimeChars:] == RandomSorted(t0)[len(Prefix)+TimeChars:] {
+		t.Error("the random part repeats")
+	}
+	if IsRandom("tok_" + strings.Repeat("a", 25)) {
+		t.Error("a 25-character token passed as random")
 	}
 }

@@ -197,7 +197,9 @@ func (v *Vault) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]s
 			case req.Deterministic:
 				t, err = token.DeterministicRandom(detKey, ns, val)
 			default:
-				t = token.Random()
+				// Time-sorted: the token index grows at its end instead of
+				// at random pages (a 30 % larger token, ≥ 128 random bits).
+				t = token.RandomSorted(now)
 			}
 			if err != nil {
 				return nil, coffer.Errorf(coffer.EINVALID, "values[%d]: the card is too short to keep %d digits and randomize at least 4", i, req.CardKeepBIN+4)
