@@ -51,11 +51,14 @@ type Request struct {
 	Version         int64      `json:"version"` // bumped by every update; an update names the version read
 }
 
+// MaxRequestList is the most requests one listing returns (newest first).
+const MaxRequestList = 100_000
+
 // RequestFilter selects requests; empty fields match all.
 type RequestFilter struct {
 	Status  string
 	Subject string
 	// FinishedBefore keeps requests completed or denied before it.
 	FinishedBefore time.Time
-	Limit          int
+	Limit          int // 0: 1,000; at most MaxRequestList
 }

@@ -2,8 +2,10 @@ package api
 
 import (
 	"archive/zip"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -156,15 +158,22 @@ func (h *Handler) exportRequest(w http.ResponseWriter, r *http.Request, c *vault
 		writeJSON(w, http.StatusOK, x)
 		return nil
 	}
+	// The zip is built whole before the status is sent: a failure is an
+	// error answer, not a truncated "200".
+	var buf bytes.Buffer
+	if err := writeExportZip(&buf, x); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+x.Request+`.zip"`)
 	w.WriteHeader(http.StatusOK)
-	return writeExportZip(w, x)
+	w.Write(buf.Bytes())
+	return nil
 }
 
 // writeExportZip writes the export as CSV files in a zip: records (one
 // row per field value), consents, requests and access history.
-func writeExportZip(w http.ResponseWriter, x *vault.Export) error {
+func writeExportZip(w io.Writer, x *vault.Export) error {
 	z := zip.NewWriter(w)
 	file := func(name string, header []string, rows [][]string) error {
 		f, err := z.Create(name)
@@ -172,9 +181,13 @@ func writeExportZip(w http.ResponseWriter, x *vault.Export) error {
 			return err
 		}
 		cw := csv.NewWriter(f)
-		cw.Write(header)
+		if err := cw.Write(header); err != nil {
+			return err
+		}
 		for _, row := range rows {
-			cw.Write(safeCSV(row))
+			if err := cw.Write(safeCSV(row)); err != nil {
+				return err
+			}
 		}
 		cw.Flush()
 		return cw.Error()

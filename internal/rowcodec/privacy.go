@@ -73,9 +73,10 @@ func RequestsQuery(f coffer.RequestFilter) (string, []any) {
 		args = append(args, f.FinishedBefore.UnixNano())
 	}
 	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
+	if limit <= 0 {
 		limit = 1000
 	}
+	limit = min(limit, coffer.MaxRequestList)
 	return q + ` ORDER BY received_at DESC, id LIMIT ?`, append(args, limit)
 }
 

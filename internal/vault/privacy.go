@@ -185,18 +185,18 @@ type NewRequest struct {
 // CreateRequest records a data-subject request, unverified, with its
 // statutory clocks. It never reveals whether the subject exists.
 func (v *Vault) CreateRequest(ctx context.Context, c *Call, nr NewRequest) (*coffer.Request, error) {
+	if nr.Subject == "" {
+		return nil, coffer.Errorf(coffer.EINVALID, "subject: required")
+	}
+	e, err := v.privacyAdmin(ctx, c, "request.create", nr.Subject)
+	if err != nil {
+		return nil, err
+	}
 	kind, err := rights.ParseKind(nr.Kind)
 	if err != nil {
 		return nil, err
 	}
 	regime, err := rights.ParseRegime(nr.Regime)
-	if err != nil {
-		return nil, err
-	}
-	if nr.Subject == "" {
-		return nil, coffer.Errorf(coffer.EINVALID, "subject: required")
-	}
-	e, err := v.privacyAdmin(ctx, c, "request.create", nr.Subject)
 	if err != nil {
 		return nil, err
 	}
@@ -237,14 +237,14 @@ func (v *Vault) Request(ctx context.Context, c *Call, id string) (*coffer.Reques
 // Requests lists requests (admin); overdue keeps only those past their
 // deadline and not final.
 func (v *Vault) Requests(ctx context.Context, c *Call, status string, overdue bool) ([]*coffer.Request, error) {
+	e, err := v.privacyAdmin(ctx, c, "request.list", "")
+	if err != nil {
+		return nil, err
+	}
 	if status != "" {
 		if _, err := rights.ParseStatus(status); err != nil {
 			return nil, err
 		}
-	}
-	e, err := v.privacyAdmin(ctx, c, "request.list", "")
-	if err != nil {
-		return nil, err
 	}
 	rs, err := v.store.Requests(ctx, coffer.RequestFilter{Status: status})
 	if err != nil {

@@ -52,7 +52,13 @@ func (v *Vault) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) {
 			if f.Retention <= 0 || (coll.Retention > 0 && f.Retention >= coll.Retention) {
 				continue
 			}
-			n, err := v.sweepField(ctx, coll, fname, now.Add(-f.Retention), dryRun)
+			// A dry run leaves out records the collection rule deletes
+			// first (a real run never sees them).
+			var gone time.Time
+			if coll.Retention > 0 {
+				gone = now.Add(-coll.Retention)
+			}
+			n, err := v.sweepField(ctx, coll, fname, now.Add(-f.Retention), gone, dryRun)
 			rep.Values[name+"."+fname] += n
 			if err != nil {
 				return rep, err
@@ -68,7 +74,11 @@ func (v *Vault) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) {
 func (v *Vault) sweepRequests(ctx context.Context, cutoff time.Time, dryRun bool) (int, error) {
 	total := 0
 	for {
-		rs, err := v.store.Requests(ctx, coffer.RequestFilter{FinishedBefore: cutoff, Limit: sweepPage})
+		limit := sweepPage
+		if dryRun {
+			limit = coffer.MaxRequestList // counted, not deleted: no paging by deletion
+		}
+		rs, err := v.store.Requests(ctx, coffer.RequestFilter{FinishedBefore: cutoff, Limit: limit})
 		if err != nil || len(rs) == 0 || dryRun {
 			return total + len(rs), err
 		}
@@ -126,7 +136,7 @@ func (v *Vault) sweepRecords(ctx context.Context, coll *coffer.Collection, cutof
 // sweepField removes one field's expired values (and their blind-index
 // entries); the record keeps its update time, so the collection's own
 // retention clock is not reset by the sweep.
-func (v *Vault) sweepField(ctx context.Context, coll *coffer.Collection, field string, cutoff time.Time, dryRun bool) (int, error) {
+func (v *Vault) sweepField(ctx context.Context, coll *coffer.Collection, field string, cutoff, gone time.Time, dryRun bool) (int, error) {
 	reason := "field retention " + schema.FormatRetention(coll.Fields[field].Retention)
 	var afterT time.Time
 	var afterID string
@@ -141,7 +151,7 @@ func (v *Vault) sweepField(ctx context.Context, coll *coffer.Collection, field s
 		ch := &coffer.Change{}
 		var hit []*coffer.StoredRecord
 		for _, r := range page {
-			if _, ok := r.Fields[field]; !ok {
+			if _, ok := r.Fields[field]; !ok || (dryRun && r.UpdatedAt.Before(gone)) {
 				continue
 			}
 			hit = append(hit, r)

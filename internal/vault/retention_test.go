@@ -76,3 +76,24 @@ func TestRetentionSweeper(t *testing.T) {
 		synctest.Wait()
 	})
 }
+
+// TestSweepDryRunMatchesRun: a dry run reports what a run does — a record
+// the collection rule deletes is not also counted for its field's rule.
+func TestSweepDryRunMatchesRun(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "cus_a", map[string]any{"email": "a@example.com", "birthdate": "1970-01-01"})
+	f.advance(800 * 24 * time.Hour)
+	f.create(t, "cus_b", map[string]any{"email": "b@example.com", "birthdate": "1980-01-01"})
+	f.advance(300 * 24 * time.Hour) // a: 1100 days (record expired); b: 300 days (nothing)
+	dry, err := f.v.Sweep(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.v.Sweep(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.Records["customers"] != 1 || dry.Values["customers.birthdate"] != 0 || run.Records["customers"] != dry.Records["customers"] || run.Values["customers.birthdate"] != dry.Values["customers.birthdate"] {
+		t.Fatalf("dry run %+v, run %+v", dry, run)
+	}
+}
