@@ -109,6 +109,13 @@ func (v *Vault) mayToken(ctx context.Context, c *Call, e *coffer.AuditEntry, ns 
 		if v.Schema().Purposes[c.Purpose] == nil || !(a.Role.AllPurposes || contains(a.Role.Purposes, c.Purpose)) {
 			return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "role "+a.Role.Name+" may not act for purpose "+c.Purpose)
 		}
+		// A record field's token reveals the field: the purpose must be
+		// one the field is collected for.
+		if coll, field, ok := strings.Cut(ns, "."); ok {
+			if cl := v.Schema().Collections[coll]; cl == nil || cl.Fields[field] == nil || !cl.Fields[field].HasPurpose(c.Purpose) {
+				return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "field "+ns+" is not collected for purpose "+c.Purpose)
+			}
+		}
 	}
 	if !a.Role.MayToken(ns, detok) {
 		return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "role "+a.Role.Name+" may not "+verb+" namespace "+ns)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/examples"
 	"github.com/cofferhq/coffer/internal/token"
 	"github.com/cofferhq/coffer/internal/vault"
 )
@@ -202,3 +203,29 @@ func TestFPE(t *testing.T) {
 }
 
 func jsonString(raw []byte, s *string) error { return json.Unmarshal(raw, s) }
+
+// TestRecordTokenPurpose: a record's card token detokenizes only for a
+// purpose the field is collected for.
+func TestRecordTokenPurpose(t *testing.T) {
+	f := newFixture(t)
+	billing := f.call(t, "billing", "billing")
+	out, err := f.v.CreateRecords(ctx, billing, "payment_methods", []coffer.NewRecord{{Fields: raw(map[string]any{"card_number": canaryPAN2})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := f.v.GetRecord(ctx, billing, "payment_methods", out[0].ID)
+	var tok string
+	jsonString(rec.Fields["card_number"], &tok)
+	// A role with every purpose and the field's detokenize grant, asking
+	// for a purpose the card is not collected for.
+	doc := strings.Replace(string(examples.Shop), "roles:", "roles:\n  auditor: {purposes: \"*\", collections: {payment_methods: {read: {card_number: token}, detokenize: [card_number]}}}", 1)
+	if _, err := f.v.PutSchema(ctx, f.admin, []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.v.Detokenize(ctx, f.call(t, "auditor", "marketing"), []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Errorf("detokenized for a purpose the field lacks: %v", err)
+	}
+	if vals, err := f.v.Detokenize(ctx, f.call(t, "auditor", "billing"), []string{tok}); err != nil || vals[0] != canaryPAN2 {
+		t.Errorf("detokenize for billing: %v", err)
+	}
+}
