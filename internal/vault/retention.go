@@ -104,16 +104,30 @@ func retentionEntry(r *coffer.StoredRecord, action, reason string, fields []stri
 // transaction.
 func (v *Vault) sweepRecords(ctx context.Context, coll *coffer.Collection, cutoff time.Time, dryRun bool) (int, error) {
 	reason := "collection retention " + schema.FormatRetention(coll.Retention)
-	var afterT time.Time
-	var afterID string
+	type result struct {
+		page []*coffer.StoredRecord
+		err  error
+	}
+	// The next page is read while the current one commits: the cursor
+	// starts after the current page, deleted or not.
+	fetch := func(afterT time.Time, afterID string) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			page, err := v.store.ExpiredRecords(ctx, coll.Name, cutoff, afterT, afterID, sweepPage)
+			ch <- result{page, err}
+		}()
+		return ch
+	}
+	next := fetch(time.Time{}, "")
 	total := 0
 	for {
-		page, err := v.store.ExpiredRecords(ctx, coll.Name, cutoff, afterT, afterID, sweepPage)
+		res := <-next
+		page, err := res.page, res.err
 		if err != nil || len(page) == 0 {
 			return total, err
 		}
 		last := page[len(page)-1]
-		afterT, afterID = last.UpdatedAt, last.ID
+		next = fetch(last.UpdatedAt, last.ID)
 		if dryRun {
 			total += len(page)
 			continue
