@@ -113,7 +113,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// (blind indexes, subjects, the audit log's subject index), and each
 	// dirty page is written whole to the WAL and again at checkpoint.
 	// 1 KiB pages cut those bytes by four against the 4 KiB default.
-	wdb, err := sql.Open("sqlite", dsn(path, append([]string{"page_size(1024)"}, append(common, "cache_size(-32768)", "journal_mode(WAL)", "synchronous(FULL)", "wal_autocheckpoint(8192)")...)...))
+	wdb, err := sql.Open("sqlite", dsn(path, append([]string{"page_size(1024)"}, append(common, "cache_size(-32768)", "journal_mode(WAL)", "synchronous(FULL)", "wal_autocheckpoint(32768)")...)...))
 	if err != nil {
 		rdb.Close()
 		return nil, err

@@ -8,8 +8,11 @@ CREATE TABLE token_keys (
     created_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- Rows append in rowid order; the token is a unique index of small
+-- entries (a card token lands on a random page of it, not of the table).
 CREATE TABLE tokens (
-    token       TEXT PRIMARY KEY,
+    seq         INTEGER PRIMARY KEY,
+    token       TEXT NOT NULL UNIQUE,
     namespace   TEXT NOT NULL,
     fingerprint BLOB NOT NULL,
     value       BLOB NOT NULL,
@@ -17,7 +20,7 @@ CREATE TABLE tokens (
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
     revoked_at  INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX tokens_subject ON tokens (subject) WHERE subject <> '';
 
 -- +goose Down
