@@ -61,6 +61,7 @@ type cli struct {
 	Requests  requestsCmd  `cmd:"" help:"Data-subject requests: create, list, verify, complete, deny, extend, export (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Consents  consentsCmd  `cmd:"" help:"Get and set a subject's consents per purpose (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Retention retentionCmd `cmd:"" help:"Run the retention sweep now, or report with --dry-run (uses COFFER_ADDR and COFFER_TOKEN)."`
+	Tokens    tokensCmd    `cmd:"" help:"Tokenize, detokenize (values and tokens on standard input, one per line) and revoke (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Scan      scanCmd      `cmd:"" help:"Find personal data in files, directories, SQLite files and PostgreSQL databases (exit 1 on findings)."`
 	Ropa      ropaCmd      `cmd:"" help:"Write the GDPR Art. 30 record of processing activities from an inventory."`
 	Notice    noticeCmd    `cmd:"" help:"Write the public privacy notice (HTML) from an inventory."`

@@ -83,6 +83,30 @@ func TestTokensOverHTTP(t *testing.T) {
 	}
 	billing.expect(404, "not_found", "POST", "/v1/tokens/detokenize", "billing", map[string]any{"tokens": []string{card}})
 
+	// The CLI: values on standard input, one per line.
+	env := map[string]string{"COFFER_ADDR": addr, "COFFER_TOKEN": billing.token}
+	code, out, errs := run(t, env, planted+"\n5555555555554444\n", "tokens", "tokenize", "--format", "card", "--namespace", "cards")
+	cliToks := strings.Fields(out)
+	if code != 0 || len(cliToks) != 2 || len(cliToks[0]) != 16 || cliToks[0] == planted {
+		t.Fatalf("tokens tokenize: %d %q %s", code, out, errs)
+	}
+	code, out, errs = run(t, env, strings.Join(cliToks, "\n"), "tokens", "detokenize", "-p", "billing")
+	if code != 0 || out != planted+"\n5555555555554444\n" {
+		t.Fatalf("tokens detokenize: %d %q %s", code, out, errs)
+	}
+	if code, _, errs = run(t, env, "", "tokens", "revoke", cliToks[1]); code != 0 {
+		t.Fatalf("tokens revoke: %d %s", code, errs)
+	}
+	if code, _, errs = run(t, env, cliToks[1], "tokens", "detokenize", "-p", "billing"); code != 2 || !strings.Contains(errs, "tokens[0]") {
+		t.Errorf("detokenize a revoked token: %d %s", code, errs)
+	}
+	if code, _, errs = run(t, env, "4539578763621487\n", "tokens", "tokenize", "--format", "card"); code != 2 || strings.Contains(errs, "45395787") {
+		t.Errorf("a bad card: %d %s", code, errs)
+	}
+	if code, _, _ = run(t, env, "", "tokens", "tokenize"); code != 2 {
+		t.Errorf("no input: exit %d", code)
+	}
+
 	// Nowhere else: the audit log, /metrics, the data dir, the logs.
 	_, _, auditRaw := admin.call("GET", "/v1/audit?limit=500", "", nil)
 	resp := admin.rawCall("GET", "/metrics")
