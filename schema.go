@@ -1,10 +1,6 @@
 package coffer
 
-import (
-	"slices"
-	"strings"
-	"time"
-)
+import "time"
 
 // FieldType is the declared type of a field; it decides validation and
 // normalization (internal/schema).
@@ -116,25 +112,6 @@ type Role struct {
 	// collection grant's Detokenize instead.
 	Tokenize   []string
 	Detokenize []string
-}
-
-// MayToken reports whether role r may tokenize (detok false) or
-// detokenize (detok true) in namespace ns.
-func (r *Role) MayToken(ns string, detok bool) bool {
-	if r == nil {
-		return false
-	}
-	if coll, field, ok := strings.Cut(ns, "."); ok {
-		if !detok {
-			return false // record tokens are made by writing the record
-		}
-		return r.Grant(coll).CanDetokenize(field)
-	}
-	list := r.Tokenize
-	if detok {
-		list = r.Detokenize
-	}
-	return slices.Contains(list, ns) || slices.Contains(list, "*")
 }
 
 // HasPurpose reports whether the role may act for purpose p.

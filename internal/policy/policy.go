@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer"
@@ -14,6 +16,11 @@ const (
 	Search = "search"
 	Delete = "delete"
 	Admin  = "admin" // administration calls: schema, keys, audit log
+
+	// Token actions name Request.Namespace instead of a collection.
+	Tokenize    = "tokenize"
+	Detokenize  = "detokenize"
+	RevokeToken = "revoke_token"
 )
 
 // Request is everything the decision needs to know.
@@ -24,7 +31,10 @@ type Request struct {
 	Purpose    string // from the Coffer-Purpose header; "" when missing
 	Collection string
 	Fields     []string // the fields read, written or searched on
-	Now        time.Time
+	// Namespace is the token namespace (or FPE key name) of a token
+	// action; collection.field for the tokens of a record's field.
+	Namespace string
+	Now       time.Time
 
 	// Consent reports whether the subject has a current consent for a
 	// purpose. Nil means no consent is known: purposes whose legal basis is
@@ -78,11 +88,19 @@ func Decide(r *Request) Decision {
 	case a.Role == nil:
 		return deny(coffer.EFORBIDDEN, "role %q is not defined in the schema", a.RoleName)
 	}
-	if r.Action == Admin {
+	switch r.Action {
+	case Admin:
 		if !a.Role.Admin {
 			return deny(coffer.EFORBIDDEN, "this call needs the admin role")
 		}
 		return Decision{Allowed: true}
+	case Tokenize, RevokeToken:
+		if mayToken(a.Role, r.Namespace, false) || r.Action == RevokeToken && mayToken(a.Role, r.Namespace, true) {
+			return Decision{Allowed: true}
+		}
+		return deny(coffer.EFORBIDDEN, "role %s may not %s in namespace %s", a.Role.Name, r.Action, r.Namespace)
+	case Detokenize:
+		return decideDetokenize(r, a)
 	}
 	if r.Purpose == "" {
 		return deny(coffer.EPURPOSE, "the Coffer-Purpose header is required")
@@ -157,6 +175,54 @@ func Decide(r *Request) Decision {
 		return Decision{Allowed: true}
 	}
 	return deny(coffer.EINVALID, "unknown action %q", r.Action)
+}
+
+// mayToken reports whether role may tokenize (detok false) or detokenize
+// in namespace ns. The tokens of a record's field (collection.field) are
+// made by writing the record and revealed by the collection grant's
+// detokenize; other namespaces follow the role's tokens lists ("*": all).
+func mayToken(role *coffer.Role, ns string, detok bool) bool {
+	if coll, field, ok := strings.Cut(ns, "."); ok {
+		return detok && role.Grant(coll).CanDetokenize(field)
+	}
+	list := role.Tokenize
+	if detok {
+		list = role.Detokenize
+	}
+	return slices.Contains(list, ns) || slices.Contains(list, "*")
+}
+
+// decideDetokenize: a purpose of the role is required; a record field's
+// token reveals that field, so the field's purposes, the subject's consent
+// and its restriction apply as to a plain read.
+func decideDetokenize(r *Request, a *coffer.Actor) Decision {
+	if r.Purpose == "" {
+		return deny(coffer.EPURPOSE, "the Coffer-Purpose header is required")
+	}
+	purpose, ok := r.Schema.Purposes[r.Purpose]
+	if !ok {
+		return deny(coffer.EINVALID, "unknown purpose %s", coffer.Name(r.Purpose))
+	}
+	if !a.Role.HasPurpose(r.Purpose) {
+		return deny(coffer.EFORBIDDEN, "role %s may not act for purpose %s", a.Role.Name, r.Purpose)
+	}
+	if !mayToken(a.Role, r.Namespace, true) {
+		return deny(coffer.EFORBIDDEN, "role %s may not detokenize in namespace %s", a.Role.Name, r.Namespace)
+	}
+	coll, field, ok := strings.Cut(r.Namespace, ".")
+	if !ok {
+		return Decision{Allowed: true} // a vaultless token belongs to no subject
+	}
+	if c := r.Schema.Collections[coll]; c == nil || c.Fields[field] == nil || !c.Fields[field].HasPurpose(r.Purpose) {
+		return deny(coffer.EFORBIDDEN, "field %s is not collected for purpose %s", r.Namespace, r.Purpose)
+	}
+	if purpose.LegalBasis == coffer.BasisConsent && (r.Consent == nil || !r.Consent(r.Purpose)) {
+		return deny(coffer.EFORBIDDEN, "purpose %s needs the subject's consent, which is not on record", r.Purpose)
+	}
+	if r.Restricted && purpose.LegalBasis != coffer.BasisLegalObligation {
+		return deny(coffer.EFORBIDDEN, "processing of this subject is restricted (GDPR Art. 18)")
+	}
+	return Decision{Allowed: true}
 }
 
 func ipAllowed(a *coffer.Actor) bool {

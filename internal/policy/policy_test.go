@@ -232,3 +232,56 @@ func BenchmarkDecideRead5Fields(b *testing.B) {
 		}
 	}
 }
+
+func TestDecideTokens(t *testing.T) {
+	s := testSchema()
+	s.Roles["billing"] = &coffer.Role{Name: "billing", Purposes: []string{"billing", "marketing"}, Tokenize: []string{"cards"}, Detokenize: []string{"cards"},
+		Collections: map[string]*coffer.Grant{"customers": {Read: map[string]coffer.View{"name": coffer.ViewToken}, Detokenize: []string{"name", "email"}}}}
+	s.Roles["minter"] = &coffer.Role{Name: "minter", Purposes: []string{"billing"}, Tokenize: []string{"*"}}
+	yes := func(string) bool { return true }
+	tests := []struct {
+		name, role, action, purpose, ns string
+		consent                         func(string) bool
+		restricted                      bool
+		wantCode                        string
+	}{
+		{"tokenize in a listed namespace", "billing", Tokenize, "", "cards", nil, false, ""},
+		{"tokenize elsewhere", "billing", Tokenize, "", "default", nil, false, coffer.EFORBIDDEN},
+		{"tokenize anywhere with *", "minter", Tokenize, "", "default", nil, false, ""},
+		{"record tokens are not minted directly", "minter", Tokenize, "", "customers.name", nil, false, coffer.EFORBIDDEN},
+		{"admin without tokens lists", "admin", Tokenize, "", "cards", nil, false, coffer.EFORBIDDEN},
+		{"detokenize with a purpose", "billing", Detokenize, "billing", "cards", nil, false, ""},
+		{"detokenize needs a purpose", "billing", Detokenize, "", "cards", nil, false, coffer.EPURPOSE},
+		{"detokenize for a purpose of another role", "billing", Detokenize, "support", "cards", nil, false, coffer.EFORBIDDEN},
+		{"detokenize for an unknown purpose", "billing", Detokenize, "vibes", "cards", nil, false, coffer.EINVALID},
+		{"tokenize-only role may not detokenize", "minter", Detokenize, "billing", "default", nil, false, coffer.EFORBIDDEN},
+		{"record token with the field's grant", "billing", Detokenize, "billing", "customers.name", nil, false, ""},
+		{"record token without the field's grant", "billing", Detokenize, "billing", "customers.phone", nil, false, coffer.EFORBIDDEN},
+		{"record token for a purpose the field lacks", "billing", Detokenize, "billing", "customers.email", nil, false, coffer.EFORBIDDEN},
+		{"record token, consent purpose, no consent", "billing", Detokenize, "marketing", "customers.email", nil, false, coffer.EFORBIDDEN},
+		{"record token, consent purpose, consent", "billing", Detokenize, "marketing", "customers.email", yes, false, ""},
+		{"record token of a restricted subject", "billing", Detokenize, "billing", "customers.name", nil, true, coffer.EFORBIDDEN},
+		{"revoke with tokenize rights", "minter", RevokeToken, "", "cards", nil, false, ""},
+		{"revoke with detokenize rights", "billing", RevokeToken, "", "cards", nil, false, ""},
+		{"revoke without rights", "support", RevokeToken, "", "cards", nil, false, coffer.EFORBIDDEN},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := actor(tt.role)
+			a.Role = s.Roles[tt.role]
+			d := Decide(&Request{Schema: s, Actor: a, Action: tt.action, Purpose: tt.purpose, Namespace: tt.ns, Consent: tt.consent, Restricted: tt.restricted, Now: now})
+			if tt.wantCode == "" && !d.Allowed {
+				t.Fatalf("refused: %s %s", d.Code, d.Reason)
+			}
+			if tt.wantCode != "" && (d.Allowed || d.Code != tt.wantCode) {
+				t.Fatalf("got allowed=%v code=%q (%s), want %q", d.Allowed, d.Code, d.Reason, tt.wantCode)
+			}
+		})
+	}
+	// The actor rules come first for token actions too.
+	locked := actor("billing")
+	locked.Role, locked.Locked = s.Roles["billing"], true
+	if d := Decide(&Request{Schema: s, Actor: locked, Action: Tokenize, Namespace: "cards", Now: now}); d.Allowed {
+		t.Error("a locked actor tokenized")
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/fpe"
+	"github.com/cofferhq/coffer/internal/policy"
 	"github.com/cofferhq/coffer/internal/schema"
 	"github.com/cofferhq/coffer/internal/seal"
 	"github.com/cofferhq/coffer/internal/token"
@@ -81,57 +82,6 @@ func tokenRef(t string) string {
 	return "tok#" + hex.EncodeToString(h[:8])
 }
 
-// tokenDenied audits and returns a refusal of a token call.
-func (v *Vault) tokenDenied(ctx context.Context, e *coffer.AuditEntry, code, reason string) error {
-	e.Outcome, e.Reason = coffer.OutcomeDenied, reason
-	if err := v.store.AppendAudit(ctx, e); err != nil {
-		return err
-	}
-	return coffer.Errorf(code, "%s", reason)
-}
-
-// mayToken checks the caller's role for a namespace (and, to detokenize,
-// a purpose of the role), auditing a refusal.
-func (v *Vault) mayToken(ctx context.Context, c *Call, e *coffer.AuditEntry, ns string, detok bool) error {
-	a := c.Actor
-	if a == nil || a.Role == nil {
-		return v.tokenDenied(ctx, e, coffer.EUNAUTHENTICATED, "not authenticated")
-	}
-	if a.Kind == coffer.ActorOperator && (!a.MFAEnrolled || !a.PolicyAcked) {
-		return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "an operator needs MFA and the current security policy acknowledged")
-	}
-	verb := "tokenize into"
-	if detok {
-		verb = "detokenize from"
-		if c.Purpose == "" {
-			return coffer.Errorf(coffer.EPURPOSE, "a purpose is required (Coffer-Purpose header)")
-		}
-		if v.Schema().Purposes[c.Purpose] == nil || !(a.Role.AllPurposes || contains(a.Role.Purposes, c.Purpose)) {
-			return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "role "+a.Role.Name+" may not act for purpose "+c.Purpose)
-		}
-		// A record field's token reveals the field: the purpose must be
-		// one the field is collected for.
-		if coll, field, ok := strings.Cut(ns, "."); ok {
-			if cl := v.Schema().Collections[coll]; cl == nil || cl.Fields[field] == nil || !cl.Fields[field].HasPurpose(c.Purpose) {
-				return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "field "+ns+" is not collected for purpose "+c.Purpose)
-			}
-		}
-	}
-	if !a.Role.MayToken(ns, detok) {
-		return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "role "+a.Role.Name+" may not "+verb+" namespace "+ns)
-	}
-	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Tokenize replaces values by tokens, all or nothing: a bad value fails
 // the whole call with 400 naming its index, and nothing is stored.
 func (v *Vault) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]string, error) {
@@ -154,7 +104,7 @@ func (v *Vault) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]s
 		return nil, coffer.Errorf(coffer.EINVALID, "ttl: a positive duration such as 720h")
 	}
 	e := c.entry("tokenize", "")
-	if err := v.mayToken(ctx, c, e, ns, false); err != nil {
+	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Tokenize, Namespace: ns}, e); err != nil {
 		return nil, err
 	}
 	// Validate every value before anything is generated or stored.
@@ -266,10 +216,18 @@ func (v *Vault) Detokenize(ctx context.Context, c *Call, ids []string) ([]string
 			}
 			return nil, coffer.Errorf(coffer.ENOTFOUND, "tokens[%d]: unknown, revoked or expired token", i)
 		}
+		dr := &policy.Request{Action: policy.Detokenize, Namespace: t.Namespace}
 		if coll, field, ok := strings.Cut(t.Namespace, "."); ok {
 			e.Collection, e.Fields, e.Subject = coll, []string{field}, t.Subject
+			// A record's token reveals the record's field: the subject's
+			// consents and restriction apply as to a read.
+			sub, err := v.store.Subject(ctx, t.Subject)
+			if err != nil {
+				return nil, err
+			}
+			dr.Consent, dr.Restricted = func(p string) bool { return sub.Consents[p] }, sub.Restricted
 		}
-		if err := v.mayToken(ctx, c, e, t.Namespace, true); err != nil {
+		if _, err := v.decide(ctx, c, dr, e); err != nil {
 			return nil, err
 		}
 		key, err := v.tokenKey(ctx, sealer, t.Namespace)
@@ -305,10 +263,8 @@ func (v *Vault) RevokeToken(ctx context.Context, c *Call, id string) error {
 	if t == nil {
 		return coffer.Errorf(coffer.ENOTFOUND, "token not found")
 	}
-	// Revoking is the privilege of those who may detokenize (or tokenize)
-	// in the namespace.
-	if c.Actor == nil || c.Actor.Role == nil || !(c.Actor.Role.MayToken(t.Namespace, false) || c.Actor.Role.MayToken(t.Namespace, true)) {
-		return v.tokenDenied(ctx, e, coffer.EFORBIDDEN, "this role may not revoke tokens of namespace "+t.Namespace)
+	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.RevokeToken, Namespace: t.Namespace}, e); err != nil {
+		return err
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	return v.store.Commit(ctx, &coffer.Change{RevokeTokens: []string{id}, Audit: []*coffer.AuditEntry{e}})
@@ -383,12 +339,11 @@ func (v *Vault) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool) 
 	if err != nil {
 		return nil, err
 	}
-	action := "fpe.encrypt"
+	e, pa := c.entry("fpe.encrypt", ""), policy.Tokenize
 	if decrypt {
-		action = "fpe.decrypt"
+		e, pa = c.entry("fpe.decrypt", ""), policy.Detokenize
 	}
-	e := c.entry(action, "")
-	if err := v.mayToken(ctx, c, e, req.Key, decrypt); err != nil {
+	if _, err := v.decide(ctx, c, &policy.Request{Action: pa, Namespace: req.Key}, e); err != nil {
 		return nil, err
 	}
 	out := make([]string, len(req.Values))

@@ -154,6 +154,16 @@ func TestCardFieldIsTokenized(t *testing.T) {
 	if err != nil || vals[0] != canaryPAN {
 		t.Fatalf("detokenize the record's token: %v %v", err, vals)
 	}
+	// A restricted subject's card is not revealed for billing.
+	if err := f.v.SetRestriction(ctx, f.admin, "cus_pay", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.v.Detokenize(ctx, billing, []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Errorf("detokenized a restricted subject's card: %v", err)
+	}
+	if err := f.v.SetRestriction(ctx, f.admin, "cus_pay", false); err != nil {
+		t.Fatal(err)
+	}
 	// A new card replaces the token.
 	upd, err := f.v.UpdateRecord(ctx, billing, "payment_methods", out[0].ID, raw(map[string]any{"card_number": canaryPAN2}))
 	if err != nil || string(upd.Fields["card_number"]) == `"`+tok+`"` || !strings.HasSuffix(string(upd.Fields["card_number"]), `4444"`) {
