@@ -123,10 +123,6 @@ func (h *Handler) getRequest(w http.ResponseWriter, r *http.Request, c *vault.Ca
 }
 
 func (h *Handler) actOnRequest(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	action := r.PathValue("action")
-	if !slices.Contains([]string{"verify", "start", "complete", "deny", "extend"}, action) {
-		return coffer.Errorf(coffer.ENOTFOUND, "no such request action: verify, start, complete, deny or extend")
-	}
 	var req struct {
 		Reason string `json:"reason"`
 	}
@@ -135,7 +131,7 @@ func (h *Handler) actOnRequest(w http.ResponseWriter, r *http.Request, c *vault.
 			return err
 		}
 	}
-	dsr, err := h.vault.ActOnRequest(r.Context(), c, r.PathValue("id"), vault.RequestAction{Action: action, Reason: req.Reason})
+	dsr, err := h.vault.ActOnRequest(r.Context(), c, r.PathValue("id"), vault.RequestAction{Action: r.PathValue("action"), Reason: req.Reason})
 	if err != nil {
 		return err
 	}

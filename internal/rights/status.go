@@ -13,7 +13,15 @@ const (
 	Start    = "start"    // open → in_progress
 	Complete = "complete" // open | in_progress → completed
 	Deny     = "deny"     // unverified | open | in_progress → denied
+	// Extend moves the deadline once and keeps the status (CanExtend).
+	Extend = "extend"
 )
+
+// IsAction reports whether a names one of the actions on a request.
+func IsAction(a string) bool {
+	_, ok := transitions[a]
+	return ok || a == Extend
+}
 
 // transitions lists, per action, the statuses it may start from and the
 // status it leads to.

@@ -194,3 +194,11 @@ func TestCanExtend(t *testing.T) {
 		})
 	}
 }
+
+func TestIsAction(t *testing.T) {
+	for a, want := range map[string]bool{rights.Verify: true, rights.Start: true, rights.Complete: true, rights.Deny: true, rights.Extend: true, "": false, "VERIFY": false, "delete": false} {
+		if rights.IsAction(a) != want {
+			t.Errorf("IsAction(%q) = %v", a, !want)
+		}
+	}
+}

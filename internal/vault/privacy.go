@@ -272,6 +272,9 @@ type RequestAction struct {
 // consent-based purposes and an opt-out its sale-or-sharing purposes, in
 // the same transaction as the status change.
 func (v *Vault) ActOnRequest(ctx context.Context, c *Call, id string, a RequestAction) (*coffer.Request, error) {
+	if !rights.IsAction(a.Action) {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "no such request action: verify, start, complete, deny or extend")
+	}
 	for attempt := 0; ; attempt++ {
 		r, err := v.actOnRequest(ctx, c, id, a)
 		var race *raced
@@ -307,7 +310,7 @@ func (v *Vault) actOnRequest(ctx context.Context, c *Call, id string, a RequestA
 	upd.UpdatedAt = now
 	ch := &coffer.Change{RequestUpdates: []*coffer.Request{&upd}, Audit: []*coffer.AuditEntry{e}}
 	switch a.Action {
-	case "extend":
+	case rights.Extend:
 		if err := rights.CanExtend(rights.Status(r.Status), r.Extended, a.Reason); err != nil {
 			return nil, err
 		}

@@ -260,6 +260,9 @@ func TestRequestLifecycle(t *testing.T) {
 	if _, err := act(r.ID, "complete", ""); coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Errorf("double completion: %v", err)
 	}
+	if _, err := act(r.ID, "explode", ""); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("unknown action: %v", err)
+	}
 	if _, err := act("req_nope", "verify", ""); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("unknown request: %v", err)
 	}
