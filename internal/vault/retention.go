@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -95,117 +96,150 @@ func (v *Vault) sweepRequests(ctx context.Context, cutoff time.Time, dryRun bool
 	}
 }
 
-func retentionEntry(r *coffer.StoredRecord, action, reason string, fields []string) *coffer.AuditEntry {
-	return &coffer.AuditEntry{Actor: retentionActor, Action: action, Collection: r.Collection, Record: r.ID,
-		Subject: r.Subject, Fields: fields, Outcome: coffer.OutcomeAllowed, Reason: reason}
+// sweepUnit is one record's change in a sweep (a deletion, or an update
+// without a field) and the audit entry recording it.
+type sweepUnit struct {
+	del   *coffer.RecordRef
+	upd   *coffer.StoredRecord
+	audit coffer.AuditEntry
+}
+
+func retentionUnit(r *coffer.StoredRecord, action, reason string, fields []string) sweepUnit {
+	u := sweepUnit{audit: coffer.AuditEntry{Actor: retentionActor, Action: action, Collection: r.Collection, Record: r.ID,
+		Subject: r.Subject, Fields: fields, Outcome: coffer.OutcomeAllowed, Reason: reason}}
+	if fields == nil {
+		u.del = &coffer.RecordRef{Collection: r.Collection, ID: r.ID}
+	} else {
+		u.upd = r
+	}
+	return u
+}
+
+// expiredPages yields a collection's records last updated before cutoff,
+// sweepPage at a time. The next page is read while the caller handles the
+// current one (its cursor starts after the current page, deleted or not).
+func (v *Vault) expiredPages(ctx context.Context, coll string, cutoff time.Time) iter.Seq2[[]*coffer.StoredRecord, error] {
+	type result struct {
+		page []*coffer.StoredRecord
+		err  error
+	}
+	fetch := func(afterT time.Time, afterID string) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			page, err := v.store.ExpiredRecords(ctx, coll, cutoff, afterT, afterID, sweepPage)
+			ch <- result{page, err}
+		}()
+		return ch
+	}
+	return func(yield func([]*coffer.StoredRecord, error) bool) {
+		next := fetch(time.Time{}, "")
+		for {
+			res := <-next
+			if res.err != nil {
+				yield(nil, res.err)
+				return
+			}
+			if len(res.page) == 0 {
+				return
+			}
+			last := res.page[len(res.page)-1]
+			next = fetch(last.UpdatedAt, last.ID)
+			if !yield(res.page, nil) {
+				return
+			}
+		}
+	}
 }
 
 // sweepRecords deletes a collection's expired records, a page per
 // transaction.
 func (v *Vault) sweepRecords(ctx context.Context, coll *coffer.Collection, cutoff time.Time, dryRun bool) (int, error) {
 	reason := "collection retention " + schema.FormatRetention(coll.Retention)
-	type result struct {
-		page []*coffer.StoredRecord
-		err  error
-	}
-	// The next page is read while the current one commits: the cursor
-	// starts after the current page, deleted or not.
-	fetch := func(afterT time.Time, afterID string) <-chan result {
-		ch := make(chan result, 1)
-		go func() {
-			page, err := v.store.ExpiredRecords(ctx, coll.Name, cutoff, afterT, afterID, sweepPage)
-			ch <- result{page, err}
-		}()
-		return ch
-	}
-	next := fetch(time.Time{}, "")
 	total := 0
-	for {
-		res := <-next
-		page, err := res.page, res.err
-		if err != nil || len(page) == 0 {
+	for page, err := range v.expiredPages(ctx, coll.Name, cutoff) {
+		if err != nil {
 			return total, err
 		}
-		last := page[len(page)-1]
-		next = fetch(last.UpdatedAt, last.ID)
 		if dryRun {
 			total += len(page)
 			continue
 		}
-		ch := &coffer.Change{}
-		for _, r := range page {
-			ch.Deletes = append(ch.Deletes, coffer.RecordRef{Collection: r.Collection, ID: r.ID})
-			ch.Audit = append(ch.Audit, retentionEntry(r, "retention.delete", reason, nil))
+		units := make([]sweepUnit, len(page))
+		for i, r := range page {
+			units[i] = retentionUnit(r, "retention.delete", reason, nil)
 		}
-		n, err := v.commitEach(ctx, ch, func(i int) *coffer.Change {
-			return &coffer.Change{Deletes: ch.Deletes[i : i+1], Audit: []*coffer.AuditEntry{retentionEntry(page[i], "retention.delete", reason, nil)}}
-		})
-		total += n
-		if err != nil {
+		n, err := v.commitUnits(ctx, units)
+		if total += n; err != nil {
 			return total, err
 		}
 	}
+	return total, nil
 }
 
 // sweepField removes one field's expired values (and their blind-index
 // entries); the record keeps its update time, so the collection's own
-// retention clock is not reset by the sweep.
+// retention clock is not reset by the sweep. A dry run leaves out records
+// updated before gone, which the collection rule deletes first.
 func (v *Vault) sweepField(ctx context.Context, coll *coffer.Collection, field string, cutoff, gone time.Time, dryRun bool) (int, error) {
 	reason := "field retention " + schema.FormatRetention(coll.Fields[field].Retention)
-	var afterT time.Time
-	var afterID string
 	total := 0
-	for {
-		page, err := v.store.ExpiredRecords(ctx, coll.Name, cutoff, afterT, afterID, sweepPage)
-		if err != nil || len(page) == 0 {
+	for page, err := range v.expiredPages(ctx, coll.Name, cutoff) {
+		if err != nil {
 			return total, err
 		}
-		last := page[len(page)-1]
-		afterT, afterID = last.UpdatedAt, last.ID
-		ch := &coffer.Change{}
-		var hit []*coffer.StoredRecord
+		var units []sweepUnit
 		for _, r := range page {
 			if _, ok := r.Fields[field]; !ok || (dryRun && r.UpdatedAt.Before(gone)) {
 				continue
 			}
-			hit = append(hit, r)
 			delete(r.Fields, field)
 			delete(r.Fields, field+tokenSuffix)
 			r.Index = slices.DeleteFunc(r.Index, func(ix coffer.IndexEntry) bool { return ix.Field == field })
-			ch.Updates = append(ch.Updates, r)
-			ch.Audit = append(ch.Audit, retentionEntry(r, "retention.erase_field", reason, []string{field}))
+			units = append(units, retentionUnit(r, "retention.erase_field", reason, []string{field}))
 		}
-		if dryRun || len(ch.Updates) == 0 {
+		if dryRun || len(units) == 0 {
 			if dryRun {
-				total += len(ch.Updates)
+				total += len(units)
 			}
 			continue
 		}
-		n, err := v.commitEach(ctx, ch, func(i int) *coffer.Change {
-			return &coffer.Change{Updates: ch.Updates[i : i+1], Audit: []*coffer.AuditEntry{retentionEntry(hit[i], "retention.erase_field", reason, []string{field})}}
-		})
-		total += n
-		if err != nil {
+		n, err := v.commitUnits(ctx, units)
+		if total += n; err != nil {
 			return total, err
 		}
 	}
+	return total, nil
 }
 
-// commitEach commits a page in one transaction; when a record of it was
-// changed or deleted meanwhile (conflict, not found), it commits the
-// page's changes one by one instead, skipping those that fail (each
-// failure is still audited by the store, as an error).
-func (v *Vault) commitEach(ctx context.Context, ch *coffer.Change, one func(i int) *coffer.Change) (int, error) {
-	err := v.store.Commit(ctx, ch)
+// commitUnits commits a page in one transaction; when a record of it was
+// changed or deleted meanwhile (conflict, not found), it commits the units
+// one by one instead, skipping those that fail (the store audits each
+// failure as an error). Each commit gets fresh copies of the audit
+// entries: a store fills in (and, on failure, marks) the ones it is given.
+func (v *Vault) commitUnits(ctx context.Context, units []sweepUnit) (int, error) {
+	change := func(us []sweepUnit) *coffer.Change {
+		ch := &coffer.Change{}
+		for _, u := range us {
+			if u.del != nil {
+				ch.Deletes = append(ch.Deletes, *u.del)
+			} else {
+				ch.Updates = append(ch.Updates, u.upd)
+			}
+			e := u.audit
+			ch.Audit = append(ch.Audit, &e)
+		}
+		return ch
+	}
+	err := v.store.Commit(ctx, change(units))
 	if err == nil {
-		return len(ch.Audit), nil
+		return len(units), nil
 	}
 	if code := coffer.ErrorCode(err); code != coffer.ECONFLICT && code != coffer.ENOTFOUND {
 		return 0, err
 	}
 	n := 0
-	for i := range ch.Audit {
-		err := v.store.Commit(ctx, one(i))
+	for i := range units {
+		err := v.store.Commit(ctx, change(units[i:i+1]))
 		switch coffer.ErrorCode(err) {
 		case "":
 			n++

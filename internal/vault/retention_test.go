@@ -2,11 +2,13 @@ package vault_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/vault"
 )
 
 // TestRetentionSweeper runs the background sweeper in a synctest bubble:
@@ -95,5 +97,54 @@ func TestSweepDryRunMatchesRun(t *testing.T) {
 	}
 	if dry.Records["customers"] != 1 || dry.Values["customers.birthdate"] != 0 || run.Records["customers"] != dry.Records["customers"] || run.Values["customers.birthdate"] != dry.Values["customers.birthdate"] {
 		t.Fatalf("dry run %+v, run %+v", dry, run)
+	}
+}
+
+// racingStore deletes one record of the first multi-record change behind
+// the caller's back, as a concurrent request would.
+type racingStore struct {
+	coffer.Store
+	raced bool
+}
+
+func (s *racingStore) Commit(ctx context.Context, ch *coffer.Change) error {
+	if !s.raced && len(ch.Deletes) > 1 {
+		s.raced = true
+		if err := s.Store.Commit(ctx, &coffer.Change{Deletes: ch.Deletes[:1]}); err != nil {
+			return err
+		}
+	}
+	return s.Store.Commit(ctx, ch)
+}
+
+// TestSweepSurvivesAConcurrentDelete: when a record of a page goes away
+// during the sweep, the rest of the page is still deleted and audited.
+func TestSweepSurvivesAConcurrentDelete(t *testing.T) {
+	f := newFixture(t)
+	for i := range 5 {
+		f.create(t, "", map[string]any{"email": fmt.Sprintf("r%d@example.com", i)})
+	}
+	rs := &racingStore{Store: f.store}
+	v2, err := vault.New(ctx, vault.Options{Store: rs, Keys: f.keys, Now: func() time.Time { return time.Now().Add(1100 * 24 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := v2.Sweep(ctx, false)
+	if err != nil || !rs.raced || rep.Records["customers"] != 4 {
+		t.Fatalf("sweep: %v raced=%v %+v", err, rs.raced, rep)
+	}
+	left, _ := f.store.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), time.Time{}, "", 10)
+	if len(left) != 0 {
+		t.Errorf("%d records left", len(left))
+	}
+	es, _ := f.store.Audit(ctx, coffer.AuditFilter{Actor: "system:retention", Limit: 100})
+	allowed := 0
+	for _, e := range es {
+		if e.Action == "retention.delete" && e.Outcome == coffer.OutcomeAllowed {
+			allowed++
+		}
+	}
+	if allowed != 4 {
+		t.Errorf("%d deletions audited as allowed, want 4", allowed)
 	}
 }
