@@ -21,6 +21,8 @@ type Client struct {
 	Addr  string // base URL, e.g. http://127.0.0.1:8750
 	Token string // API key
 	HTTP  *http.Client
+	// Header is added to every request (e.g. Sec-GPC: 1).
+	Header http.Header
 }
 
 // New returns a client for addr with token.
@@ -43,17 +45,50 @@ func (e *Error) Error() string {
 // Do sends a JSON request and decodes a JSON answer into out (when not nil).
 // purpose fills the Coffer-Purpose header when not empty.
 func (c *Client) Do(ctx context.Context, method, path, purpose string, in, out any) error {
+	resp, err := c.send(ctx, method, path, purpose, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if out != nil && len(data) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// Download makes a GET and copies a successful answer's body to w (a
+// file export); a refusal is an *Error like Do's.
+func (c *Client) Download(ctx context.Context, path, purpose string, w io.Writer) error {
+	resp, err := c.send(ctx, http.MethodGet, path, purpose, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// send makes a request; an answer of 300 or more is read and returned as
+// an *Error (the body closed), anything else is the caller's to read.
+func (c *Client) send(ctx context.Context, method, path, purpose string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.Addr+path, body)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	for k, vs := range c.Header {
+		req.Header[k] = vs
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -66,27 +101,24 @@ func (c *Client) Do(ctx context.Context, method, path, purpose string, in, out a
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error Error `json:"error"`
-		}
-		if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
-			return &Error{Status: resp.StatusCode, Code: "http", Message: http.StatusText(resp.StatusCode)}
-		}
-		eb.Error.Status = resp.StatusCode
-		return &eb.Error
+	var eb struct {
+		Error Error `json:"error"`
 	}
-	if out != nil && len(data) > 0 {
-		return json.Unmarshal(data, out)
+	if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
+		return nil, &Error{Status: resp.StatusCode, Code: "http", Message: http.StatusText(resp.StatusCode)}
 	}
-	return nil
+	eb.Error.Status = resp.StatusCode
+	return nil, &eb.Error
 }
 
 // Created names a created record.

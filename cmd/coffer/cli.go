@@ -27,20 +27,26 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
-	// IsTerminal reports whether Stderr is a terminal (progress bars).
-	IsTerminal bool
+	// IsTerminal reports whether Stderr is a terminal (progress bars);
+	// StdoutIsTerminal whether Stdout is (binary output is refused there).
+	IsTerminal, StdoutIsTerminal bool
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func stdEnv() *Env {
 	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	fi, err := os.Stderr.Stat()
 	return &Env{
 		Ctx:        ctx,
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		Getenv:     os.Getenv,
-		IsTerminal: err == nil && fi.Mode()&os.ModeCharDevice != 0,
+		IsTerminal: isTerminal(os.Stderr), StdoutIsTerminal: isTerminal(os.Stdout),
 	}
 }
 

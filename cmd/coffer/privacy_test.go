@@ -379,6 +379,10 @@ func TestPrivacyEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, accessID) {
 		t.Fatalf("requests list --status in_progress: exit %d %s %s", code, out, errs)
 	}
+	code, out, errs = run(t, env, "", "requests", "list", "--status", "denied")
+	if code != 0 || !strings.Contains(out, `"requests": []`) {
+		t.Fatalf("requests list --status denied (none is): exit %d %s %s", code, out, errs)
+	}
 	code, out, errs = run(t, env, "", "requests", "list", "--overdue")
 	if code != 0 || !strings.Contains(out, `"requests": []`) {
 		t.Fatalf("requests list --overdue (nothing is due yet): exit %d %s %s", code, out, errs)

@@ -41,11 +41,7 @@ func (c *requestCreateCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	var out json.RawMessage
-	if err := cl.Do(env.Ctx, http.MethodPost, "/v1/requests", "", map[string]string{"kind": c.Kind, "subject": c.Subject, "regime": c.Regime}, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
+	return callPrint(env, cl, http.MethodPost, "/v1/requests", map[string]string{"kind": c.Kind, "subject": c.Subject, "regime": c.Regime})
 }
 
 type requestListCmd struct {
@@ -69,11 +65,7 @@ func (c *requestListCmd) Run(env *Env) error {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var out json.RawMessage
-	if err := cl.Do(env.Ctx, http.MethodGet, path, "", nil, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
+	return callPrint(env, cl, http.MethodGet, path, nil)
 }
 
 // requestID is the argument of the verbs acting on one request.
@@ -90,11 +82,7 @@ func (c *requestGetCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	var out json.RawMessage
-	if err := cl.Do(env.Ctx, http.MethodGet, requestPath(c.ID), "", nil, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
+	return callPrint(env, cl, http.MethodGet, requestPath(c.ID), nil)
 }
 
 type requestVerifyCmd struct{ requestID }
@@ -133,11 +121,7 @@ func requestAct(env *Env, id, action, reason string) error {
 	if reason != "" {
 		body = map[string]string{"reason": reason}
 	}
-	var out json.RawMessage
-	if err := cl.Do(env.Ctx, http.MethodPost, requestPath(id)+"/"+action, "", body, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
+	return callPrint(env, cl, http.MethodPost, requestPath(id)+"/"+action, body)
 }
 
 type requestExportCmd struct {
@@ -148,7 +132,7 @@ type requestExportCmd struct {
 
 func (c *requestExportCmd) Run(env *Env) error {
 	toStdout := c.Output == "" || c.Output == "-"
-	if c.Format == "csv" && toStdout && isTerminal(env.Stdout) {
+	if c.Format == "csv" && toStdout && env.StdoutIsTerminal {
 		return errors.New("the csv export is a zip file: write it with -o FILE, or redirect standard output")
 	}
 	cl, err := newClient(env)
@@ -168,8 +152,7 @@ func (c *requestExportCmd) Run(env *Env) error {
 		})
 	}
 	return writeOutput(env, c.Output, func(w io.Writer) error {
-		withTransport(cl, nil, w)
-		return cl.Do(env.Ctx, http.MethodGet, path+"?format=csv", "", nil, nil)
+		return cl.Download(env.Ctx, path+"?format=csv", "", w)
 	})
 }
 
@@ -199,67 +182,23 @@ func writeOutput(env *Env, path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
+// callPrint makes a call and prints its JSON answer, indented.
+func callPrint(env *Env, cl *client.Client, method, path string, body any) error {
+	var out json.RawMessage
+	if err := cl.Do(env.Ctx, method, path, "", body, &out); err != nil {
+		return err
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// tweakTransport lets client.Client.Do make the calls its JSON-only
-// interface does not cover: it adds request headers (Sec-GPC) and, when
-// sink is set, streams a successful answer's body (the zip export) to sink
-// instead of handing it to Do. Errors still reach Do and read like every
-// other verb's.
-type tweakTransport struct {
-	base   http.RoundTripper
-	header http.Header
-	sink   io.Writer
-}
-
-func (t *tweakTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if len(t.header) > 0 {
-		req = req.Clone(req.Context())
-		for k, vs := range t.header {
-			req.Header[k] = vs
-		}
-	}
-	resp, err := t.base.RoundTrip(req)
-	if err != nil || t.sink == nil || resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return resp, err
-	}
-	_, err = io.Copy(t.sink, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = http.NoBody
-	return resp, nil
-}
-
-// withTransport makes cl's calls go through a tweakTransport.
-func withTransport(cl *client.Client, header http.Header, sink io.Writer) {
-	hc := *cl.HTTP
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	hc.Transport = &tweakTransport{base: base, header: header, sink: sink}
-	cl.HTTP = &hc
+	return printJSON(env, out)
 }
 
 // gpcClient returns a client whose calls carry the Global Privacy Control
 // signal (Sec-GPC: 1) when gpc is set.
 func gpcClient(env *Env, gpc bool) (*client.Client, error) {
 	cl, err := newClient(env)
-	if err != nil || !gpc {
-		return cl, err
+	if err == nil && gpc {
+		cl.Header = http.Header{"Sec-Gpc": {"1"}}
 	}
-	withTransport(cl, http.Header{"Sec-Gpc": {"1"}}, nil)
-	return cl, nil
+	return cl, err
 }
 
 type consentsCmd struct {
@@ -281,11 +220,7 @@ func (c *consentsGetCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	var out json.RawMessage
-	if err := cl.Do(env.Ctx, http.MethodGet, consentsPath(c.Subject), "", nil, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
+	return callPrint(env, cl, http.MethodGet, consentsPath(c.Subject), nil)
 }
 
 type consentsSetCmd struct {
@@ -323,9 +258,5 @@ func (c *retentionCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	var out json.RawMessage
-	if err := cl.Do(env.Ctx, http.MethodPost, "/v1/retention/sweep", "", map[string]bool{"dry_run": c.DryRun}, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
+	return callPrint(env, cl, http.MethodPost, "/v1/retention/sweep", map[string]bool{"dry_run": c.DryRun})
 }

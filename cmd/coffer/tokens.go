@@ -30,28 +30,53 @@ type tokensTokenizeCmd struct {
 // tokenBatch is how many lines go in one request (the API's maximum).
 const tokenBatch = 1000
 
-// eachBatch calls fn with the non-empty lines of standard input, at most
-// tokenBatch at a time.
-func eachBatch(env *Env, fn func([]string) error) error {
+// eachBatch calls fn with the lines of standard input, at most tokenBatch
+// at a time, and writes what fn answers one per line. Output line i stands
+// for input line i, so a blank line (it would shift every later answer
+// onto the wrong row) is refused, as is an answer of another length.
+func eachBatch(env *Env, fn func([]string) ([]string, error)) error {
 	sc := bufio.NewScanner(env.Stdin)
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
 	var batch []string
-	for sc.Scan() {
-		if line := strings.TrimRight(sc.Text(), "\r"); line != "" {
-			batch = append(batch, line)
+	n := 0 // lines read
+	flush := func() error {
+		first := n - len(batch) + 1
+		out, err := fn(batch)
+		if err == nil && len(out) != len(batch) {
+			err = fmt.Errorf("the server answered %d results for %d lines", len(out), len(batch))
 		}
-		if len(batch) == tokenBatch {
-			if err := fn(batch); err != nil {
+		if err != nil {
+			return fmt.Errorf("lines %d–%d: %w", first, n, err)
+		}
+		for _, o := range out {
+			if strings.ContainsAny(o, "\r\n") {
+				return fmt.Errorf("lines %d–%d: a result holds a line break; use the HTTP API", first, n)
+			}
+		}
+		batch = nil
+		_, err = fmt.Fprintln(env.Stdout, strings.Join(out, "\n"))
+		return err
+	}
+	for sc.Scan() {
+		n++
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" {
+			return fmt.Errorf("line %d is empty: one value or token per line, no blank lines", n)
+		}
+		if batch = append(batch, line); len(batch) == tokenBatch {
+			if err := flush(); err != nil {
 				return err
 			}
-			batch = nil
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("reading standard input: %w", err)
 	}
+	if n == 0 {
+		return errors.New("nothing on standard input (one per line)")
+	}
 	if len(batch) > 0 {
-		return fn(batch)
+		return flush()
 	}
 	return nil
 }
@@ -61,8 +86,7 @@ func (c *tokensTokenizeCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	n := 0
-	err = eachBatch(env, func(lines []string) error {
+	return eachBatch(env, func(lines []string) ([]string, error) {
 		vals := make([]map[string]string, len(lines))
 		for i, l := range lines {
 			vals[i] = map[string]string{"value": l, "format": c.Format}
@@ -74,17 +98,9 @@ func (c *tokensTokenizeCmd) Run(env *Env) error {
 		var out struct {
 			Tokens []string `json:"tokens"`
 		}
-		if err := cl.Do(env.Ctx, http.MethodPost, "/v1/tokens", "", body, &out); err != nil {
-			return fmt.Errorf("lines %d–%d: %w", n+1, n+len(lines), err)
-		}
-		n += len(lines)
-		_, err := fmt.Fprintln(env.Stdout, strings.Join(out.Tokens, "\n"))
-		return err
+		err := cl.Do(env.Ctx, http.MethodPost, "/v1/tokens", "", body, &out)
+		return out.Tokens, err
 	})
-	if err == nil && n == 0 {
-		return errors.New("no values on standard input (one per line)")
-	}
-	return err
 }
 
 type tokensDetokenizeCmd struct {
@@ -96,22 +112,13 @@ func (c *tokensDetokenizeCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	n := 0
-	err = eachBatch(env, func(lines []string) error {
+	return eachBatch(env, func(lines []string) ([]string, error) {
 		var out struct {
 			Values []string `json:"values"`
 		}
-		if err := cl.Do(env.Ctx, http.MethodPost, "/v1/tokens/detokenize", c.Purpose, map[string]any{"tokens": lines}, &out); err != nil {
-			return fmt.Errorf("lines %d–%d: %w", n+1, n+len(lines), err)
-		}
-		n += len(lines)
-		_, err := fmt.Fprintln(env.Stdout, strings.Join(out.Values, "\n"))
-		return err
+		err := cl.Do(env.Ctx, http.MethodPost, "/v1/tokens/detokenize", c.Purpose, map[string]any{"tokens": lines}, &out)
+		return out.Values, err
 	})
-	if err == nil && n == 0 {
-		return errors.New("no tokens on standard input (one per line)")
-	}
-	return err
 }
 
 type tokensRevokeCmd struct {

@@ -106,22 +106,18 @@ func TestTokensOverHTTP(t *testing.T) {
 	if code, _, _ = run(t, env, "", "tokens", "tokenize"); code != 2 {
 		t.Errorf("no input: exit %d", code)
 	}
+	if code, out, errs = run(t, env, "a\n\nb\n", "tokens", "tokenize"); code != 2 || out != "" || !strings.Contains(errs, "line 2 is empty") {
+		t.Errorf("a blank line: %d %q %s", code, out, errs)
+	}
 
 	// Nowhere else: the audit log, /metrics, the data dir, the logs.
 	_, _, auditRaw := admin.call("GET", "/v1/audit?limit=500", "", nil)
-	resp := admin.rawCall("GET", "/metrics")
-	var metrics strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		metrics.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	st, _, metrics := admin.call("GET", "/metrics", "", nil)
+	if st != 200 || !strings.Contains(metrics, "coffer_http_requests_total") || !strings.Contains(auditRaw, `"action":"detokenize"`) {
+		t.Fatalf("metrics (%d) or audit log not read: %.200s", st, metrics)
 	}
-	resp.Body.Close()
 	for _, f := range panForms {
-		if strings.Contains(auditRaw, f) || strings.Contains(metrics.String(), f) {
+		if strings.Contains(auditRaw, f) || strings.Contains(metrics, f) {
 			t.Errorf("card form %q in the audit log or metrics", f)
 		}
 	}

@@ -165,8 +165,16 @@ func TestWebAuthnWithVirtualAuthenticator(t *testing.T) {
 	anon.expect(400, "invalid_argument", "POST", "/v1/auth/webauthn/login/finish", "", map[string]any{"username": "alice", "credential": map[string]any{"id": 5}})
 
 	// And a second browser login still works (sign counter kept).
-	if err := json.Unmarshal([]byte(eval(loginJS)), &res); err != nil || res.Status != 200 {
-		t.Fatalf("second WebAuthn login: %v %+v", err, res)
+	var res2 struct {
+		Error  string
+		Status int
+		Body   map[string]any
+	}
+	if err := json.Unmarshal([]byte(eval(loginJS)), &res2); err != nil || res2.Error != "" || res2.Status != 200 {
+		t.Fatalf("second WebAuthn login: %v %+v", err, res2)
+	}
+	if tok, _ := res2.Body["token"].(string); !strings.HasPrefix(tok, "cofs_") || tok == waSession {
+		t.Fatalf("second WebAuthn login gave no new session: %+v", res2.Body)
 	}
 
 	// Every step is in the audit log.
