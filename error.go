@@ -72,16 +72,27 @@ func ErrorMessage(err error) string {
 }
 
 // Name quotes a caller-supplied name (a field, a collection, a purpose) for
-// an error message when it looks like an identifier, and describes it
-// otherwise, so that a value sent where a name belongs is never echoed.
+// an error message when it looks like an identifier — a letter first, then
+// letters, digits, _ - . and no run of four digits (a card, phone or SSN
+// fragment) — and describes it otherwise, so that a value sent where a name
+// belongs is never echoed.
 func Name(s string) string {
-	if len(s) == 0 || len(s) > 64 {
-		return "(a name that is not an identifier)"
+	const refused = "(a name that is not an identifier)"
+	if len(s) == 0 || len(s) > 64 || !('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z') {
+		return refused
 	}
+	digits := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return "(a name that is not an identifier)"
+		if '0' <= c && c <= '9' {
+			if digits++; digits == 4 {
+				return refused
+			}
+			continue
+		}
+		digits = 0
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-' || c == '.') {
+			return refused
 		}
 	}
 	return `"` + s + `"`

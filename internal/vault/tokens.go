@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
@@ -76,10 +75,11 @@ func (v *Vault) tokenKey(ctx context.Context, sealer *seal.Sealer, ns string) (*
 }
 
 // tokenRef names a token in the audit log without writing the token (a
-// card token keeps digits of the card): a short hash of it.
-func tokenRef(t string) string {
-	h := sha256.Sum256([]byte(t))
-	return "tok#" + hex.EncodeToString(h[:8])
+// card token keeps digits of the card, and a caller may send a card where
+// a token belongs): a keyed hash, so the log cannot be searched by brute
+// force over card numbers.
+func tokenRef(sealer *seal.Sealer, t string) string {
+	return "tok#" + hex.EncodeToString(sealer.TokenFingerprint("audit-ref", []byte(t))[:8])
 }
 
 // Tokenize replaces values by tokens, all or nothing: a bad value fails
@@ -122,6 +122,9 @@ func (v *Vault) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]s
 			if err != nil {
 				return nil, coffer.Errorf(coffer.EINVALID, "%s.value: not a card number (12 to 19 digits passing the Luhn check)", at)
 			}
+			if len(pan)-req.CardKeepBIN-4 < token.MinRandomDigits {
+				return nil, coffer.Errorf(coffer.EINVALID, "%s.value: the card is too short to keep %d digits and randomize at least %d", at, req.CardKeepBIN+4, token.MinRandomDigits)
+			}
 			norm[i] = pan
 		default:
 			return nil, coffer.Errorf(coffer.EINVALID, "%s.format: random or card", at)
@@ -159,7 +162,7 @@ func (v *Vault) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]s
 				t = token.RandomSorted(now)
 			}
 			if err != nil {
-				return nil, coffer.Errorf(coffer.EINVALID, "values[%d]: the card is too short to keep %d digits and randomize at least 4", i, req.CardKeepBIN+4)
+				return nil, err // validated above: cannot happen
 			}
 			out[i] = t
 			toks = append(toks, &coffer.Token{Token: t, Namespace: ns, Fingerprint: sealer.TokenFingerprint(ns, []byte(val)),
@@ -207,7 +210,7 @@ func (v *Vault) Detokenize(ctx context.Context, c *Call, ids []string) ([]string
 	entries := make([]*coffer.AuditEntry, 0, len(ids))
 	for i, id := range ids {
 		e := c.entry("detokenize", "")
-		e.Record = tokenRef(id)
+		e.Record = tokenRef(sealer, id)
 		t := found[id]
 		if t == nil || !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && now.After(t.ExpiresAt)) {
 			e.Outcome, e.Reason = coffer.OutcomeDenied, "unknown, revoked or expired token"
@@ -250,11 +253,12 @@ func (v *Vault) Detokenize(ctx context.Context, c *Call, ids []string) ([]string
 
 // RevokeToken revokes a token: it never detokenizes again.
 func (v *Vault) RevokeToken(ctx context.Context, c *Call, id string) error {
-	if _, err := v.unsealed(); err != nil {
+	sealer, err := v.unsealed()
+	if err != nil {
 		return err
 	}
 	e := c.entry("token.revoke", "")
-	e.Record = tokenRef(id)
+	e.Record = tokenRef(sealer, id)
 	found, err := v.store.Tokens(ctx, []string{id})
 	if err != nil {
 		return err

@@ -75,6 +75,7 @@ func TestTokenizeDetokenize(t *testing.T) {
 		{Values: []vault.TokenValue{{Value: "x", Format: "uuid"}}},
 		{Values: make([]vault.TokenValue, 1001)},
 		{Values: []vault.TokenValue{{Value: canaryPAN, Format: "card"}}, CardKeepBIN: 4},
+		{Values: []vault.TokenValue{{Value: "4222222222222", Format: "card"}}, CardKeepBIN: 8}, // 13 digits: 1 left to randomize
 		{Values: []vault.TokenValue{{Value: "x"}}, Namespace: "Not OK"},
 	} {
 		_, err := f.v.Tokenize(ctx, billing, bad)
