@@ -104,7 +104,7 @@ func TestValidate(t *testing.T) {
 		name, from, to, want string
 	}{
 		{"unknown key", "measures:", "measure_list: []\nmeasures:", "field measure_list not found"},
-		{"paper archive without destruction", "    destruction: Cross-cut", "    disposal: Cross-cut", "field disposal not found"},
+		{"paper archive without destruction", "    destruction: Cross-cut shredding (DIN 66399 P-4) by a certified contractor, with a certificate\n", "", "a paper archive needs location, custodian and destruction"},
 		{"legal basis", "legal_basis: contract", "legal_basis: because", `legal_basis "because"`},
 		{"legitimate interest unstated", "    legitimate_interest: keeping the shop and customers' accounts safe\n", "", "state the legitimate_interest"},
 		{"unknown category", "categories: [online]\n    subjects", "categories: [online, biometrics]\n    subjects", `unknown category "biometrics"`},

@@ -125,8 +125,6 @@ const (
 	HintPhone
 	HintSSN
 	HintCard
-	HintEmail
-	HintIP
 )
 
 // ParseHint reads a column name or JSON key ("date_of_birth", "customer_name",
@@ -157,12 +155,6 @@ func ParseHint(key string) Hint {
 	}
 	if has("card", "pan", "ccnum", "cc_num") && !has("company", "span") {
 		h |= HintCard
-	}
-	if has("mail") {
-		h |= HintEmail
-	}
-	if has("ip", "addr") && !has("ship", "zip", "tip", "recipient", "description", "script", "email") {
-		h |= HintIP
 	}
 	return h
 }

@@ -72,7 +72,15 @@ func New(o Options) *Scanner {
 
 // IsDSN reports whether target names a PostgreSQL database.
 func IsDSN(target string) bool {
-	return strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://")
+	t := strings.ToLower(target)
+	return strings.HasPrefix(t, "postgres://") || strings.HasPrefix(t, "postgresql://")
+}
+
+// looksLikeSecret reports a target that is no path but a URL or a
+// connection string, which may hold a password: errors never repeat it.
+func looksLikeSecret(target string) bool {
+	t := strings.ToLower(target)
+	return strings.Contains(t, "://") || strings.Contains(t, "password=")
 }
 
 // run is the state of one Scan call.
@@ -145,6 +153,8 @@ func (r *run) target(t string) error {
 		return r.stream("-", r.s.o.Stdin, true)
 	case IsDSN(t):
 		return r.postgres(t)
+	case looksLikeSecret(t):
+		return errors.New("a target looks like a URL or connection string but is not a postgres:// DSN (not repeated here: it may hold a password)")
 	}
 	fi, err := os.Stat(t)
 	if err != nil {
@@ -254,6 +264,14 @@ func (r *run) stream(name string, in io.Reader, stdin bool) error {
 		r.bytes.Add(int64(len(header)))
 		hints = csvHints(header, isTSV(lower))
 		line = 2
+		// A file without a header has data on its first line: it is
+		// scanned too (a real header yields nothing).
+		buf := <-r.pool
+		select {
+		case r.jobs <- job{path: name, line: 1, data: buf[:copy(buf, header)], buf: buf}:
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
 	}
 	var carry []byte
 	for {

@@ -67,9 +67,14 @@ func TestGolden(t *testing.T) {
 func TestNoValueInReports(t *testing.T) {
 	r := scanCorpus(t, Options{})
 	var out bytes.Buffer
-	WriteText(&out, r)
-	WriteJSON(&out, r)
-	WriteSARIF(&out, r, "test")
+	for _, err := range []error{WriteText(&out, r), WriteJSON(&out, r), WriteSARIF(&out, r, "test")} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.Findings) == 0 || out.Len() == 0 {
+		t.Fatal("nothing reported: the test would prove nothing")
+	}
 	det := pii.New(pii.Options{})
 	files, _ := filepath.Glob("testdata/corpus/*")
 	values := 0
@@ -295,5 +300,33 @@ func TestPostgres(t *testing.T) {
 		"customers.profile ipv4 x3000", "customers.profile date_of_birth x3000"}
 	if diff := cmp.Diff(want, mine(full)); diff != "" {
 		t.Errorf("full (-want +got):\n%s", diff)
+	}
+}
+
+// TestCSVFirstLine: a CSV file without a header row has data on line 1.
+func TestCSVFirstLine(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rows.csv"), []byte("jane.doe@example.com,x\nann@example.org,y\n"), 0o644)
+	r, err := New(Options{}).Scan(context.Background(), []string{filepath.Join(dir, "rows.csv")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[int]bool{}
+	for _, f := range r.Findings {
+		lines[f.Location.Line] = true
+	}
+	if !lines[1] || !lines[2] {
+		t.Fatalf("findings on lines %v, want 1 and 2: %v", lines, brief(r))
+	}
+}
+
+// TestSecretTargetNotEchoed: a connection string the scanner does not take
+// is refused without repeating it (it may hold a password).
+func TestSecretTargetNotEchoed(t *testing.T) {
+	for _, target := range []string{"mysql://u:hunter2@db/x", "host=db user=u password=hunter2", "postgress://u:hunter2@db/x"} {
+		_, err := New(Options{}).Scan(context.Background(), []string{target})
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Scan(%q): %v", target, err)
+		}
 	}
 }
