@@ -12,6 +12,8 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/pii"
+	"github.com/cofferhq/coffer/internal/token"
 )
 
 // MaxString is the longest string value accepted, in bytes.
@@ -284,43 +286,13 @@ func digitsOnly(s string, seps string) (string, bool) {
 	return string(b), true
 }
 
-// Luhn reports whether a digit string passes the Luhn check.
-func Luhn(d string) bool {
-	sum, double := 0, false
-	for i := len(d) - 1; i >= 0; i-- {
-		n := int(d[i] - '0')
-		if double {
-			n *= 2
-			if n > 9 {
-				n -= 9
-			}
-		}
-		sum += n
-		double = !double
-	}
-	return sum%10 == 0
-}
-
 func normalizeCard(s string) (string, bool) {
-	d, ok := digitsOnly(strings.TrimSpace(s), " -")
-	if !ok || len(d) < 12 || len(d) > 19 || !Luhn(d) {
-		return "", false
-	}
-	return d, true
+	d, err := token.NormalizeCard(strings.TrimSpace(s))
+	return d, err == nil
 }
 
-// ibanLengths is the IBAN length per country (SWIFT IBAN registry).
-var ibanLengths = map[string]int{
-	"AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27, "BR": 29, "BY": 28,
-	"CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
-	"FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
-	"IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
-	"LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18,
-	"NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
-	"SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29,
-	"VA": 22, "VG": 24, "XK": 20, "YE": 30,
-}
-
+// normalizeIBAN upper-cases and compacts an IBAN, then checks its
+// country's length and its mod-97 check digits (pii.ValidIBAN).
 func normalizeIBAN(s string) (string, bool) {
 	b := make([]byte, 0, 34)
 	for i := 0; i < len(s); i++ {
@@ -334,20 +306,11 @@ func normalizeIBAN(s string) (string, bool) {
 		default:
 			return "", false
 		}
-	}
-	if len(b) < 15 || len(b) > 34 || ibanLengths[string(b[:2])] != len(b) || b[2] > '9' || b[3] > '9' {
-		return "", false
-	}
-	// mod 97 of BBAN + country + check digits, letters as 10..35.
-	rem := 0
-	for _, c := range append(b[4:len(b):len(b)], b[:4]...) {
-		if c >= 'A' {
-			rem = (rem*100 + int(c-'A'+10)) % 97
-		} else {
-			rem = (rem*10 + int(c-'0')) % 97
+		if len(b) > 34 {
+			return "", false
 		}
 	}
-	if rem != 1 {
+	if !pii.ValidIBAN(string(b)) {
 		return "", false
 	}
 	return string(b), true

@@ -10,6 +10,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/token"
 )
 
 func shop(t testing.TB) []byte {
@@ -229,7 +230,7 @@ func TestNormalizeIdempotent(t *testing.T) {
 		coffer.TypeCardNumber: rapid.Custom(func(t *rapid.T) string {
 			d := rapid.StringMatching(`4[0-9]{14}`).Draw(t, "pan")
 			for c := '0'; c <= '9'; c++ {
-				if Luhn(d + string(c)) {
+				if token.Luhn(d + string(c)) {
 					return d + string(c)
 				}
 			}

@@ -30,10 +30,3 @@ func BenchmarkDeterministicCardToken(b *testing.B) {
 		}
 	}
 }
-
-func BenchmarkMaskPAN(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = MaskPAN("4111 1111 1111 1111")
-	}
-}

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 const (
@@ -153,13 +152,6 @@ func NormalizeCard(pan string) (string, error) {
 	return d, nil
 }
 
-// ValidCard reports, as an error or nil, whether pan is a card number:
-// NormalizeCard's checks.
-func ValidCard(pan string) error {
-	_, err := NormalizeCard(pan)
-	return err
-}
-
 // cardDigits drops spaces and dashes and refuses any other non-digit. It
 // stops early on absurd lengths so a huge input costs nothing.
 func cardDigits(pan string) (string, error) {
@@ -242,24 +234,6 @@ func cardToken(d string, keepBIN int, r io.Reader) (string, error) {
 	}
 	// The card passes the Luhn check and the token does not, so they differ.
 	return string(tok), nil
-}
-
-// MaskPAN masks a card number for display, PCI DSS v4.0.1 requirement 3.4.1
-// ("the BIN and last four digits are the maximum number of digits to be
-// displayed"): spaces and dashes are dropped, the last 4 digits shown, the
-// first 6 shown only when at least 5 digits stay hidden (15 digits or more),
-// and every other digit replaced by '*'. Anything that is not 12 to 19
-// digits (after dropping separators) is masked entirely.
-func MaskPAN(pan string) string {
-	d, err := cardDigits(pan)
-	if err != nil || len(d) < MinCardDigits || len(d) > MaxCardDigits {
-		return strings.Repeat("*", min(utf8.RuneCountInString(pan), 4*MaxCardDigits))
-	}
-	keep := 0
-	if len(d) >= 15 {
-		keep = 6
-	}
-	return d[:keep] + strings.Repeat("*", len(d)-keep-4) + d[len(d)-4:]
 }
 
 // fillUniform fills dst with characters of alphabet (at most 256), each
