@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +82,19 @@ func (c *serveCmd) Run(env *Env) error {
 			log.Info("created a development key file", "path", cfg.Keys.File)
 		}
 	}
+	// Everything that can refuse the configuration comes before listening.
+	var notice []byte
+	if cfg.Inventory != "" {
+		inv, err := inventory.Load(cfg.Inventory)
+		if err != nil {
+			return fmt.Errorf("inventory: %w", err)
+		}
+		var b bytes.Buffer
+		if err := inv.WriteNotice(&b); err != nil {
+			return err
+		}
+		notice = b.Bytes()
+	}
 	// Listen before opening the vault: in development the WebAuthn origin
 	// names the port actually bound.
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -113,23 +127,16 @@ func (c *serveCmd) Run(env *Env) error {
 	}
 	addr := ln.Addr().String()
 	fmt.Fprintf(env.Stderr, "coffer %s listening on %s://%s (data %s)\n", Version, scheme, addr, cfg.Data)
-	if every := cfg.Privacy.Sweep(); every > 0 {
-		go v.RunRetention(ctx, every)
-	}
-	var notice []byte
-	if cfg.Inventory != "" {
-		inv, err := inventory.Load(cfg.Inventory)
-		if err != nil {
-			return fmt.Errorf("inventory: %w", err)
-		}
-		var b bytes.Buffer
-		if err := inv.WriteNotice(&b); err != nil {
-			return err
-		}
-		notice = b.Bytes()
-	}
 	h := api.New(v, api.Config{PrivacyNotice: notice, Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
 		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies()})
+	// The sweeper stops, and is waited for, before the store closes.
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	var sweeping sync.WaitGroup
+	if every := cfg.Privacy.Sweep(); every > 0 {
+		sweeping.Go(func() { v.RunRetention(sweepCtx, every) })
+	}
+	defer sweeping.Wait()
+	defer stopSweep()
 	return server.Serve(ctx, ln, h, server.Config{TLS: tlsConf, Logger: log})
 }
 

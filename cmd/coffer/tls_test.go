@@ -39,6 +39,18 @@ func TestRefusesPlainHTTPOffLoopback(t *testing.T) {
 	}
 }
 
+// TestBadInventoryRefusedBeforeListening: a broken inventory stops the
+// server before it says it listens.
+func TestBadInventoryRefusedBeforeListening(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inventory.yaml")
+	os.WriteFile(inv, []byte("controller: {}\nsurprise: 1\n"), 0o600)
+	code, _, errs := run(t, nil, "", "serve", "--config", writeConfig(t, dir, "addr: 127.0.0.1:0\ninventory: "+inv+"\n"))
+	if code != 2 || !strings.Contains(errs, "inventory:") || strings.Contains(errs, "listening on") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}
+
 var fingerprintRE = regexp.MustCompile(`(generated|using) a self-signed certificate, SHA-256 fingerprint ([0-9A-F:]{95})`)
 
 // startTLS runs serve --config with a self-signed pair and returns the
