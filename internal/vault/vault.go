@@ -41,6 +41,7 @@ type Vault struct {
 	ceremonies ceremonies
 	privacy    PrivacyOptions
 	tokenKeys  sync.Map // token namespace → *seal.DEK
+	fpeCiphers sync.Map // key name|algorithm|alphabet → fpe.Cipher
 
 	useMu     sync.Mutex
 	used      map[string]time.Time // API key id → last use, not yet stored
