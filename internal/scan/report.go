@@ -2,6 +2,7 @@ package scan
 
 import (
 	"cmp"
+	"container/heap"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -68,16 +69,30 @@ type fileEntity struct {
 	entity pii.Entity
 }
 
-// collector merges findings from the workers.
+// collector merges findings from the workers. Per file and entity it keeps
+// the maxFile smallest line numbers, whatever order the workers finish in,
+// and folds the rest into one "further lines" finding (line 0): reports
+// are the same from run to run, and memory stays bounded.
 type collector struct {
 	mu      sync.Mutex
 	byKey   map[findingKey]*Finding
-	perFile map[fileEntity]int
+	kept    map[fileEntity]*lineHeap
 	maxFile int
 }
 
 func newCollector(maxPerFile int) *collector {
-	return &collector{byKey: map[findingKey]*Finding{}, perFile: map[fileEntity]int{}, maxFile: maxPerFile}
+	return &collector{byKey: map[findingKey]*Finding{}, kept: map[fileEntity]*lineHeap{}, maxFile: maxPerFile}
+}
+
+// merge adds f's occurrences to the finding at k, or makes f that finding.
+func (c *collector) merge(k findingKey, f Finding) {
+	if old, ok := c.byKey[k]; ok {
+		old.Count += f.Count
+		old.Confidence = max(old.Confidence, f.Confidence)
+		return
+	}
+	f.Location = k.loc
+	c.byKey[k] = &f
 }
 
 // add merges f (whose Count occurrences are new) into the report.
@@ -85,26 +100,45 @@ func (c *collector) add(f Finding) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := findingKey{f.Location, f.Entity}
-	if old, ok := c.byKey[k]; ok {
-		old.Count += f.Count
-		old.Confidence = max(old.Confidence, f.Confidence)
+	if _, ok := c.byKey[k]; ok || f.Location.IsDatabase() || c.maxFile <= 0 || f.Location.Line == 0 {
+		c.merge(k, f)
 		return
 	}
-	if !f.Location.IsDatabase() && c.maxFile > 0 {
-		fe := fileEntity{f.Location.Path, f.Entity}
-		if c.perFile[fe] >= c.maxFile {
-			f.Location.Line = 0 // fold: "further lines"
-			k = findingKey{f.Location, f.Entity}
-			if old, ok := c.byKey[k]; ok {
-				old.Count += f.Count
-				old.Confidence = max(old.Confidence, f.Confidence)
-				return
-			}
-		} else {
-			c.perFile[fe]++
-		}
+	fe := fileEntity{f.Location.Path, f.Entity}
+	h := c.kept[fe]
+	if h == nil {
+		h = &lineHeap{}
+		c.kept[fe] = h
 	}
-	c.byKey[k] = &f
+	fold := findingKey{Location{Path: f.Location.Path}, f.Entity}
+	switch {
+	case h.Len() < c.maxFile:
+		heap.Push(h, f.Location.Line)
+		c.merge(k, f)
+	case f.Location.Line < (*h)[0]:
+		// f displaces the largest line kept, which joins the fold.
+		out := findingKey{Location{Path: f.Location.Path, Line: heap.Pop(h).(int)}, f.Entity}
+		c.merge(fold, *c.byKey[out])
+		delete(c.byKey, out)
+		heap.Push(h, f.Location.Line)
+		c.merge(k, f)
+	default:
+		c.merge(fold, f)
+	}
+}
+
+// lineHeap is a max-heap of line numbers.
+type lineHeap []int
+
+func (h lineHeap) Len() int           { return len(h) }
+func (h lineHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h lineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *lineHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *lineHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (c *collector) findings() []Finding {

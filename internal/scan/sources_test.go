@@ -156,6 +156,32 @@ func TestMaxPerFile(t *testing.T) {
 	}
 }
 
+// TestMaxPerFileIsDeterministic: with many workers finishing chunks in
+// any order, the lines listed are always the first ones.
+func TestMaxPerFileIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, "user%d@example.com\n", i)
+	}
+	p := filepath.Join(dir, "a.log")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	want := []string{"1 x1", "2 x1", "3 x1", "4 x1", "5 x1", "0 x19995"}
+	for range 10 {
+		r, err := New(Options{MaxPerFile: 5, Workers: 8, ChunkSize: 4096}).Scan(context.Background(), []string{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range r.Findings {
+			got = append(got, fmt.Sprintf("%d x%d", f.Location.Line, f.Count))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatal(diff)
+		}
+	}
+}
+
 func TestStdin(t *testing.T) {
 	r, err := New(Options{Stdin: strings.NewReader("x\nmail me: a.b@example.org\n")}).Scan(context.Background(), []string{"-"})
 	if err != nil {
