@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cofferhq/coffer/internal/pii"
 )
 
 // Contact is a person or body and how to reach them.
@@ -181,8 +183,6 @@ func Parse(data []byte) (*Inventory, error) {
 	return &inv, nil
 }
 
-var entityNames = []string{"email", "phone", "card", "iban", "ssn", "ipv4", "ipv6", "date_of_birth", "person_name"}
-
 // Validate checks required fields and that every reference resolves. It
 // reports every problem at once.
 func (inv *Inventory) Validate() error {
@@ -243,8 +243,8 @@ func (inv *Inventory) Validate() error {
 			bad("category %q: name is required", c.ID)
 		}
 		for _, e := range c.Detects {
-			if !slices.Contains(entityNames, e) {
-				bad("category %q: detects %q is not one of %s", c.ID, e, strings.Join(entityNames, ", "))
+			if _, err := pii.ParseEntity(e); err != nil {
+				bad("category %q: detects: %v", c.ID, err)
 			}
 		}
 	}

@@ -110,7 +110,7 @@ func TestValidate(t *testing.T) {
 		{"unknown category", "categories: [online]\n    subjects", "categories: [online, biometrics]\n    subjects", `unknown category "biometrics"`},
 		{"safeguard", "safeguard: scc", "safeguard: trust", `safeguard "trust"`},
 		{"retention", "    retention: until consent is withdrawn\n", "", "retention is required"},
-		{"detects", "detects: [ipv4, ipv6]", "detects: [ip]", `detects "ip"`},
+		{"detects", "detects: [ipv4, ipv6]", "detects: [ip]", `unknown entity "ip"`},
 		{"paper fields", "    custodian: Head of accounting\n", "", "needs location, custodian and destruction"},
 	}
 	for _, tc := range tests {
