@@ -32,8 +32,6 @@ var (
 		coffer.BasisVitalInterests: true, coffer.BasisPublicTask: true, coffer.BasisLegitimateInterests: true}
 	masks = map[string]bool{"email": true, "last4": true, "pan": true, "initials": true, "year": true, "redact": true}
 	views = map[coffer.View]bool{coffer.ViewPlain: true, coffer.ViewMasked: true, coffer.ViewToken: true, coffer.ViewNone: true}
-	// Sensitive authentication data (PCI DSS 4.0.1 req. 3.3.1).
-	sad = []string{"cvv", "cvc", "cvv2", "cvc2", "cid", "security_code", "card_security_code", "track1", "track2", "track_data", "pin", "pin_block"}
 )
 
 type parser struct {
@@ -329,7 +327,7 @@ func (p *parser) field(s *coffer.Schema, key, n *yaml.Node, path string) (*coffe
 			}
 			switch k {
 			case "type":
-				if slices.Contains(sad, strings.ToLower(sv)) {
+				if sensitiveAuthName(sv) {
 					return nil, p.errf(v, kp, "type %q is sensitive authentication data (card security code, track data or PIN), which must never be stored after authorization (PCI DSS 4.0.1 req. 3.3.1)", sv)
 				}
 				if !types[coffer.FieldType(sv)] {
@@ -397,7 +395,7 @@ func (p *parser) field(s *coffer.Schema, key, n *yaml.Node, path string) (*coffe
 	case f.Searchable && (f.Type == coffer.TypeJSON || f.Type == coffer.TypeBoolean):
 		return nil, p.errf(n, join(path, "searchable"), "%s fields cannot be searchable", f.Type)
 	}
-	if slices.Contains(sad, name) || strings.HasSuffix(name, "_cvv") || strings.HasSuffix(name, "_cvc") || strings.HasSuffix(name, "_pin") {
+	if sensitiveAuthName(name) {
 		return nil, p.errf(key, path, "looks like sensitive authentication data (card security code, track data or PIN), which must never be stored after authorization (PCI DSS 4.0.1 req. 3.3.1)")
 	}
 	return f, nil
