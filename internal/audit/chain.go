@@ -72,8 +72,9 @@ type Head = coffer.AuditHead
 // Signer signs and checks heads with an Ed25519 key derived from key
 // material the store never holds in plaintext at rest.
 type Signer struct {
-	priv ed25519.PrivateKey
-	pub  ed25519.PublicKey
+	priv    ed25519.PrivateKey
+	pub     ed25519.PublicKey
+	version uint32 // the derived-key root's version the key comes from
 }
 
 // NewSigner derives the audit signing key from root secret material.
@@ -83,8 +84,11 @@ func NewSigner(root coffer.Secret) (*Signer, error) {
 		return nil, err
 	}
 	priv := ed25519.NewKeyFromSeed(seed)
-	return &Signer{priv: priv, pub: priv.Public().(ed25519.PublicKey)}, nil
+	return &Signer{priv: priv, pub: priv.Public().(ed25519.PublicKey), version: 1}, nil
 }
+
+// Version is the key version checkpoints signed by s carry.
+func (s *Signer) Version() uint32 { return s.version }
 
 // PublicKey returns the verification key (safe to publish).
 func (s *Signer) PublicKey() ed25519.PublicKey { return s.pub }
