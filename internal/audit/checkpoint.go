@@ -124,3 +124,18 @@ func (w *Witnessed) Check(n int64) error {
 
 // LastCounter is the highest checkpoint counter the witness holds.
 func (w *Witnessed) LastCounter() uint64 { return w.lastCtr }
+
+func manifestMessage(doc []byte) []byte {
+	return append(appendString(nil, "coffer/backup-manifest/v1"), doc...)
+}
+
+// SignManifest signs a backup manifest with the audit key. The message is
+// domain-separated from checkpoints, so neither can pass for the other.
+func (s *Signer) SignManifest(doc []byte) []byte {
+	return ed25519.Sign(s.priv, manifestMessage(doc))
+}
+
+// VerifyManifest reports whether sig is pub's signature over a manifest.
+func VerifyManifest(pub ed25519.PublicKey, doc, sig []byte) bool {
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, manifestMessage(doc), sig)
+}
