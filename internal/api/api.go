@@ -121,8 +121,11 @@ func (h *Handler) Patterns() []string { return h.patterns }
 
 // New returns the API handler.
 func New(v *vault.Vault, c Config) *Handler {
-	h := &Handler{records: v.Records, tokens: v.Tokens, privacy: v.Privacy, identity: v.Identity, admin: v.Admin, sealed: v.Sealed, log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
+	h := &Handler{log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
 		mux: http.NewServeMux(), proxies: c.TrustedProxies}
+	if v != nil {
+		h.records, h.tokens, h.privacy, h.identity, h.admin, h.sealed = v.Records, v.Tokens, v.Privacy, v.Identity, v.Admin, v.Sealed
+	}
 	if h.maxBody <= 0 {
 		h.maxBody = 1 << 20
 	}

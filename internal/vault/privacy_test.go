@@ -88,6 +88,9 @@ func TestConsentWithdrawalRace(t *testing.T) {
 	var late, before, after atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	// Readers report when 50 reads saw the data, and when 50 were refused.
+	saw, refused := make(chan struct{}), make(chan struct{})
+	var sawOnce, refusedOnce sync.Once
 	for range 8 {
 		wg.Go(func() {
 			for {
@@ -102,9 +105,13 @@ func TestConsentWithdrawalRace(t *testing.T) {
 				case err == nil && startedAfter:
 					late.Add(1)
 				case err == nil:
-					before.Add(1)
+					if before.Add(1) >= 50 {
+						sawOnce.Do(func() { close(saw) })
+					}
 				case coffer.ErrorCode(err) == coffer.EFORBIDDEN:
-					after.Add(1)
+					if after.Add(1) >= 50 {
+						refusedOnce.Do(func() { close(refused) })
+					}
 				default:
 					t.Errorf("read: %v", err)
 					return
@@ -112,16 +119,12 @@ func TestConsentWithdrawalRace(t *testing.T) {
 			}
 		})
 	}
-	for before.Load() < 50 {
-		time.Sleep(time.Millisecond) // let readers get going (not a synchronisation)
-	}
+	<-saw // readers are going
 	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_race", "marketing", vault.ConsentChange{Granted: false}); err != nil {
 		t.Fatal(err)
 	}
 	withdrawn.Store(true)
-	for after.Load() < 50 {
-		time.Sleep(time.Millisecond)
-	}
+	<-refused
 	close(stop)
 	wg.Wait()
 	if late.Load() != 0 {
