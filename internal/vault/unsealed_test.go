@@ -1,10 +1,15 @@
 package vault
 
 import (
+	"context"
+	"log/slog"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"testing/synctest"
+	"time"
+
+	"github.com/cofferhq/coffer"
 
 	"github.com/cofferhq/coffer/internal/fpe"
 	"github.com/cofferhq/coffer/internal/keyring"
@@ -79,4 +84,46 @@ func TestFPECacheIsBounded(t *testing.T) {
 	if n := u.fpe.len(); n > maxFPECiphers {
 		t.Errorf("%d FPE ciphers cached, bound %d", n, maxFPECiphers)
 	}
+}
+
+// touchStore is a store whose TouchAPIKeys waits for release.
+type touchStore struct {
+	coffer.Store // nil: any other method panics
+	release      chan struct{}
+	touched      chan map[string]time.Time
+}
+
+func (s *touchStore) TouchAPIKeys(_ context.Context, used map[string]time.Time) error {
+	<-s.release
+	s.touched <- used
+	return nil
+}
+
+// TestCloseWaitsForBackgroundWrites: the last-used times stored in the
+// background are written before Close returns (so before the store
+// closes).
+func TestCloseWaitsForBackgroundWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &touchStore{release: make(chan struct{}), touched: make(chan map[string]time.Time, 1)}
+		c := &core{store: st, log: slog.New(slog.DiscardHandler), now: time.Now}
+		id := &Identity{core: c, used: map[string]time.Time{}}
+		v := &Vault{core: c, Identity: id}
+		id.noteUse("key_1", time.Now()) // the first use is due at once
+		closed := make(chan struct{})
+		go func() {
+			v.Close()
+			close(closed)
+		}()
+		synctest.Wait()
+		select {
+		case <-closed:
+			t.Fatal("Close returned while a background write was running")
+		default:
+		}
+		close(st.release)
+		<-closed
+		if used := <-st.touched; used["key_1"].IsZero() {
+			t.Errorf("stored %v", used)
+		}
+	})
 }
