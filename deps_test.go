@@ -3,7 +3,11 @@ package coffer_test
 import (
 	"bufio"
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -180,6 +184,62 @@ func TestDependencies(t *testing.T) {
 	for path := range layers {
 		if !seen[path] {
 			t.Errorf("layer %q names no package of the module (stale rule?)", path)
+		}
+	}
+}
+
+// maxMethods bounds a type's exported methods: past it a type is a hub
+// (STYLE.md). The store adapters implement coffer.Store whole and are
+// exempt until it is split into role interfaces.
+const maxMethods = 20
+
+var hubExempt = map[string]bool{"internal/sqlite": true, "internal/postgres": true}
+
+// TestNoHubTypes counts the exported methods declared on each type of the
+// module (promoted ones aside).
+func TestNoHubTypes(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if hubExempt[p.path] {
+			continue
+		}
+		dir := p.path
+		if dir == "" {
+			dir = "."
+		}
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int{}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range af.Decls {
+				fd, ok := d.(*ast.FuncDecl)
+				if !ok || fd.Recv == nil || !fd.Name.IsExported() {
+					continue
+				}
+				typ := fd.Recv.List[0].Type
+				if s, ok := typ.(*ast.StarExpr); ok {
+					typ = s.X
+				}
+				if ix, ok := typ.(*ast.IndexExpr); ok {
+					typ = ix.X
+				}
+				if id, ok := typ.(*ast.Ident); ok {
+					counts[id.Name]++
+				}
+			}
+		}
+		for typ, n := range counts {
+			if n > maxMethods {
+				t.Errorf("%s.%s has %d exported methods (at most %d): split it by concern", p.path, typ, n, maxMethods)
+			}
 		}
 	}
 }
