@@ -97,7 +97,8 @@ var errBadToken = coffer.Errorf(coffer.EUNAUTHENTICATED, "invalid or revoked API
 // appears in an error.
 //
 // A sealed vault authenticates no one: every authenticated call answers
-// ESEALED until it is unsealed (SPEC: the sealed rule), whatever it asks.
+// ESEALED until it is unsealed, whatever it asks (data calls also check
+// for themselves).
 func (v *Identity) Authenticate(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error) {
 	if v.keys.Load() == nil {
 		return nil, errSealed
