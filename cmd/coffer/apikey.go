@@ -70,7 +70,7 @@ func (c *apiKeyCreateCmd) Run(env *Env) error {
 	if c.ExpiresIn < 0 {
 		return errors.New("--expires-in must not be negative")
 	}
-	id, token, err := o.vault.CreateAPIKey(env.Ctx, &vault.Call{}, vault.NewAPIKey{Name: c.Name, Role: c.Role, AllowedCIDRs: c.CIDR, ExpiresIn: c.ExpiresIn})
+	id, token, err := o.vault.Identity.CreateAPIKey(env.Ctx, vault.SystemCall(), vault.NewAPIKey{Name: c.Name, Role: c.Role, AllowedCIDRs: c.CIDR, ExpiresIn: c.ExpiresIn})
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,7 @@ func (c *serveCmd) Run(env *Env) error {
 	}
 	defer o.store.Close()
 	v, signer := o.vault, o.signer
+	defer v.Close() // its background writes end before the store closes
 	if c.Dev {
 		if err := devAdminToken(ctx, env, v, cfg.Data); err != nil {
 			return err
@@ -133,7 +134,7 @@ func (c *serveCmd) Run(env *Env) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	var sweeping sync.WaitGroup
 	if every := cfg.Privacy.Sweep(); every > 0 {
-		sweeping.Go(func() { v.RunRetention(sweepCtx, every) })
+		sweeping.Go(func() { v.Privacy.RunRetention(sweepCtx, every) })
 	}
 	defer sweeping.Wait()
 	defer stopSweep()
@@ -176,7 +177,7 @@ func devAdminToken(ctx context.Context, env *Env, v *vault.Vault, data string) e
 		fmt.Fprintf(env.Stderr, "admin API key: in %s\n", path)
 		return nil
 	}
-	_, token, err := v.CreateAPIKey(ctx, &vault.Call{}, vault.NewAPIKey{Name: "dev-admin", Role: "admin"})
+	_, token, err := v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "dev-admin", Role: "admin"})
 	if err != nil {
 		return err
 	}

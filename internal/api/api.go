@@ -40,7 +40,12 @@ type Config struct {
 
 // Handler serves the /v1 API.
 type Handler struct {
-	vault    *vault.Vault
+	records  recordService
+	tokens   tokenService
+	privacy  privacyService
+	identity identityService
+	admin    adminService
+	sealed   func() bool
 	log      *slog.Logger
 	maxBody  int64
 	version  string
@@ -63,8 +68,11 @@ func (h *Handler) Patterns() []string { return h.patterns }
 
 // New returns the API handler.
 func New(v *vault.Vault, c Config) *Handler {
-	h := &Handler{vault: v, log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
+	h := &Handler{log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
 		mux: http.NewServeMux(), proxies: c.TrustedProxies}
+	if v != nil {
+		h.records, h.tokens, h.privacy, h.identity, h.admin, h.sealed = v.Records, v.Tokens, v.Privacy, v.Identity, v.Admin, v.Sealed
+	}
 	if h.maxBody <= 0 {
 		h.maxBody = 1 << 20
 	}
@@ -201,11 +209,7 @@ func (h *Handler) auth(fn authedFunc) http.Handler {
 			h.writeError(w, r, coffer.Errorf(coffer.EUNAUTHENTICATED, "an Authorization: Bearer <api key> header is required"))
 			return
 		}
-		if h.vault.Sealed() {
-			h.writeError(w, r, coffer.Errorf(coffer.ESEALED, "the vault is sealed"))
-			return
-		}
-		actor, err := h.vault.Authenticate(r.Context(), token, ClientIP(r, h.proxies))
+		actor, err := h.identity.Authenticate(r.Context(), token, ClientIP(r, h.proxies))
 		if err != nil {
 			if coffer.ErrorCode(err) == coffer.EUNAUTHENTICATED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="coffer", error="invalid_token"`)
@@ -222,10 +226,10 @@ func (h *Handler) auth(fn authedFunc) http.Handler {
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	status := "ok"
-	if h.vault.Sealed() {
+	if h.sealed() {
 		status = "sealed"
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": status, "sealed": h.vault.Sealed(), "version": h.version})
+	writeJSON(w, http.StatusOK, map[string]any{"status": status, "sealed": h.sealed(), "version": h.version})
 }
 
 // privacyNotice serves the public privacy notice (no authentication: it
@@ -245,7 +249,7 @@ func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getSchema(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	doc, err := h.vault.SchemaDocument(r.Context(), c)
+	doc, err := h.admin.SchemaDocument(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -259,7 +263,7 @@ func (h *Handler) putSchema(w http.ResponseWriter, r *http.Request, c *vault.Cal
 	if err != nil {
 		return err
 	}
-	if _, err := h.vault.PutSchema(r.Context(), c, body); err != nil {
+	if _, err := h.admin.PutSchema(r.Context(), c, body); err != nil {
 		return err
 	}
 	return h.getSchema(w, r, c)
@@ -278,7 +282,7 @@ func (h *Handler) createRecord(w http.ResponseWriter, r *http.Request, c *vault.
 	if req.Fields == nil {
 		return coffer.Errorf(coffer.EINVALID, "fields: required")
 	}
-	out, err := h.vault.CreateRecords(r.Context(), c, r.PathValue("c"), []coffer.NewRecord{{Subject: req.Subject, Fields: req.Fields}})
+	out, err := h.records.Create(r.Context(), c, r.PathValue("c"), []coffer.NewRecord{{Subject: req.Subject, Fields: req.Fields}})
 	if err != nil {
 		return err
 	}
@@ -300,7 +304,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request, c *vault.C
 		}
 		recs[i] = coffer.NewRecord{Subject: x.Subject, Fields: x.Fields}
 	}
-	out, err := h.vault.CreateRecords(r.Context(), c, r.PathValue("c"), recs)
+	out, err := h.records.Create(r.Context(), c, r.PathValue("c"), recs)
 	if err != nil {
 		return err
 	}
@@ -309,7 +313,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request, c *vault.C
 }
 
 func (h *Handler) getRecord(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	rec, err := h.vault.GetRecord(r.Context(), c, r.PathValue("c"), r.PathValue("id"))
+	rec, err := h.records.Get(r.Context(), c, r.PathValue("c"), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -324,7 +328,7 @@ func (h *Handler) patchRecord(w http.ResponseWriter, r *http.Request, c *vault.C
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	rec, err := h.vault.UpdateRecord(r.Context(), c, r.PathValue("c"), r.PathValue("id"), req.Fields)
+	rec, err := h.records.Update(r.Context(), c, r.PathValue("c"), r.PathValue("id"), req.Fields)
 	if err != nil {
 		return err
 	}
@@ -333,7 +337,7 @@ func (h *Handler) patchRecord(w http.ResponseWriter, r *http.Request, c *vault.C
 }
 
 func (h *Handler) deleteRecord(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	if err := h.vault.DeleteRecord(r.Context(), c, r.PathValue("c"), r.PathValue("id")); err != nil {
+	if err := h.records.Delete(r.Context(), c, r.PathValue("c"), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -348,7 +352,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request, c *vault.Call) 
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	recs, err := h.vault.Search(r.Context(), c, r.PathValue("c"), req.Where, req.Limit)
+	recs, err := h.records.Search(r.Context(), c, r.PathValue("c"), req.Where, req.Limit)
 	if err != nil {
 		return err
 	}
@@ -394,7 +398,7 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request, c *vault.Cal
 	if err != nil {
 		return err
 	}
-	entries, err := h.vault.Audit(r.Context(), c, f)
+	entries, err := h.admin.Audit(r.Context(), c, f)
 	if err != nil {
 		return err
 	}
@@ -406,7 +410,7 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request, c *vault.Cal
 }
 
 func (h *Handler) verifyAudit(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	n, err := h.vault.VerifyAudit(r.Context(), c, h.auditKey)
+	n, err := h.admin.VerifyAudit(r.Context(), c, h.auditKey)
 	var f *audit.Failure
 	if errors.As(err, &f) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "entries": n, "first_bad_seq": f.Seq, "reason": f.Reason})
@@ -437,7 +441,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *vault.Cal
 		}
 		nk.ExpiresIn = d
 	}
-	id, key, err := h.vault.CreateAPIKey(r.Context(), c, nk)
+	id, key, err := h.identity.CreateAPIKey(r.Context(), c, nk)
 	if err != nil {
 		return err
 	}
@@ -446,7 +450,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *vault.Cal
 }
 
 func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	if err := h.vault.RevokeAPIKey(r.Context(), c, r.PathValue("id")); err != nil {
+	if err := h.identity.RevokeAPIKey(r.Context(), c, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -473,7 +477,7 @@ func timeOrNil(t time.Time) *time.Time {
 }
 
 func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	keys, err := h.vault.APIKeys(r.Context(), c)
+	keys, err := h.identity.APIKeys(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -499,7 +503,7 @@ func (h *Handler) createOperator(w http.ResponseWriter, r *http.Request, c *vaul
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	uri, err := h.vault.CreateOperator(r.Context(), c, req.Username, req.Password, req.Role)
+	uri, err := h.identity.CreateOperator(r.Context(), c, req.Username, req.Password, req.Role)
 	if err != nil {
 		return err
 	}
@@ -519,7 +523,7 @@ type operatorView struct {
 }
 
 func (h *Handler) listOperators(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	ops, err := h.vault.Operators(r.Context(), c)
+	ops, err := h.identity.Operators(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -534,7 +538,7 @@ func (h *Handler) listOperators(w http.ResponseWriter, r *http.Request, c *vault
 
 func (h *Handler) lockOperator(locked bool) authedFunc {
 	return func(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-		if err := h.vault.SetOperatorLock(r.Context(), c, r.PathValue("u"), locked); err != nil {
+		if err := h.identity.SetOperatorLock(r.Context(), c, r.PathValue("u"), locked); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -549,7 +553,7 @@ func (h *Handler) acknowledgePolicy(w http.ResponseWriter, r *http.Request, c *v
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := h.vault.AcknowledgePolicy(r.Context(), c, r.PathValue("u"), req.Version); err != nil {
+	if err := h.identity.AcknowledgePolicy(r.Context(), c, r.PathValue("u"), req.Version); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -557,7 +561,7 @@ func (h *Handler) acknowledgePolicy(w http.ResponseWriter, r *http.Request, c *v
 }
 
 func (h *Handler) securityPolicy(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	p := h.vault.Policy()
+	p := h.identity.Policy()
 	writeJSON(w, http.StatusOK, map[string]string{"version": p.Version, "text": p.Text})
 	return nil
 }
@@ -576,7 +580,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, coffer.Errorf(coffer.EINVALID, "totp: the 6-digit code of the authenticator app"))
 		return
 	}
-	token, expires, err := h.vault.Login(r.Context(), req.Username, req.Password, req.TOTP, ClientIP(r, h.proxies), requestID(r))
+	token, expires, err := h.identity.Login(r.Context(), req.Username, req.Password, req.TOTP, ClientIP(r, h.proxies), requestID(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -594,7 +598,7 @@ func writeRawJSON(w http.ResponseWriter, status int, doc []byte) {
 }
 
 func (h *Handler) webauthnRegisterBegin(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	opts, err := h.vault.BeginWebAuthnRegistration(r.Context(), c)
+	opts, err := h.identity.BeginWebAuthnRegistration(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -612,7 +616,7 @@ func (h *Handler) webauthnRegisterFinish(w http.ResponseWriter, r *http.Request,
 	if len(req.Credential) == 0 {
 		return coffer.Errorf(coffer.EINVALID, "credential: required (the PublicKeyCredential from navigator.credentials.create)")
 	}
-	if err := h.vault.FinishWebAuthnRegistration(r.Context(), c, req.Credential); err != nil {
+	if err := h.identity.FinishWebAuthnRegistration(r.Context(), c, req.Credential); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -628,7 +632,7 @@ func (h *Handler) webauthnLoginBegin(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	opts, err := h.vault.BeginWebAuthnLogin(r.Context(), req.Username, req.Password, ClientIP(r, h.proxies), requestID(r))
+	opts, err := h.identity.BeginWebAuthnLogin(r.Context(), req.Username, req.Password, ClientIP(r, h.proxies), requestID(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -649,7 +653,7 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, coffer.Errorf(coffer.EINVALID, "credential: required (the PublicKeyCredential from navigator.credentials.get)"))
 		return
 	}
-	token, expires, err := h.vault.FinishWebAuthnLogin(r.Context(), req.Username, req.Credential, ClientIP(r, h.proxies), requestID(r))
+	token, expires, err := h.identity.FinishWebAuthnLogin(r.Context(), req.Username, req.Credential, ClientIP(r, h.proxies), requestID(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -658,7 +662,7 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	if err := h.vault.Logout(r.Context(), c); err != nil {
+	if err := h.identity.Logout(r.Context(), c); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -679,7 +683,7 @@ func (h *Handler) recordTraining(w http.ResponseWriter, r *http.Request, c *vaul
 			return coffer.Errorf(coffer.EINVALID, "completed_at: an RFC 3339 time such as 2026-01-02T15:04:05Z")
 		}
 	}
-	if err := h.vault.RecordTraining(r.Context(), c, r.PathValue("u"), at); err != nil {
+	if err := h.identity.RecordTraining(r.Context(), c, r.PathValue("u"), at); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -32,7 +32,7 @@ func (h *Handler) privacyRoutes() {
 func gpc(r *http.Request) bool { return strings.TrimSpace(r.Header.Get("Sec-GPC")) == "1" }
 
 func (h *Handler) getConsents(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	sc, err := h.vault.Consents(r.Context(), c, r.PathValue("s"), gpc(r))
+	sc, err := h.privacy.Consents(r.Context(), c, r.PathValue("s"), gpc(r))
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (h *Handler) putConsent(w http.ResponseWriter, r *http.Request, c *vault.Ca
 	if req.Granted == nil {
 		return coffer.Errorf(coffer.EINVALID, "granted: required, true or false")
 	}
-	err := h.vault.SetConsent(r.Context(), c, r.PathValue("s"), r.PathValue("purpose"),
+	err := h.privacy.SetConsent(r.Context(), c, r.PathValue("s"), r.PathValue("purpose"),
 		vault.ConsentChange{Granted: *req.Granted, Source: req.Source, NoticeVersion: req.NoticeVersion, GPC: gpc(r)})
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func (h *Handler) putRestriction(w http.ResponseWriter, r *http.Request, c *vaul
 	if req.Restricted == nil {
 		return coffer.Errorf(coffer.EINVALID, "restricted: required, true or false")
 	}
-	if err := h.vault.SetRestriction(r.Context(), c, r.PathValue("s"), *req.Restricted); err != nil {
+	if err := h.privacy.SetRestriction(r.Context(), c, r.PathValue("s"), *req.Restricted); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -87,7 +87,7 @@ func (h *Handler) createRequest(w http.ResponseWriter, r *http.Request, c *vault
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	dsr, err := h.vault.CreateRequest(r.Context(), c, vault.NewRequest{Kind: req.Kind, Subject: req.Subject, Regime: req.Regime})
+	dsr, err := h.privacy.CreateRequest(r.Context(), c, vault.NewRequest{Kind: req.Kind, Subject: req.Subject, Regime: req.Regime})
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request, c *vault.
 		}
 		overdue = b
 	}
-	rs, err := h.vault.Requests(r.Context(), c, q.Get("status"), overdue)
+	rs, err := h.privacy.Requests(r.Context(), c, q.Get("status"), overdue)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request, c *vault.
 }
 
 func (h *Handler) getRequest(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	dsr, err := h.vault.Request(r.Context(), c, r.PathValue("id"))
+	dsr, err := h.privacy.Request(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (h *Handler) actOnRequest(w http.ResponseWriter, r *http.Request, c *vault.
 			return err
 		}
 	}
-	dsr, err := h.vault.ActOnRequest(r.Context(), c, r.PathValue("id"), vault.RequestAction{Action: r.PathValue("action"), Reason: req.Reason})
+	dsr, err := h.privacy.ActOnRequest(r.Context(), c, r.PathValue("id"), vault.RequestAction{Action: r.PathValue("action"), Reason: req.Reason})
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (h *Handler) exportRequest(w http.ResponseWriter, r *http.Request, c *vault
 	if format != "" && format != "json" && format != "csv" {
 		return coffer.Errorf(coffer.EINVALID, "format: json (default) or csv")
 	}
-	x, err := h.vault.ExportRequest(r.Context(), c, r.PathValue("id"))
+	x, err := h.privacy.ExportRequest(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func (h *Handler) sweep(w http.ResponseWriter, r *http.Request, c *vault.Call) e
 			return err
 		}
 	}
-	rep, err := h.vault.SweepAs(r.Context(), c, req.DryRun)
+	rep, err := h.privacy.SweepAs(r.Context(), c, req.DryRun)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func (h *Handler) tokenize(w http.ResponseWriter, r *http.Request, c *vault.Call
 	for i, v := range req.Values {
 		tr.Values[i] = vault.TokenValue{Value: v.Value, Format: v.Format}
 	}
-	toks, err := h.vault.Tokenize(r.Context(), c, tr)
+	toks, err := h.tokens.Tokenize(r.Context(), c, tr)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (h *Handler) detokenize(w http.ResponseWriter, r *http.Request, c *vault.Ca
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	vals, err := h.vault.Detokenize(r.Context(), c, req.Tokens)
+	vals, err := h.tokens.Detokenize(r.Context(), c, req.Tokens)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (h *Handler) detokenize(w http.ResponseWriter, r *http.Request, c *vault.Ca
 }
 
 func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	if err := h.vault.RevokeToken(r.Context(), c, r.PathValue("t")); err != nil {
+	if err := h.tokens.Revoke(r.Context(), c, r.PathValue("t")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -95,7 +95,7 @@ func (h *Handler) fpe(decrypt bool) authedFunc {
 			}
 			fr.Tweak = t
 		}
-		out, err := h.vault.FPE(r.Context(), c, fr, decrypt)
+		out, err := h.tokens.FPE(r.Context(), c, fr, decrypt)
 		if err != nil {
 			return err
 		}

@@ -49,7 +49,7 @@ type Request struct {
 // For writes, searches and deletes, Allowed is all or nothing.
 type Decision struct {
 	Allowed  bool
-	Code     string // when not allowed: coffer.EFORBIDDEN, EPURPOSE or EINVALID
+	Code     string // when not allowed: coffer.EUNAUTHENTICATED (no actor), EFORBIDDEN, EPURPOSE, EINVALID, ESCHEMA or ENOTFOUND (unknown collection)
 	Reason   string // why, for the audit log and the error message (no values)
 	Views    []coffer.View
 	Withheld []string

@@ -285,3 +285,27 @@ func TestDecideTokens(t *testing.T) {
 		t.Error("a locked actor tokenized")
 	}
 }
+
+// TestDecisionCodes: every refusal carries one of the codes Decision.Code
+// documents, and the two that are not about rights come out as documented.
+func TestDecisionCodes(t *testing.T) {
+	s := testSchema()
+	tests := []struct {
+		name string
+		r    Request
+		want string
+	}{
+		{"no actor", Request{Schema: s, Action: Read, Collection: "customers", Fields: all, Purpose: "account", Now: now}, coffer.EUNAUTHENTICATED},
+		{"unknown collection", Request{Schema: s, Actor: actor("admin"), Action: Read, Collection: "ghosts", Fields: all, Purpose: "account", Now: now}, coffer.ENOTFOUND},
+		{"unknown purpose", Request{Schema: s, Actor: actor("admin"), Action: Read, Collection: "customers", Fields: all, Purpose: "ghost", Now: now}, coffer.EINVALID},
+		{"not an admin", Request{Schema: s, Actor: actor("support"), Action: Admin, Now: now}, coffer.EFORBIDDEN},
+	}
+	documented := map[string]bool{coffer.EUNAUTHENTICATED: true, coffer.EFORBIDDEN: true, coffer.EPURPOSE: true, coffer.EINVALID: true,
+		coffer.ESCHEMA: true, coffer.ENOTFOUND: true}
+	for _, tt := range tests {
+		d := Decide(&tt.r)
+		if d.Allowed || d.Code != tt.want || !documented[d.Code] {
+			t.Errorf("%s: allowed %v, code %q, want %q", tt.name, d.Allowed, d.Code, tt.want)
+		}
+	}
+}

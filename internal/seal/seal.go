@@ -65,6 +65,16 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(b)
 }
 
+// Wipe zeroes the index root key and forgets the KEKs and derived index
+// keys. The sealer must not be used afterwards. The AES key schedules of
+// the KEKs and the HMAC states of the index keys are out of Go's reach:
+// they are dropped and left to the garbage collector.
+func (s *Sealer) Wipe() {
+	clear(s.index)
+	s.idxKeys.Clear()
+	clear(s.keks)
+}
+
 // String keeps key material out of logs.
 func (s *Sealer) String() string { return "seal.Sealer{[REDACTED]}" }
 

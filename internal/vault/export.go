@@ -49,15 +49,16 @@ type Access struct {
 
 // ExportRequest builds the export of a verified request's subject. The
 // export is audited (durably, before it is returned) like any read.
-func (v *Vault) ExportRequest(ctx context.Context, c *Call, id string) (*Export, error) {
+func (v *Privacy) ExportRequest(ctx context.Context, c *Call, id string) (*Export, error) {
 	e, err := v.privacyAdmin(ctx, c, "request.export", "")
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := v.unsealed()
+	u, done, err := v.open()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	r, err := v.store.Request(ctx, id)
 	if err != nil {
 		return nil, err
@@ -105,7 +106,7 @@ func (v *Vault) ExportRequest(ctx context.Context, c *Call, id string) (*Export,
 		if err != nil {
 			return nil, err
 		}
-		dek, err := v.openDEK(sealer, sub)
+		dek, err := v.openDEK(u, sub)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +160,7 @@ func (v *Vault) ExportRequest(ctx context.Context, c *Call, id string) (*Export,
 
 // actorRole names the role an actor of the audit log has now (keys and
 // operators keep their role for life; a deleted one shows "").
-func (v *Vault) actorRole(ctx context.Context, cache map[string]string, actor string) string {
+func (v *Privacy) actorRole(ctx context.Context, cache map[string]string, actor string) string {
 	if role, ok := cache[actor]; ok {
 		return role
 	}

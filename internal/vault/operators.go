@@ -47,16 +47,17 @@ var dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$2c8Q9l6n0
 
 // CreateOperator creates an operator (admin) and returns the otpauth URI of
 // the TOTP secret to enroll; the first login with a valid code confirms it.
-func (v *Vault) CreateOperator(ctx context.Context, c *Call, username, password, role string) (string, error) {
+func (v *Identity) CreateOperator(ctx context.Context, c *Call, username, password, role string) (string, error) {
 	e := c.entry("operator.create", "")
 	e.Record = "op:" + username
 	if err := v.requireAdmin(ctx, c, e); err != nil {
 		return "", err
 	}
-	sealer, err := v.unsealed()
+	u, done, err := v.open()
 	if err != nil {
 		return "", err
 	}
+	defer done()
 	if !usernameRE.MatchString(username) {
 		return "", coffer.Errorf(coffer.EINVALID, "username: 2 to 64 characters of a-z 0-9 . _ -, starting with a letter")
 	}
@@ -74,7 +75,7 @@ func (v *Vault) CreateOperator(ctx context.Context, c *Call, username, password,
 	if err != nil {
 		return "", err
 	}
-	sealed, err := sealer.SealSecret("totp", username, []byte(secret))
+	sealed, err := u.sealer.SealSecret("totp", username, []byte(secret))
 	if err != nil {
 		return "", err
 	}
@@ -88,18 +89,19 @@ func (v *Vault) CreateOperator(ctx context.Context, c *Call, username, password,
 
 // Login checks password and TOTP code and opens a session. Five failures
 // lock the operator for 15 minutes (rate_limited); every attempt is audited.
-func (v *Vault) Login(ctx context.Context, username, password, code string, client netip.Addr, requestID string) (token string, expires time.Time, err error) {
-	sealer, err := v.unsealed()
+func (v *Identity) Login(ctx context.Context, username, password, code string, client netip.Addr, requestID string) (token string, expires time.Time, err error) {
+	u, done, err := v.open()
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	defer done()
 	op, fail, err := v.checkPassword(ctx, username, password, client, requestID)
 	if err != nil || fail != nil {
 		return "", time.Time{}, firstErr(err, fail)
 	}
 	now := v.now().UTC()
 	e := v.loginEntry(username, client, requestID)
-	secret, err := sealer.OpenSecret("totp", username, op.TOTPSecret)
+	secret, err := u.sealer.OpenSecret("totp", username, op.TOTPSecret)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -120,7 +122,7 @@ func (v *Vault) Login(ctx context.Context, username, password, code string, clie
 	return v.openSession(ctx, username, now, e)
 }
 
-func (v *Vault) loginEntry(username string, client netip.Addr, requestID string) *coffer.AuditEntry {
+func (v *Identity) loginEntry(username string, client netip.Addr, requestID string) *coffer.AuditEntry {
 	e := &coffer.AuditEntry{Actor: "op:" + username, Action: "login", RequestID: requestID}
 	if !usernameRE.MatchString(username) {
 		e.Actor = "op:?"
@@ -132,7 +134,7 @@ func (v *Vault) loginEntry(username string, client netip.Addr, requestID string)
 }
 
 // denyLogin audits a refused login and returns err.
-func (v *Vault) denyLogin(ctx context.Context, e *coffer.AuditEntry, reason string, err error) (string, time.Time, error) {
+func (v *Identity) denyLogin(ctx context.Context, e *coffer.AuditEntry, reason string, err error) (string, time.Time, error) {
 	e.Outcome, e.Reason = coffer.OutcomeDenied, reason
 	if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
 		return "", time.Time{}, aerr
@@ -142,7 +144,7 @@ func (v *Vault) denyLogin(ctx context.Context, e *coffer.AuditEntry, reason stri
 
 // countFailure records a failed login; the fifth in a row locks for 15
 // minutes.
-func (v *Vault) countFailure(ctx context.Context, op *coffer.Operator, now time.Time) error {
+func (v *Identity) countFailure(ctx context.Context, op *coffer.Operator, now time.Time) error {
 	op.FailedLogins++
 	if op.FailedLogins >= maxFailedLogins {
 		op.FailedLogins, op.LockedUntil = 0, now.Add(loginLockout)
@@ -156,7 +158,7 @@ func (v *Vault) countFailure(ctx context.Context, op *coffer.Operator, now time.
 // checkPassword is the first factor of every login: address throttling,
 // the operator's locks and its password. A refusal comes back as fail
 // (already audited); err is a failure of the server.
-func (v *Vault) checkPassword(ctx context.Context, username, password string, client netip.Addr, requestID string) (op *coffer.Operator, fail, err error) {
+func (v *Identity) checkPassword(ctx context.Context, username, password string, client netip.Addr, requestID string) (op *coffer.Operator, fail, err error) {
 	now := v.now().UTC()
 	e := v.loginEntry(username, client, requestID)
 	deny := func(reason string, refusal error) (*coffer.Operator, error, error) {
@@ -197,7 +199,7 @@ func (v *Vault) checkPassword(ctx context.Context, username, password string, cl
 }
 
 // openSession creates a session for a verified login and audits it.
-func (v *Vault) openSession(ctx context.Context, username string, now time.Time, e *coffer.AuditEntry) (string, time.Time, error) {
+func (v *Identity) openSession(ctx context.Context, username string, now time.Time, e *coffer.AuditEntry) (string, time.Time, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	secretPart := base64.RawURLEncoding.EncodeToString(raw)
@@ -211,7 +213,7 @@ func (v *Vault) openSession(ctx context.Context, username string, now time.Time,
 }
 
 // authenticateSession resolves an operator's session token.
-func (v *Vault) authenticateSession(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error) {
+func (v *Identity) authenticateSession(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error) {
 	rest := strings.TrimPrefix(token, sessionPrefix)
 	id, secret, ok := strings.Cut(rest, "_")
 	if !ok || id == "" || len(id) > 40 || secret == "" {
@@ -244,7 +246,7 @@ func (v *Vault) authenticateSession(ctx context.Context, token string, client ne
 }
 
 // Logout ends the caller's session.
-func (v *Vault) Logout(ctx context.Context, c *Call) error {
+func (v *Identity) Logout(ctx context.Context, c *Call) error {
 	if c.Actor == nil || c.Actor.SessionID == "" {
 		return coffer.Errorf(coffer.EINVALID, "only an operator's session can log out; API keys are revoked instead")
 	}
@@ -255,7 +257,7 @@ func (v *Vault) Logout(ctx context.Context, c *Call) error {
 
 // SetOperatorLock locks or unlocks an operator (admin). Locking ends its
 // sessions; unlocking also clears a temporary lockout.
-func (v *Vault) SetOperatorLock(ctx context.Context, c *Call, username string, locked bool) error {
+func (v *Identity) SetOperatorLock(ctx context.Context, c *Call, username string, locked bool) error {
 	action := "operator.unlock"
 	if locked {
 		action = "operator.lock"
@@ -282,7 +284,7 @@ func (v *Vault) SetOperatorLock(ctx context.Context, c *Call, username string, l
 
 // AcknowledgePolicy records that the calling operator acknowledged the
 // current security policy version.
-func (v *Vault) AcknowledgePolicy(ctx context.Context, c *Call, username, version string) error {
+func (v *Identity) AcknowledgePolicy(ctx context.Context, c *Call, username, version string) error {
 	e := c.entry("policy.acknowledge", "")
 	e.Record = "op:" + username
 	if c.Actor == nil || c.Actor.ID != "op:"+username {
@@ -306,7 +308,7 @@ func (v *Vault) AcknowledgePolicy(ctx context.Context, c *Call, username, versio
 
 // RecordTraining records that an operator completed security training at
 // a time (admin): it counts for the policy's training validity.
-func (v *Vault) RecordTraining(ctx context.Context, c *Call, username string, at time.Time) error {
+func (v *Identity) RecordTraining(ctx context.Context, c *Call, username string, at time.Time) error {
 	e := c.entry("operator.training", "")
 	e.Record = "op:" + username
 	if err := v.requireAdmin(ctx, c, e); err != nil {
@@ -329,10 +331,10 @@ func (v *Vault) RecordTraining(ctx context.Context, c *Call, username string, at
 }
 
 // Policy returns the current security policy.
-func (v *Vault) Policy() SecurityPolicy { return v.policy }
+func (v *Identity) Policy() SecurityPolicy { return v.policy }
 
 // Operators lists operators (admin).
-func (v *Vault) Operators(ctx context.Context, c *Call) ([]*coffer.Operator, error) {
+func (v *Identity) Operators(ctx context.Context, c *Call) ([]*coffer.Operator, error) {
 	e := c.entry("operator.list", "")
 	if err := v.requireAdmin(ctx, c, e); err != nil {
 		return nil, err

@@ -26,6 +26,13 @@ type PrivacyOptions struct {
 	RequestRetention time.Duration
 }
 
+// Privacy holds the data subjects' rights: consent, restriction,
+// data-subject requests and their fulfilment, export, retention.
+type Privacy struct {
+	*core
+	opts PrivacyOptions
+}
+
 // ConsentChange is a consent given or withdrawn through the API.
 type ConsentChange struct {
 	Granted       bool
@@ -57,7 +64,7 @@ func checkNote(field, s string) error {
 // privacyAdmin runs the admin check for a privacy call on a subject,
 // auditing refusals. Subject ids are validated first (they go in the audit
 // log).
-func (v *Vault) privacyAdmin(ctx context.Context, c *Call, action, subject string) (*coffer.AuditEntry, error) {
+func (v *Privacy) privacyAdmin(ctx context.Context, c *Call, action, subject string) (*coffer.AuditEntry, error) {
 	if subject != "" && !validSubjectID(subject) {
 		return nil, coffer.Errorf(coffer.EINVALID, "subject: 1 to 64 characters of A-Z a-z 0-9 _ - (an opaque id)")
 	}
@@ -70,7 +77,7 @@ func (v *Vault) privacyAdmin(ctx context.Context, c *Call, action, subject strin
 }
 
 // saleOrSharing lists the schema's purposes flagged sale_or_sharing.
-func (v *Vault) saleOrSharing() []string {
+func (v *Privacy) saleOrSharing() []string {
 	var out []string
 	for name, p := range v.Schema().Purposes {
 		if p.SaleOrSharing {
@@ -84,7 +91,7 @@ func (v *Vault) saleOrSharing() []string {
 // SetConsent appends a consent event for one purpose. With GPC, every
 // sale-or-sharing purpose is withdrawn in the same transaction, and
 // granting one of them is refused.
-func (v *Vault) SetConsent(ctx context.Context, c *Call, subject, purpose string, ch ConsentChange) error {
+func (v *Privacy) SetConsent(ctx context.Context, c *Call, subject, purpose string, ch ConsentChange) error {
 	e, err := v.privacyAdmin(ctx, c, "consent.set", subject)
 	if err != nil {
 		return err
@@ -124,7 +131,7 @@ func (v *Vault) SetConsent(ctx context.Context, c *Call, subject, purpose string
 
 // Consents returns a subject's consents. A request carrying GPC withdraws
 // sale-or-sharing consents first.
-func (v *Vault) Consents(ctx context.Context, c *Call, subject string, gpc bool) (*SubjectConsents, error) {
+func (v *Privacy) Consents(ctx context.Context, c *Call, subject string, gpc bool) (*SubjectConsents, error) {
 	e, err := v.privacyAdmin(ctx, c, "consent.list", subject)
 	if err != nil {
 		return nil, err
@@ -165,7 +172,7 @@ func (v *Vault) Consents(ctx context.Context, c *Call, subject string, gpc bool)
 // SetRestriction restricts or lifts the restriction of a subject's
 // processing (Art. 18): while restricted only legal_obligation purposes
 // read.
-func (v *Vault) SetRestriction(ctx context.Context, c *Call, subject string, restricted bool) error {
+func (v *Privacy) SetRestriction(ctx context.Context, c *Call, subject string, restricted bool) error {
 	e, err := v.privacyAdmin(ctx, c, "subject.restrict", subject)
 	if err != nil {
 		return err
@@ -184,7 +191,7 @@ type NewRequest struct {
 
 // CreateRequest records a data-subject request, unverified, with its
 // statutory clocks. It never reveals whether the subject exists.
-func (v *Vault) CreateRequest(ctx context.Context, c *Call, nr NewRequest) (*coffer.Request, error) {
+func (v *Privacy) CreateRequest(ctx context.Context, c *Call, nr NewRequest) (*coffer.Request, error) {
 	if nr.Subject == "" {
 		return nil, coffer.Errorf(coffer.EINVALID, "subject: required")
 	}
@@ -201,7 +208,7 @@ func (v *Vault) CreateRequest(ctx context.Context, c *Call, nr NewRequest) (*cof
 		return nil, err
 	}
 	now := v.now().UTC()
-	loc := v.privacy.Location
+	loc := v.opts.Location
 	r := &coffer.Request{ID: "req_" + newID("", now), Kind: string(kind), Regime: string(regime), Subject: nr.Subject,
 		Status: string(rights.Unverified), ReceivedAt: now, DueAt: rights.Due(regime, now, loc),
 		Checklist: []string{}, UpdatedAt: now, Version: 1}
@@ -209,7 +216,7 @@ func (v *Vault) CreateRequest(ctx context.Context, c *Call, nr NewRequest) (*cof
 		r.AckDueAt = &ack
 	}
 	if kind == rights.Erasure {
-		for _, s := range v.privacy.ExternalSystems {
+		for _, s := range v.opts.ExternalSystems {
 			r.Checklist = append(r.Checklist, "erase the subject in "+s)
 		}
 	}
@@ -221,7 +228,7 @@ func (v *Vault) CreateRequest(ctx context.Context, c *Call, nr NewRequest) (*cof
 }
 
 // Request returns one request (admin).
-func (v *Vault) Request(ctx context.Context, c *Call, id string) (*coffer.Request, error) {
+func (v *Privacy) Request(ctx context.Context, c *Call, id string) (*coffer.Request, error) {
 	e, err := v.privacyAdmin(ctx, c, "request.get", "")
 	if err != nil {
 		return nil, err
@@ -236,7 +243,7 @@ func (v *Vault) Request(ctx context.Context, c *Call, id string) (*coffer.Reques
 
 // Requests lists requests (admin); overdue keeps only those past their
 // deadline and not final.
-func (v *Vault) Requests(ctx context.Context, c *Call, status string, overdue bool) ([]*coffer.Request, error) {
+func (v *Privacy) Requests(ctx context.Context, c *Call, status string, overdue bool) ([]*coffer.Request, error) {
 	e, err := v.privacyAdmin(ctx, c, "request.list", "")
 	if err != nil {
 		return nil, err
@@ -271,7 +278,7 @@ type RequestAction struct {
 // subject, a restriction restricts it, an objection withdraws its
 // consent-based purposes and an opt-out its sale-or-sharing purposes, in
 // the same transaction as the status change.
-func (v *Vault) ActOnRequest(ctx context.Context, c *Call, id string, a RequestAction) (*coffer.Request, error) {
+func (v *Privacy) ActOnRequest(ctx context.Context, c *Call, id string, a RequestAction) (*coffer.Request, error) {
 	if !rights.IsAction(a.Action) {
 		return nil, coffer.Errorf(coffer.ENOTFOUND, "no such request action: verify, start, complete, deny or extend")
 	}
@@ -295,7 +302,7 @@ type raced struct{ err error }
 func (r *raced) Error() string { return r.err.Error() }
 func (r *raced) Unwrap() error { return r.err }
 
-func (v *Vault) actOnRequest(ctx context.Context, c *Call, id string, a RequestAction) (*coffer.Request, error) {
+func (v *Privacy) actOnRequest(ctx context.Context, c *Call, id string, a RequestAction) (*coffer.Request, error) {
 	e, err := v.privacyAdmin(ctx, c, "request."+a.Action, "")
 	if err != nil {
 		return nil, err
@@ -305,6 +312,14 @@ func (v *Vault) actOnRequest(ctx context.Context, c *Call, id string, a RequestA
 		return nil, err
 	}
 	e.Record, e.Subject = r.ID, r.Subject
+	var u *unsealed // completing an erasure needs the keys
+	if a.Action == rights.Complete && r.Kind == string(rights.Erasure) {
+		var done func()
+		if u, done, err = v.open(); err != nil {
+			return nil, err
+		}
+		defer done()
+	}
 	now := v.now().UTC()
 	upd := *r
 	upd.UpdatedAt = now
@@ -315,7 +330,7 @@ func (v *Vault) actOnRequest(ctx context.Context, c *Call, id string, a RequestA
 			return nil, err
 		}
 		upd.Extended, upd.ExtensionReason = true, strings.TrimSpace(a.Reason)
-		upd.DueAt = rights.Extended(rights.Regime(r.Regime), r.ReceivedAt, v.privacy.Location)
+		upd.DueAt = rights.Extended(rights.Regime(r.Regime), r.ReceivedAt, v.opts.Location)
 	default:
 		next, err := rights.Next(rights.Status(r.Status), a.Action)
 		if err != nil {
@@ -333,7 +348,7 @@ func (v *Vault) actOnRequest(ctx context.Context, c *Call, id string, a RequestA
 			upd.DenialReason, upd.CompletedAt = strings.TrimSpace(a.Reason), &now
 		case rights.Completed:
 			upd.CompletedAt = &now
-			if err := v.fulfil(ctx, r, ch, now); err != nil {
+			if err := v.fulfil(ctx, u, r, ch, now); err != nil {
 				return nil, err
 			}
 		}
@@ -346,7 +361,7 @@ func (v *Vault) actOnRequest(ctx context.Context, c *Call, id string, a RequestA
 		return nil, err
 	}
 	if r.Kind == string(rights.Erasure) && upd.Status == string(rights.Completed) {
-		v.deks.Remove(r.Subject)
+		u.deks.Remove(r.Subject) // the wrapped key is gone: so is the unwrapped one
 	}
 	upd.Version++
 	return &upd, nil
@@ -355,7 +370,7 @@ func (v *Vault) actOnRequest(ctx context.Context, c *Call, id string, a RequestA
 // fulfil adds to ch what completing r does to its subject. A subject that
 // does not exist has nothing to act on: the request completes all the
 // same, so the answer never tells whether the subject exists.
-func (v *Vault) fulfil(ctx context.Context, r *coffer.Request, ch *coffer.Change, now time.Time) error {
+func (v *Privacy) fulfil(ctx context.Context, u *unsealed, r *coffer.Request, ch *coffer.Change, now time.Time) error {
 	sub, err := v.store.Subject(ctx, r.Subject)
 	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		return nil
@@ -380,11 +395,7 @@ func (v *Vault) fulfil(ctx context.Context, r *coffer.Request, ch *coffer.Change
 		for _, rec := range recs {
 			ch.Deletes = append(ch.Deletes, coffer.RecordRef{Collection: rec.Collection, ID: rec.ID})
 		}
-		sealer, err := v.unsealed()
-		if err != nil {
-			return err
-		}
-		ch.Erasures = []coffer.Erasure{{Subject: r.Subject, LedgerHash: sealer.LedgerHash(r.Subject)}}
+		ch.Erasures = []coffer.Erasure{{Subject: r.Subject, LedgerHash: u.sealer.LedgerHash(r.Subject)}}
 		ch.Audit[0].Fields = nil
 	case rights.Restriction:
 		ch.Restrictions = []coffer.Restriction{{Subject: r.Subject, Restricted: true}}

@@ -33,19 +33,19 @@ func BenchmarkEraseSubject10(b *testing.B) {
 		for j := range recs {
 			recs[j] = coffer.NewRecord{Subject: subject, Fields: raw(map[string]any{"email": fmt.Sprintf("e%d-%d@example.com", i, j), "name": "Erase Me", "phone": "+49 30 1234567"})}
 		}
-		if _, err := f.v.CreateRecords(ctx, f.admin, "customers", recs); err != nil {
+		if _, err := f.v.Records.Create(ctx, f.admin, "customers", recs); err != nil {
 			b.Fatal(err)
 		}
-		r, err := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: subject})
+		r, err := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: subject})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "verify"}); err != nil {
+		if _, err := f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "verify"}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 		start := time.Now()
-		if _, err := f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "complete"}); err != nil {
+		if _, err := f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "complete"}); err != nil {
 			b.Fatal(err)
 		}
 		ds = append(ds, time.Since(start))
@@ -66,14 +66,14 @@ func BenchmarkSweep(b *testing.B) {
 			for j := range recs {
 				recs[j] = coffer.NewRecord{Fields: raw(map[string]any{"email": fmt.Sprintf("s%d@example.com", k+j), "name": "Old Customer"})}
 			}
-			if _, err := f.v.CreateRecords(ctx, f.admin, "customers", recs); err != nil {
+			if _, err := f.v.Records.Create(ctx, f.admin, "customers", recs); err != nil {
 				b.Fatal(err)
 			}
 		}
 		f.advance(1096 * 24 * time.Hour)
 		b.StartTimer()
 		start := time.Now()
-		rep, err := f.v.Sweep(ctx, false)
+		rep, err := f.v.Privacy.Sweep(ctx, false)
 		total += time.Since(start)
 		if err != nil || rep.Records["customers"] != n {
 			b.Fatalf("%v %+v", err, rep)
@@ -90,16 +90,16 @@ func BenchmarkExport1000(b *testing.B) {
 	f.create(b, "cus_x", map[string]any{"email": "y@example.com"})
 	support := f.call(b, "support", "support")
 	for range 998 {
-		if _, err := f.v.GetRecord(ctx, support, "customers", rec.ID); err != nil {
+		if _, err := f.v.Records.Get(ctx, support, "customers", rec.ID); err != nil {
 			b.Fatal(err)
 		}
 	}
-	r, _ := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "access", Regime: "gdpr", Subject: "cus_x"})
-	f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "verify"})
+	r, _ := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "access", Regime: "gdpr", Subject: "cus_x"})
+	f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "verify"})
 	var ds []time.Duration
 	for b.Loop() {
 		start := time.Now()
-		x, err := f.v.ExportRequest(ctx, f.admin, r.ID)
+		x, err := f.v.Privacy.ExportRequest(ctx, f.admin, r.ID)
 		ds = append(ds, time.Since(start))
 		if err != nil || len(x.AccessHistory) < 1000 {
 			b.Fatalf("%v %d", err, len(x.AccessHistory))

@@ -18,7 +18,7 @@ import (
 )
 
 func (f *fixture) readAs(c *vault.Call, rec vault.Created) (*coffer.Record, error) {
-	return f.v.GetRecord(ctx, c, "customers", rec.ID)
+	return f.v.Records.Get(ctx, c, "customers", rec.ID)
 }
 
 // TestConsentGatesConsentPurposes: a consent-based purpose reads nothing
@@ -31,14 +31,14 @@ func TestConsentGatesConsentPurposes(t *testing.T) {
 	if _, err := f.readAs(mkt, rec); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Fatalf("marketing read without consent: %v", err)
 	}
-	if err := f.v.SetConsent(ctx, f.admin, "cus_c1", "marketing", vault.ConsentChange{Granted: true, Source: "signup", NoticeVersion: "2026-11"}); err != nil {
+	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_c1", "marketing", vault.ConsentChange{Granted: true, Source: "signup", NoticeVersion: "2026-11"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := f.readAs(mkt, rec)
 	if err != nil || string(got.Fields["email"]) != `"c1@example.com"` || got.Fields["name"] != nil {
 		t.Fatalf("marketing read with consent: %v %+v", err, got)
 	}
-	if err := f.v.SetConsent(ctx, f.admin, "cus_c1", "marketing", vault.ConsentChange{Granted: false, Source: "unsubscribe link"}); err != nil {
+	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_c1", "marketing", vault.ConsentChange{Granted: false, Source: "unsubscribe link"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.readAs(mkt, rec); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
@@ -48,7 +48,7 @@ func TestConsentGatesConsentPurposes(t *testing.T) {
 	if _, err := f.readAs(f.admin, rec); err != nil {
 		t.Fatal(err)
 	}
-	sc, err := f.v.Consents(ctx, f.admin, "cus_c1", false)
+	sc, err := f.v.Privacy.Consents(ctx, f.admin, "cus_c1", false)
 	if err != nil || len(sc.History) != 2 || sc.Current["marketing"] || sc.History[0].Source != "signup" || sc.History[0].NoticeVersion != "2026-11" {
 		t.Fatalf("consents: %v %+v", err, sc)
 	}
@@ -63,14 +63,14 @@ func TestConsentGatesConsentPurposes(t *testing.T) {
 		{"cus_c1", "marketing", vault.ConsentChange{Granted: true, Source: string(bytes.Repeat([]byte("x"), 501))}, coffer.EINVALID},
 		{"cus_nobody", "marketing", vault.ConsentChange{Granted: true}, coffer.ENOTFOUND},
 	} {
-		if err := f.v.SetConsent(ctx, f.admin, c.subject, c.purpose, c.ch); coffer.ErrorCode(err) != c.code {
+		if err := f.v.Privacy.SetConsent(ctx, f.admin, c.subject, c.purpose, c.ch); coffer.ErrorCode(err) != c.code {
 			t.Errorf("SetConsent(%q, %q): %v, want %s", c.subject, c.purpose, err, c.code)
 		}
 	}
-	if err := f.v.SetConsent(ctx, f.call(t, "support", "support"), "cus_c1", "marketing", vault.ConsentChange{Granted: true}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if err := f.v.Privacy.SetConsent(ctx, f.call(t, "support", "support"), "cus_c1", "marketing", vault.ConsentChange{Granted: true}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("support changed a consent: %v", err)
 	}
-	if sc, _ := f.v.Consents(ctx, f.admin, "cus_c1", false); len(sc.History) != 2 {
+	if sc, _ := f.v.Privacy.Consents(ctx, f.admin, "cus_c1", false); len(sc.History) != 2 {
 		t.Errorf("refused calls added consent events: %d", len(sc.History))
 	}
 }
@@ -80,7 +80,7 @@ func TestConsentGatesConsentPurposes(t *testing.T) {
 func TestConsentWithdrawalRace(t *testing.T) {
 	f := newFixture(t)
 	rec := f.create(t, "cus_race", map[string]any{"email": "race@example.com"})
-	if err := f.v.SetConsent(ctx, f.admin, "cus_race", "marketing", vault.ConsentChange{Granted: true}); err != nil {
+	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_race", "marketing", vault.ConsentChange{Granted: true}); err != nil {
 		t.Fatal(err)
 	}
 	mkt := f.call(t, "admin", "marketing")
@@ -88,6 +88,9 @@ func TestConsentWithdrawalRace(t *testing.T) {
 	var late, before, after atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	// Readers report when 50 reads saw the data, and when 50 were refused.
+	saw, refused := make(chan struct{}), make(chan struct{})
+	var sawOnce, refusedOnce sync.Once
 	for range 8 {
 		wg.Go(func() {
 			for {
@@ -102,9 +105,13 @@ func TestConsentWithdrawalRace(t *testing.T) {
 				case err == nil && startedAfter:
 					late.Add(1)
 				case err == nil:
-					before.Add(1)
+					if before.Add(1) >= 50 {
+						sawOnce.Do(func() { close(saw) })
+					}
 				case coffer.ErrorCode(err) == coffer.EFORBIDDEN:
-					after.Add(1)
+					if after.Add(1) >= 50 {
+						refusedOnce.Do(func() { close(refused) })
+					}
 				default:
 					t.Errorf("read: %v", err)
 					return
@@ -112,16 +119,12 @@ func TestConsentWithdrawalRace(t *testing.T) {
 			}
 		})
 	}
-	for before.Load() < 50 {
-		time.Sleep(time.Millisecond) // let readers get going (not a synchronisation)
-	}
-	if err := f.v.SetConsent(ctx, f.admin, "cus_race", "marketing", vault.ConsentChange{Granted: false}); err != nil {
+	<-saw // readers are going
+	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_race", "marketing", vault.ConsentChange{Granted: false}); err != nil {
 		t.Fatal(err)
 	}
 	withdrawn.Store(true)
-	for after.Load() < 50 {
-		time.Sleep(time.Millisecond)
-	}
+	<-refused
 	close(stop)
 	wg.Wait()
 	if late.Load() != 0 {
@@ -136,32 +139,32 @@ func TestGlobalPrivacyControl(t *testing.T) {
 	f := newFixture(t)
 	f.create(t, "cus_gpc", map[string]any{"email": "gpc@example.com"})
 	for _, p := range []string{"partners", "marketing"} {
-		if err := f.v.SetConsent(ctx, f.admin, "cus_gpc", p, vault.ConsentChange{Granted: true}); err != nil {
+		if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_gpc", p, vault.ConsentChange{Granted: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err := f.v.SetConsent(ctx, f.admin, "cus_gpc", "partners", vault.ConsentChange{Granted: true, GPC: true})
+	err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_gpc", "partners", vault.ConsentChange{Granted: true, GPC: true})
 	if coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Fatalf("granting a sale purpose under GPC: %v", err)
 	}
-	sc, err := f.v.Consents(ctx, f.admin, "cus_gpc", true)
+	sc, err := f.v.Privacy.Consents(ctx, f.admin, "cus_gpc", true)
 	if err != nil || sc.Current["partners"] || !sc.Current["marketing"] || sc.History[len(sc.History)-1].Source != "gpc" {
 		t.Fatalf("after a GPC read: %v %+v", err, sc.Current)
 	}
 	// Re-granted without GPC, then an opt-out request withdraws it again.
-	if err := f.v.SetConsent(ctx, f.admin, "cus_gpc", "partners", vault.ConsentChange{Granted: true}); err != nil {
+	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_gpc", "partners", vault.ConsentChange{Granted: true}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "opt_out", Regime: "ccpa", Subject: "cus_gpc"})
+	r, err := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "opt_out", Regime: "ccpa", Subject: "cus_gpc"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"verify", "complete"} {
-		if r, err = f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: a}); err != nil {
+		if r, err = f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: a}); err != nil {
 			t.Fatal(a, err)
 		}
 	}
-	sc, _ = f.v.Consents(ctx, f.admin, "cus_gpc", false)
+	sc, _ = f.v.Privacy.Consents(ctx, f.admin, "cus_gpc", false)
 	if sc.Current["partners"] || !sc.Current["marketing"] {
 		t.Fatalf("after opt-out: %+v", sc.Current)
 	}
@@ -172,12 +175,12 @@ func TestGlobalPrivacyControl(t *testing.T) {
 func TestRestriction(t *testing.T) {
 	f := newFixture(t)
 	rec := f.create(t, "cus_r", map[string]any{"email": "r@example.com", "name": "Restricted Person"})
-	r, err := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "restriction", Regime: "gdpr", Subject: "cus_r"})
+	r, err := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "restriction", Regime: "gdpr", Subject: "cus_r"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"verify", "start", "complete"} {
-		if _, err := f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: a}); err != nil {
+		if _, err := f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: a}); err != nil {
 			t.Fatal(a, err)
 		}
 	}
@@ -188,7 +191,7 @@ func TestRestriction(t *testing.T) {
 	if err != nil || string(got.Fields["name"]) != `"Restricted Person"` || got.Fields["email"] != nil {
 		t.Fatalf("legal_obligation read: %v %+v", err, got)
 	}
-	if err := f.v.SetRestriction(ctx, f.admin, "cus_r", false); err != nil {
+	if err := f.v.Privacy.SetRestriction(ctx, f.admin, "cus_r", false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.readAs(f.admin, rec); err != nil {
@@ -206,19 +209,19 @@ func TestRequestLifecycle(t *testing.T) {
 		{Kind: "access", Regime: "gdpr", Subject: ""},
 		{Kind: "access", Regime: "gdpr", Subject: "not an id!"},
 	} {
-		if _, err := f.v.CreateRequest(ctx, f.admin, bad); coffer.ErrorCode(err) != coffer.EINVALID {
+		if _, err := f.v.Privacy.CreateRequest(ctx, f.admin, bad); coffer.ErrorCode(err) != coffer.EINVALID {
 			t.Errorf("CreateRequest(%+v): %v", bad, err)
 		}
 	}
 	// An unknown subject is accepted like any other: no oracle.
-	r, err := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "access", Regime: "gdpr", Subject: "cus_unknown"})
+	r, err := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "access", Regime: "gdpr", Subject: "cus_unknown"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Status != "unverified" || !r.DueAt.After(r.ReceivedAt.AddDate(0, 0, 27)) || r.AckDueAt != nil {
 		t.Fatalf("new GDPR request: %+v", r)
 	}
-	c, err := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "ccpa", Subject: "cus_unknown"})
+	c, err := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "ccpa", Subject: "cus_unknown"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +232,7 @@ func TestRequestLifecycle(t *testing.T) {
 		t.Errorf("CCPA due after %v", d)
 	}
 	act := func(id, a, reason string) (*coffer.Request, error) {
-		return f.v.ActOnRequest(ctx, f.admin, id, vault.RequestAction{Action: a, Reason: reason})
+		return f.v.Privacy.ActOnRequest(ctx, f.admin, id, vault.RequestAction{Action: a, Reason: reason})
 	}
 	if _, err := act(r.ID, "complete", ""); coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Errorf("completing an unverified request: %v", err)
@@ -266,38 +269,38 @@ func TestRequestLifecycle(t *testing.T) {
 	if _, err := act("req_nope", "verify", ""); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("unknown request: %v", err)
 	}
-	stored, err := f.v.Request(ctx, f.admin, r.ID)
+	stored, err := f.v.Privacy.Request(ctx, f.admin, r.ID)
 	if err != nil || stored.Status != "completed" || stored.ExtensionReason != "many records in archives" || !stored.DueAt.Equal(ext.DueAt) {
 		t.Fatalf("stored: %v %+v", err, stored)
 	}
 	// Overdue: the CCPA erasure is still unverified; 46 days later it is late.
-	if rs, _ := f.v.Requests(ctx, f.admin, "", true); len(rs) != 0 {
+	if rs, _ := f.v.Privacy.Requests(ctx, f.admin, "", true); len(rs) != 0 {
 		t.Errorf("overdue now: %d", len(rs))
 	}
 	f.advance(46 * 24 * time.Hour)
-	rs, err := f.v.Requests(ctx, f.admin, "", true)
+	rs, err := f.v.Privacy.Requests(ctx, f.admin, "", true)
 	if err != nil || len(rs) != 1 || rs[0].ID != c.ID {
 		t.Fatalf("overdue later: %v %d", err, len(rs))
 	}
-	if rs, _ := f.v.Requests(ctx, f.admin, "completed", false); len(rs) != 1 || rs[0].ID != r.ID {
+	if rs, _ := f.v.Privacy.Requests(ctx, f.admin, "completed", false); len(rs) != 1 || rs[0].ID != r.ID {
 		t.Errorf("by status: %d", len(rs))
 	}
-	if _, err := f.v.Requests(ctx, f.admin, "pending", false); coffer.ErrorCode(err) != coffer.EINVALID {
+	if _, err := f.v.Privacy.Requests(ctx, f.admin, "pending", false); coffer.ErrorCode(err) != coffer.EINVALID {
 		t.Errorf("unknown status: %v", err)
 	}
 	// Finished requests are kept 730 days as records of compliance, then
 	// swept; the unfinished one stays.
-	if rep, _ := f.v.Sweep(ctx, false); rep.Requests != 0 {
+	if rep, _ := f.v.Privacy.Sweep(ctx, false); rep.Requests != 0 {
 		t.Errorf("swept a young request: %+v", rep)
 	}
 	f.advance(731 * 24 * time.Hour)
-	if rep, err := f.v.Sweep(ctx, false); err != nil || rep.Requests != 1 {
+	if rep, err := f.v.Privacy.Sweep(ctx, false); err != nil || rep.Requests != 1 {
 		t.Fatalf("request sweep: %v %+v", err, rep)
 	}
-	if _, err := f.v.Request(ctx, f.admin, r.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if _, err := f.v.Privacy.Request(ctx, f.admin, r.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("finished request after 731 days: %v", err)
 	}
-	if _, err := f.v.Request(ctx, f.admin, c.ID); err != nil {
+	if _, err := f.v.Privacy.Request(ctx, f.admin, c.ID); err != nil {
 		t.Errorf("open request swept: %v", err)
 	}
 }
@@ -311,7 +314,7 @@ func TestErasureShredsEverything(t *testing.T) {
 	rec := f.create(t, "cus_gone", map[string]any{"email": "erase-canary@example.com", "name": "Canary Erasure", "phone": "+49 30 1234567"})
 	f.create(t, "cus_gone", map[string]any{"email": "erase-canary@example.com", "address": "1 Canary Road"})
 	keep := f.create(t, "cus_stays", map[string]any{"email": "stays@example.com"})
-	if err := f.v.SetConsent(ctx, f.admin, "cus_gone", "marketing", vault.ConsentChange{Granted: true}); err != nil {
+	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_gone", "marketing", vault.ConsentChange{Granted: true}); err != nil {
 		t.Fatal(err)
 	}
 	sub, err := f.store.Subject(ctx, "cus_gone")
@@ -329,22 +332,22 @@ func TestErasureShredsEverything(t *testing.T) {
 	idx := sealer.BlindIndex("customers", "email", []byte("erase-canary@example.com"))
 	secrets = append(secrets, idx)
 
-	r, err := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: "cus_gone"})
+	r, err := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: "cus_gone"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"verify", "complete"} {
-		if r, err = f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: a}); err != nil {
+		if r, err = f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: a}); err != nil {
 			t.Fatal(a, err)
 		}
 	}
 	if len(r.Checklist) != 2 {
 		t.Errorf("checklist: %v", r.Checklist)
 	}
-	if _, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if _, err := f.v.Records.Get(ctx, f.admin, "customers", rec.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("erased record still reads: %v", err)
 	}
-	found, err := f.v.Search(ctx, f.admin, "customers", raw(map[string]any{"email": "erase-canary@example.com"}), 10)
+	found, err := f.v.Records.Search(ctx, f.admin, "customers", raw(map[string]any{"email": "erase-canary@example.com"}), 10)
 	if err != nil || len(found) != 0 {
 		t.Errorf("search finds the erased subject: %v %d", err, len(found))
 	}
@@ -358,13 +361,13 @@ func TestErasureShredsEverything(t *testing.T) {
 		t.Errorf("consent history left: %d", len(hist))
 	}
 	signer, _ := audit.NewSigner(f.keys.IndexKey)
-	if _, err := f.v.VerifyAudit(ctx, f.admin, signer.PublicKey()); err != nil {
+	if _, err := f.v.Admin.VerifyAudit(ctx, f.admin, signer.PublicKey()); err != nil {
 		t.Errorf("audit chain after erasure: %v", err)
 	}
 	// Erasing an erased (or never known) subject completes quietly.
-	again, _ := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: "cus_gone"})
-	f.v.ActOnRequest(ctx, f.admin, again.ID, vault.RequestAction{Action: "verify"})
-	if _, err := f.v.ActOnRequest(ctx, f.admin, again.ID, vault.RequestAction{Action: "complete"}); err != nil {
+	again, _ := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: "cus_gone"})
+	f.v.Privacy.ActOnRequest(ctx, f.admin, again.ID, vault.RequestAction{Action: "verify"})
+	if _, err := f.v.Privacy.ActOnRequest(ctx, f.admin, again.ID, vault.RequestAction{Action: "complete"}); err != nil {
 		t.Errorf("second erasure: %v", err)
 	}
 
@@ -399,13 +402,13 @@ func TestExportHoldsEverything(t *testing.T) {
 	if _, err := f.readAs(support, rec); err != nil {
 		t.Fatal(err)
 	}
-	f.v.SetConsent(ctx, f.admin, "cus_x", "marketing", vault.ConsentChange{Granted: true, Source: "form"})
-	r, _ := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "access", Regime: "gdpr", Subject: "cus_x"})
-	if _, err := f.v.ExportRequest(ctx, f.admin, r.ID); coffer.ErrorCode(err) != coffer.ECONFLICT {
+	f.v.Privacy.SetConsent(ctx, f.admin, "cus_x", "marketing", vault.ConsentChange{Granted: true, Source: "form"})
+	r, _ := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "access", Regime: "gdpr", Subject: "cus_x"})
+	if _, err := f.v.Privacy.ExportRequest(ctx, f.admin, r.ID); coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Fatalf("export of an unverified request: %v", err)
 	}
-	f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "verify"})
-	x, err := f.v.ExportRequest(ctx, f.admin, r.ID)
+	f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "verify"})
+	x, err := f.v.Privacy.ExportRequest(ctx, f.admin, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

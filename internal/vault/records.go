@@ -13,18 +13,23 @@ import (
 	"github.com/cofferhq/coffer/internal/seal"
 )
 
-// target returns the sealer and the collection a data call works on:
-// ESEALED while sealed, ENOTFOUND for a collection the schema lacks.
-func (v *Vault) target(collection string) (*seal.Sealer, *coffer.Collection, error) {
-	sealer, err := v.unsealed()
+// Records creates, reads, updates, deletes and searches records.
+type Records struct{ *core }
+
+// target opens the keys for a data call on a collection and returns the
+// collection: ESEALED while sealed, ENOTFOUND for a collection the schema
+// lacks. The caller calls done when it no longer uses the keys.
+func (k *core) target(collection string) (u *unsealed, done func(), coll *coffer.Collection, err error) {
+	u, done, err = k.open()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	coll := v.Schema().Collections[collection]
+	coll = k.Schema().Collections[collection]
 	if coll == nil {
-		return nil, nil, coffer.Errorf(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(collection))
+		done()
+		return nil, nil, nil, coffer.Errorf(coffer.ENOTFOUND, "unknown collection %s", coffer.Name(collection))
 	}
-	return sealer, coll, nil
+	return u, done, coll, nil
 }
 
 // MaxBatch is the most records one batch create may hold.
@@ -36,27 +41,13 @@ type Created struct {
 	Subject string `json:"subject"`
 }
 
-// decide runs the access decision and, when it refuses, audits the refusal
-// and returns the error to answer.
-func (v *Vault) decide(ctx context.Context, c *Call, r *policy.Request, e *coffer.AuditEntry) (policy.Decision, error) {
-	r.Schema, r.Actor, r.Purpose, r.Now = v.Schema(), c.Actor, c.Purpose, v.now()
-	d := policy.Decide(r)
-	if d.Allowed {
-		return d, nil
-	}
-	e.Outcome, e.Reason = coffer.OutcomeDenied, d.Reason
-	if err := v.store.AppendAudit(ctx, e); err != nil {
-		return d, err
-	}
-	return d, coffer.Errorf(d.Code, "%s", d.Reason)
-}
-
 // CreateRecords validates, encrypts and stores records, all or nothing.
-func (v *Vault) CreateRecords(ctx context.Context, c *Call, collection string, recs []coffer.NewRecord) ([]Created, error) {
-	sealer, coll, err := v.target(collection)
+func (v *Records) Create(ctx context.Context, c *Call, collection string, recs []coffer.NewRecord) ([]Created, error) {
+	u, done, coll, err := v.target(collection)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	if len(recs) == 0 || len(recs) > MaxBatch {
 		return nil, coffer.Errorf(coffer.EINVALID, "records: between 1 and %d records per request", MaxBatch)
 	}
@@ -121,12 +112,12 @@ func (v *Vault) CreateRecords(ctx context.Context, c *Call, collection string, r
 			if dek == nil {
 				err = coffer.Errorf(coffer.ENOTFOUND, "new subject") // a generated id is new: no lookup
 				if !generated {
-					dek, err = v.subjectDEK(ctx, sealer, subj)
+					dek, err = v.subjectDEK(ctx, u, subj)
 				}
 				if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 					var wrapped []byte
 					var version uint32
-					dek, wrapped, version, err = sealer.NewDEK(subj)
+					dek, wrapped, version, err = u.sealer.NewDEK(subj)
 					if err == nil {
 						ch.NewSubjects = append(ch.NewSubjects, &coffer.Subject{ID: subj, WrappedDEK: wrapped, KEKVersion: version, CreatedAt: now})
 					}
@@ -142,12 +133,12 @@ func (v *Vault) CreateRecords(ctx context.Context, c *Call, collection string, r
 			for _, p := range plains[i] {
 				sr.Fields[p.name] = dek.Seal(nil, collection, sr.ID, p.name, p.plain)
 				if coll.Fields[p.name].Tokenize != "" {
-					if sr.Fields[p.name+tokenSuffix], err = v.tokenizeField(ctx, ch, sealer, dek, collection, sr.ID, subj, p.name, p.plain, now); err != nil {
+					if sr.Fields[p.name+tokenSuffix], err = v.tokenizeField(ctx, ch, u, dek, collection, sr.ID, subj, p.name, p.plain, now); err != nil {
 						return nil, err
 					}
 				}
 				if coll.Fields[p.name].Searchable {
-					sr.Index = append(sr.Index, coffer.IndexEntry{Field: p.name, Hash: sealer.BlindIndex(collection, p.name, p.index)})
+					sr.Index = append(sr.Index, coffer.IndexEntry{Field: p.name, Hash: u.sealer.BlindIndex(collection, p.name, p.index)})
 				}
 				recFields = append(recFields, p.name)
 			}
@@ -167,7 +158,7 @@ func (v *Vault) CreateRecords(ctx context.Context, c *Call, collection string, r
 			return nil, err
 		}
 		for _, s := range ch.NewSubjects {
-			v.deks.Put(s.ID, deks[s.ID])
+			u.deks.Put(s.ID, deks[s.ID])
 		}
 		return out, nil
 	}
@@ -200,37 +191,38 @@ func sortedKeys(m map[string]bool) []string {
 
 // subjectDEK returns the subject's unwrapped DEK; ENOTFOUND when the
 // subject does not exist.
-func (v *Vault) subjectDEK(ctx context.Context, sealer *seal.Sealer, id string) (*seal.DEK, error) {
-	if d := v.deks.Get(id); d != nil {
+func (v *core) subjectDEK(ctx context.Context, u *unsealed, id string) (*seal.DEK, error) {
+	if d := u.deks.Get(id); d != nil {
 		return d, nil
 	}
 	sub, err := v.store.Subject(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return v.openDEK(sealer, sub)
+	return v.openDEK(u, sub)
 }
 
 // openDEK returns the DEK of a subject read from the store, from the
 // cache when it is there.
-func (v *Vault) openDEK(sealer *seal.Sealer, sub *coffer.Subject) (*seal.DEK, error) {
-	if d := v.deks.Get(sub.ID); d != nil {
+func (v *core) openDEK(u *unsealed, sub *coffer.Subject) (*seal.DEK, error) {
+	if d := u.deks.Get(sub.ID); d != nil {
 		return d, nil
 	}
-	d, err := sealer.OpenDEK(sub.ID, sub.WrappedDEK, sub.KEKVersion)
+	d, err := u.sealer.OpenDEK(sub.ID, sub.WrappedDEK, sub.KEKVersion)
 	if err != nil {
 		return nil, err
 	}
-	v.deks.Put(sub.ID, d)
+	u.deks.Put(sub.ID, d)
 	return d, nil
 }
 
 // GetRecord returns a record as the caller may see it.
-func (v *Vault) GetRecord(ctx context.Context, c *Call, collection, id string) (*coffer.Record, error) {
-	sealer, _, err := v.target(collection)
+func (v *Records) Get(ctx context.Context, c *Call, collection, id string) (*coffer.Record, error) {
+	u, done, _, err := v.target(collection)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	sr, err := v.store.Record(ctx, collection, id)
 	if err != nil {
 		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
@@ -243,7 +235,7 @@ func (v *Vault) GetRecord(ctx context.Context, c *Call, collection, id string) (
 		}
 		return nil, err
 	}
-	recs, err := v.reveal(ctx, c, sealer, "read", []*coffer.StoredRecord{sr}, nil)
+	recs, err := v.reveal(ctx, c, u, "read", []*coffer.StoredRecord{sr}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +245,7 @@ func (v *Vault) GetRecord(ctx context.Context, c *Call, collection, id string) (
 // reveal decides, decrypts and audits the reading of records, then
 // returns them. Nothing is returned unless every audit entry is durable.
 // extra audit entries (a search) are appended in the same commit.
-func (v *Vault) reveal(ctx context.Context, c *Call, sealer *seal.Sealer, action string, srs []*coffer.StoredRecord, extra *coffer.AuditEntry) ([]*coffer.Record, error) {
+func (v *Records) reveal(ctx context.Context, c *Call, u *unsealed, action string, srs []*coffer.StoredRecord, extra *coffer.AuditEntry) ([]*coffer.Record, error) {
 	coll := v.Schema().Collections[srs[0].Collection]
 	out := make([]*coffer.Record, 0, len(srs))
 	entries := make([]*coffer.AuditEntry, 0, len(srs)+1)
@@ -283,7 +275,7 @@ func (v *Vault) reveal(ctx context.Context, c *Call, sealer *seal.Sealer, action
 			}
 			return nil, err
 		}
-		dek, err := v.openDEK(sealer, sub)
+		dek, err := v.openDEK(u, sub)
 		if err != nil {
 			return nil, err
 		}
@@ -360,11 +352,12 @@ func render(f *coffer.Field, view coffer.View, plain []byte) (json.RawMessage, b
 
 // UpdateRecord changes fields of a record (a null value removes a field)
 // and returns the record as the caller may see it.
-func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string, fields map[string]json.RawMessage) (*coffer.Record, error) {
-	sealer, coll, err := v.target(collection)
+func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fields map[string]json.RawMessage) (*coffer.Record, error) {
+	u, done, coll, err := v.target(collection)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	if len(fields) == 0 {
 		return nil, coffer.Errorf(coffer.EINVALID, "fields: nothing to change")
 	}
@@ -401,7 +394,7 @@ func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string
 		if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Write, Collection: collection, Fields: e.Fields}, e); err != nil {
 			return nil, err
 		}
-		dek, err := v.subjectDEK(ctx, sealer, sr.Subject)
+		dek, err := v.subjectDEK(ctx, u, sr.Subject)
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +410,7 @@ func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string
 		for name, p := range plains {
 			up.Fields[name] = dek.Seal(nil, collection, sr.ID, name, p)
 			if coll.Fields[name].Tokenize != "" {
-				if up.Fields[name+tokenSuffix], err = v.tokenizeField(ctx, tch, sealer, dek, collection, sr.ID, sr.Subject, name, p, now); err != nil {
+				if up.Fields[name+tokenSuffix], err = v.tokenizeField(ctx, tch, u, dek, collection, sr.ID, sr.Subject, name, p, now); err != nil {
 					return nil, err
 				}
 			}
@@ -440,7 +433,7 @@ func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string
 			if err != nil {
 				return nil, err
 			}
-			up.Index = append(up.Index, coffer.IndexEntry{Field: name, Hash: sealer.BlindIndex(collection, name, ix)})
+			up.Index = append(up.Index, coffer.IndexEntry{Field: name, Hash: u.sealer.BlindIndex(collection, name, ix)})
 		}
 		ue := *e
 		ue.Outcome = coffer.OutcomeAllowed
@@ -451,15 +444,17 @@ func (v *Vault) UpdateRecord(ctx context.Context, c *Call, collection, id string
 		if err != nil {
 			return nil, err
 		}
-		return v.GetRecord(ctx, c, collection, id)
+		return v.Get(ctx, c, collection, id)
 	}
 }
 
 // DeleteRecord deletes a record.
-func (v *Vault) DeleteRecord(ctx context.Context, c *Call, collection, id string) error {
-	if _, _, err := v.target(collection); err != nil {
+func (v *Records) Delete(ctx context.Context, c *Call, collection, id string) error {
+	_, done, _, err := v.target(collection)
+	if err != nil {
 		return err
 	}
+	defer done()
 	e := c.entry("delete", collection)
 	e.Record = id
 	sr, err := v.store.Record(ctx, collection, id)
@@ -471,91 +466,4 @@ func (v *Vault) DeleteRecord(ctx context.Context, c *Call, collection, id string
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	return v.store.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: collection, ID: id}}, Audit: []*coffer.AuditEntry{e}})
-}
-
-// MaxSearchLimit bounds a search's answer.
-const MaxSearchLimit = 1000
-
-// Search finds records whose searchable fields equal the given values
-// exactly (all of them), through blind indexes.
-func (v *Vault) Search(ctx context.Context, c *Call, collection string, where map[string]json.RawMessage, limit int) ([]*coffer.Record, error) {
-	sealer, coll, err := v.target(collection)
-	if err != nil {
-		return nil, err
-	}
-	if len(where) == 0 {
-		return nil, coffer.Errorf(coffer.EINVALID, "where: name at least one searchable field")
-	}
-	if limit <= 0 {
-		limit = 50
-	}
-	if limit > MaxSearchLimit {
-		return nil, coffer.Errorf(coffer.EINVALID, "limit: at most %d", MaxSearchLimit)
-	}
-	names := map[string]bool{}
-	for name := range where {
-		if coll.Fields[name] == nil {
-			return nil, coffer.Errorf(coffer.ESCHEMA, "field %s is not declared in collection %s", coffer.Name(name), collection)
-		}
-		names[name] = true
-	}
-	fields := sortedKeys(names)
-	e := c.entry("search", collection)
-	e.Fields = fields
-	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Search, Collection: collection, Fields: fields}, e); err != nil {
-		return nil, err
-	}
-	hashes := make(map[string][]byte, len(fields))
-	for _, name := range fields {
-		_, ix, err := schema.Normalize(coll.Fields[name], where[name])
-		if err != nil {
-			return nil, err
-		}
-		hashes[name] = sealer.BlindIndex(collection, name, ix)
-	}
-	// Look up by the first field; the others are checked against the
-	// record's own values (decrypted, normalized, hashed the same way).
-	first := fields[0]
-	srs, err := v.store.FindRecords(ctx, collection, first, hashes[first], limit)
-	if err != nil {
-		return nil, err
-	}
-	if len(fields) > 1 {
-		kept := srs[:0]
-		for _, sr := range srs {
-			dek, err := v.subjectDEK(ctx, sealer, sr.Subject)
-			if err != nil {
-				return nil, err
-			}
-			match := true
-			for _, name := range fields[1:] {
-				ct, ok := sr.Fields[name]
-				if !ok {
-					match = false
-					break
-				}
-				p, err := dek.Open(nil, collection, sr.ID, name, ct)
-				if err != nil {
-					return nil, coffer.Errorf(coffer.EINTERNAL, "field %s of record %s failed to decrypt", name, sr.ID)
-				}
-				_, ix, err := schema.Normalize(coll.Fields[name], p)
-				if err != nil || string(sealer.BlindIndex(collection, name, ix)) != string(hashes[name]) {
-					match = false
-					break
-				}
-			}
-			if match {
-				kept = append(kept, sr)
-			}
-		}
-		srs = kept
-	}
-	e.Outcome = coffer.OutcomeAllowed
-	if len(srs) == 0 {
-		if err := v.store.AppendAudit(ctx, e); err != nil {
-			return nil, err
-		}
-		return []*coffer.Record{}, nil
-	}
-	return v.reveal(ctx, c, sealer, "read", srs, e)
 }

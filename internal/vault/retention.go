@@ -32,10 +32,13 @@ const retentionActor = "system:retention"
 // records not updated within its retention are deleted, and a field's
 // value is removed from records not updated within the field's retention.
 // Every deletion is audited. With dryRun nothing changes.
-func (v *Vault) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) {
-	if _, err := v.unsealed(); err != nil {
+func (v *Privacy) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) {
+	// Sweeping uses no key, yet a sealed vault makes no change to data.
+	_, done, err := v.open()
+	if err != nil {
 		return nil, err
 	}
+	done()
 	rep := &SweepReport{DryRun: dryRun, Records: map[string]int{}, Values: map[string]int{}}
 	s := v.Schema()
 	now := v.now().UTC()
@@ -66,13 +69,13 @@ func (v *Vault) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) {
 			}
 		}
 	}
-	n, err := v.sweepRequests(ctx, now.Add(-v.privacy.RequestRetention), dryRun)
+	n, err := v.sweepRequests(ctx, now.Add(-v.opts.RequestRetention), dryRun)
 	rep.Requests = n
 	return rep, err
 }
 
 // sweepRequests deletes requests finished before cutoff, each audited.
-func (v *Vault) sweepRequests(ctx context.Context, cutoff time.Time, dryRun bool) (int, error) {
+func (v *Privacy) sweepRequests(ctx context.Context, cutoff time.Time, dryRun bool) (int, error) {
 	total := 0
 	for {
 		limit := sweepPage
@@ -87,7 +90,7 @@ func (v *Vault) sweepRequests(ctx context.Context, cutoff time.Time, dryRun bool
 		for _, r := range rs {
 			ch.RequestDeletes = append(ch.RequestDeletes, r.ID)
 			ch.Audit = append(ch.Audit, &coffer.AuditEntry{Actor: retentionActor, Action: "retention.delete_request", Record: r.ID,
-				Subject: r.Subject, Outcome: coffer.OutcomeAllowed, Reason: "request record kept " + schema.FormatRetention(v.privacy.RequestRetention)})
+				Subject: r.Subject, Outcome: coffer.OutcomeAllowed, Reason: "request record kept " + schema.FormatRetention(v.opts.RequestRetention)})
 		}
 		if err := v.store.Commit(ctx, ch); err != nil {
 			return total, err
@@ -118,17 +121,17 @@ func retentionUnit(r *coffer.StoredRecord, action, reason string, fields []strin
 // expiredPages yields a collection's records last updated before cutoff,
 // sweepPage at a time. The next page is read while the caller handles the
 // current one (its cursor starts after the current page, deleted or not).
-func (v *Vault) expiredPages(ctx context.Context, coll string, cutoff time.Time) iter.Seq2[[]*coffer.StoredRecord, error] {
+func (v *Privacy) expiredPages(ctx context.Context, coll string, cutoff time.Time) iter.Seq2[[]*coffer.StoredRecord, error] {
 	type result struct {
 		page []*coffer.StoredRecord
 		err  error
 	}
 	fetch := func(afterT time.Time, afterID string) <-chan result {
 		ch := make(chan result, 1)
-		go func() {
+		v.spawn(func() {
 			page, err := v.store.ExpiredRecords(ctx, coll, cutoff, afterT, afterID, sweepPage)
 			ch <- result{page, err}
-		}()
+		})
 		return ch
 	}
 	return func(yield func([]*coffer.StoredRecord, error) bool) {
@@ -153,7 +156,7 @@ func (v *Vault) expiredPages(ctx context.Context, coll string, cutoff time.Time)
 
 // sweepRecords deletes a collection's expired records, a page per
 // transaction.
-func (v *Vault) sweepRecords(ctx context.Context, coll *coffer.Collection, cutoff time.Time, dryRun bool) (int, error) {
+func (v *Privacy) sweepRecords(ctx context.Context, coll *coffer.Collection, cutoff time.Time, dryRun bool) (int, error) {
 	reason := "collection retention " + schema.FormatRetention(coll.Retention)
 	total := 0
 	for page, err := range v.expiredPages(ctx, coll.Name, cutoff) {
@@ -180,7 +183,7 @@ func (v *Vault) sweepRecords(ctx context.Context, coll *coffer.Collection, cutof
 // entries); the record keeps its update time, so the collection's own
 // retention clock is not reset by the sweep. A dry run leaves out records
 // updated before gone, which the collection rule deletes first.
-func (v *Vault) sweepField(ctx context.Context, coll *coffer.Collection, field string, cutoff, gone time.Time, dryRun bool) (int, error) {
+func (v *Privacy) sweepField(ctx context.Context, coll *coffer.Collection, field string, cutoff, gone time.Time, dryRun bool) (int, error) {
 	reason := "field retention " + schema.FormatRetention(coll.Fields[field].Retention)
 	total := 0
 	for page, err := range v.expiredPages(ctx, coll.Name, cutoff) {
@@ -216,7 +219,7 @@ func (v *Vault) sweepField(ctx context.Context, coll *coffer.Collection, field s
 // one by one instead, skipping those that fail (the store audits each
 // failure as an error). Each commit gets fresh copies of the audit
 // entries: a store fills in (and, on failure, marks) the ones it is given.
-func (v *Vault) commitUnits(ctx context.Context, units []sweepUnit) (int, error) {
+func (v *Privacy) commitUnits(ctx context.Context, units []sweepUnit) (int, error) {
 	change := func(us []sweepUnit) *coffer.Change {
 		ch := &coffer.Change{}
 		for _, u := range us {
@@ -252,7 +255,7 @@ func (v *Vault) commitUnits(ctx context.Context, units []sweepUnit) (int, error)
 }
 
 // SweepAs runs a sweep on an admin's demand (audited as retention.sweep).
-func (v *Vault) SweepAs(ctx context.Context, c *Call, dryRun bool) (*SweepReport, error) {
+func (v *Privacy) SweepAs(ctx context.Context, c *Call, dryRun bool) (*SweepReport, error) {
 	e := c.entry("retention.sweep", "")
 	if err := v.requireAdmin(ctx, c, e); err != nil {
 		return nil, err
@@ -269,7 +272,7 @@ func (v *Vault) SweepAs(ctx context.Context, c *Call, dryRun bool) (*SweepReport
 
 // RunRetention sweeps every interval until ctx ends, logging counts (never
 // values or ids).
-func (v *Vault) RunRetention(ctx context.Context, interval time.Duration) {
+func (v *Privacy) RunRetention(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

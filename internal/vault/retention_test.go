@@ -22,24 +22,24 @@ func TestRetentionSweeper(t *testing.T) {
 		fresh := f.create(t, "cus_new", map[string]any{"email": "new@example.com", "birthdate": "1990-01-01"})
 		sctx, stop := context.WithCancel(context.Background())
 		defer stop()
-		go f.v.RunRetention(sctx, 24*time.Hour)
+		go f.v.Privacy.RunRetention(sctx, 24*time.Hour)
 
 		time.Sleep(729 * 24 * time.Hour)
 		synctest.Wait()
-		if got, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID); err != nil || got.Fields["birthdate"] == nil {
+		if got, err := f.v.Records.Get(ctx, f.admin, "customers", rec.ID); err != nil || got.Fields["birthdate"] == nil {
 			t.Fatalf("day 729: %v %+v", err, got)
 		}
 		// Keep one record young: an update restarts its clocks.
-		if _, err := f.v.UpdateRecord(ctx, f.admin, "customers", fresh.ID, raw(map[string]any{"email": "new2@example.com"})); err != nil {
+		if _, err := f.v.Records.Update(ctx, f.admin, "customers", fresh.ID, raw(map[string]any{"email": "new2@example.com"})); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * 24 * time.Hour)
 		synctest.Wait()
-		got, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID)
+		got, err := f.v.Records.Get(ctx, f.admin, "customers", rec.ID)
 		if err != nil || got.Fields["birthdate"] != nil || string(got.Fields["email"]) != `"old@example.com"` {
 			t.Fatalf("day 731: %v %+v", err, got)
 		}
-		if got, _ := f.v.GetRecord(ctx, f.admin, "customers", fresh.ID); got.Fields["birthdate"] == nil {
+		if got, _ := f.v.Records.Get(ctx, f.admin, "customers", fresh.ID); got.Fields["birthdate"] == nil {
 			t.Fatal("the updated record lost its birthdate")
 		}
 		es, _ := f.store.Audit(ctx, coffer.AuditFilter{Actor: "system:retention"})
@@ -47,7 +47,7 @@ func TestRetentionSweeper(t *testing.T) {
 			t.Fatalf("sweeper audit: %+v", es)
 		}
 
-		rep, err := f.v.SweepAs(ctx, f.admin, true)
+		rep, err := f.v.Privacy.SweepAs(ctx, f.admin, true)
 		if err != nil || rep.Records["customers"] != 0 {
 			t.Fatalf("dry run at day 731: %v %+v", err, rep)
 		}
@@ -55,23 +55,23 @@ func TestRetentionSweeper(t *testing.T) {
 		// retention (1095d) has just ended.
 		time.Sleep(365*24*time.Hour - 12*time.Hour)
 		synctest.Wait()
-		rep, err = f.v.SweepAs(ctx, f.admin, true)
+		rep, err = f.v.Privacy.SweepAs(ctx, f.admin, true)
 		if err != nil || rep.Records["customers"] != 1 || !rep.DryRun {
 			t.Fatalf("dry run at day 1095.5: %v %+v", err, rep)
 		}
-		if _, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID); err != nil {
+		if _, err := f.v.Records.Get(ctx, f.admin, "customers", rec.ID); err != nil {
 			t.Fatalf("a dry run deleted: %v", err)
 		}
 		time.Sleep(24 * time.Hour)
 		synctest.Wait()
-		if _, err := f.v.GetRecord(ctx, f.admin, "customers", rec.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		if _, err := f.v.Records.Get(ctx, f.admin, "customers", rec.ID); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 			t.Fatalf("day 1096.5: %v", err)
 		}
 		es, _ = f.store.Audit(ctx, coffer.AuditFilter{Actor: "system:retention", Desc: true, Limit: 1})
 		if es[0].Action != "retention.delete" || es[0].Record != rec.ID || es[0].Reason != "collection retention 1095d" {
 			t.Fatalf("deletion audit: %+v", es[0])
 		}
-		if _, err := f.v.GetRecord(ctx, f.admin, "customers", fresh.ID); err != nil {
+		if _, err := f.v.Records.Get(ctx, f.admin, "customers", fresh.ID); err != nil {
 			t.Fatalf("the younger record went too: %v", err)
 		}
 		stop()
@@ -87,11 +87,11 @@ func TestSweepDryRunMatchesRun(t *testing.T) {
 	f.advance(800 * 24 * time.Hour)
 	f.create(t, "cus_b", map[string]any{"email": "b@example.com", "birthdate": "1980-01-01"})
 	f.advance(300 * 24 * time.Hour) // a: 1100 days (record expired); b: 300 days (nothing)
-	dry, err := f.v.Sweep(ctx, true)
+	dry, err := f.v.Privacy.Sweep(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := f.v.Sweep(ctx, false)
+	run, err := f.v.Privacy.Sweep(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestSweepSurvivesAConcurrentDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := v2.Sweep(ctx, false)
+	rep, err := v2.Privacy.Sweep(ctx, false)
 	if err != nil || !rs.raced || rep.Records["customers"] != 4 {
 		t.Fatalf("sweep: %v raced=%v %+v", err, rs.raced, rep)
 	}

@@ -20,7 +20,7 @@ const (
 func TestTokenizeDetokenize(t *testing.T) {
 	f := newFixture(t, canaryPAN, canaryPAN2, "secret-account-7781")
 	billing := f.call(t, "billing", "billing")
-	toks, err := f.v.Tokenize(ctx, billing, vault.TokenizeRequest{Namespace: "cards", Values: []vault.TokenValue{
+	toks, err := f.v.Tokens.Tokenize(ctx, billing, vault.TokenizeRequest{Namespace: "cards", Values: []vault.TokenValue{
 		{Value: canaryPAN, Format: "card"}, {Value: "4539 5787 6362 1486", Format: "card"}, {Value: "secret-account-7781"},
 	}, CardKeepBIN: 6})
 	if err != nil {
@@ -37,14 +37,14 @@ func TestTokenizeDetokenize(t *testing.T) {
 	if !token.IsRandom(toks[2]) {
 		t.Errorf("random token %q", toks[2])
 	}
-	vals, err := f.v.Detokenize(ctx, billing, toks)
+	vals, err := f.v.Tokens.Detokenize(ctx, billing, toks)
 	if err != nil || vals[0] != canaryPAN || vals[1] != canaryPAN || vals[2] != "secret-account-7781" {
 		t.Fatalf("detokenize: %v %v", err, vals)
 	}
 	// Deterministic: same value, same token; another namespace, another.
 	det := func(ns string) string {
 		t.Helper()
-		out, err := f.v.Tokenize(ctx, billing, vault.TokenizeRequest{Namespace: ns, Deterministic: true, Values: []vault.TokenValue{{Value: canaryPAN2, Format: "card"}}})
+		out, err := f.v.Tokens.Tokenize(ctx, billing, vault.TokenizeRequest{Namespace: ns, Deterministic: true, Values: []vault.TokenValue{{Value: canaryPAN2, Format: "card"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,17 +56,17 @@ func TestTokenizeDetokenize(t *testing.T) {
 
 	// Refusals, each changing nothing.
 	noPurpose := f.call(t, "billing", "")
-	if _, err := f.v.Detokenize(ctx, noPurpose, toks[:1]); coffer.ErrorCode(err) != coffer.EPURPOSE {
+	if _, err := f.v.Tokens.Detokenize(ctx, noPurpose, toks[:1]); coffer.ErrorCode(err) != coffer.EPURPOSE {
 		t.Errorf("detokenize without a purpose: %v", err)
 	}
 	support := f.call(t, "support", "support")
-	if _, err := f.v.Detokenize(ctx, support, toks[:1]); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Tokens.Detokenize(ctx, support, toks[:1]); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("support detokenized: %v", err)
 	}
-	if _, err := f.v.Tokenize(ctx, support, vault.TokenizeRequest{Values: []vault.TokenValue{{Value: "x"}}}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Tokens.Tokenize(ctx, support, vault.TokenizeRequest{Values: []vault.TokenValue{{Value: "x"}}}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("support tokenized: %v", err)
 	}
-	if _, err := f.v.Detokenize(ctx, f.admin, toks[:1]); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Tokens.Detokenize(ctx, f.admin, toks[:1]); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("admin without the detokenize grant detokenized: %v", err)
 	}
 	for _, bad := range []vault.TokenizeRequest{
@@ -78,7 +78,7 @@ func TestTokenizeDetokenize(t *testing.T) {
 		{Values: []vault.TokenValue{{Value: "4222222222222", Format: "card"}}, CardKeepBIN: 8}, // 13 digits: 1 left to randomize
 		{Values: []vault.TokenValue{{Value: "x"}}, Namespace: "Not OK"},
 	} {
-		_, err := f.v.Tokenize(ctx, billing, bad)
+		_, err := f.v.Tokens.Tokenize(ctx, billing, bad)
 		if coffer.ErrorCode(err) != coffer.EINVALID {
 			t.Errorf("Tokenize(%d values): %v", len(bad.Values), err)
 		}
@@ -86,30 +86,30 @@ func TestTokenizeDetokenize(t *testing.T) {
 			t.Errorf("error echoes the card: %v", err)
 		}
 	}
-	_, err = f.v.Tokenize(ctx, billing, vault.TokenizeRequest{Values: []vault.TokenValue{{Value: canaryPAN, Format: "card"}, {Value: "4539578763621487", Format: "card"}}})
+	_, err = f.v.Tokens.Tokenize(ctx, billing, vault.TokenizeRequest{Values: []vault.TokenValue{{Value: canaryPAN, Format: "card"}, {Value: "4539578763621487", Format: "card"}}})
 	if !strings.Contains(coffer.ErrorMessage(err), "values[1]") {
 		t.Errorf("the error does not name the bad value: %v", err)
 	}
-	if _, err := f.v.Detokenize(ctx, billing, []string{toks[0], "tok_unknown"}); coffer.ErrorCode(err) != coffer.ENOTFOUND || !strings.Contains(coffer.ErrorMessage(err), "tokens[1]") {
+	if _, err := f.v.Tokens.Detokenize(ctx, billing, []string{toks[0], "tok_unknown"}); coffer.ErrorCode(err) != coffer.ENOTFOUND || !strings.Contains(coffer.ErrorMessage(err), "tokens[1]") {
 		t.Errorf("unknown token: %v", err)
 	}
 
 	// Revocation and expiry.
-	if err := f.v.RevokeToken(ctx, billing, toks[2]); err != nil {
+	if err := f.v.Tokens.Revoke(ctx, billing, toks[2]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Detokenize(ctx, billing, toks[2:]); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if _, err := f.v.Tokens.Detokenize(ctx, billing, toks[2:]); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("revoked token: %v", err)
 	}
-	short, err := f.v.Tokenize(ctx, billing, vault.TokenizeRequest{TTL: time.Hour, Values: []vault.TokenValue{{Value: "short-lived"}}})
+	short, err := f.v.Tokens.Tokenize(ctx, billing, vault.TokenizeRequest{TTL: time.Hour, Values: []vault.TokenValue{{Value: "short-lived"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Detokenize(ctx, billing, short); err != nil {
+	if _, err := f.v.Tokens.Detokenize(ctx, billing, short); err != nil {
 		t.Fatal(err)
 	}
 	f.advance(2 * time.Hour)
-	if _, err := f.v.Detokenize(ctx, billing, short); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if _, err := f.v.Tokens.Detokenize(ctx, billing, short); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("expired token: %v", err)
 	}
 
@@ -135,11 +135,11 @@ func TestTokenizeDetokenize(t *testing.T) {
 func TestCardFieldIsTokenized(t *testing.T) {
 	f := newFixture(t, canaryPAN)
 	billing := f.call(t, "billing", "billing")
-	out, err := f.v.CreateRecords(ctx, billing, "payment_methods", []coffer.NewRecord{{Subject: "cus_pay", Fields: raw(map[string]any{"card_number": canaryPAN, "cardholder": "Card Holder"})}})
+	out, err := f.v.Records.Create(ctx, billing, "payment_methods", []coffer.NewRecord{{Subject: "cus_pay", Fields: raw(map[string]any{"card_number": canaryPAN, "cardholder": "Card Holder"})}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := f.v.GetRecord(ctx, billing, "payment_methods", out[0].ID)
+	rec, err := f.v.Records.Get(ctx, billing, "payment_methods", out[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,35 +147,35 @@ func TestCardFieldIsTokenized(t *testing.T) {
 	if err := jsonString(rec.Fields["card_number"], &tok); err != nil || len(tok) != 16 || !strings.HasSuffix(tok, "1486") || token.Luhn(tok) {
 		t.Fatalf("billing sees %s, want a card token", rec.Fields["card_number"])
 	}
-	adminView, _ := f.v.GetRecord(ctx, f.call(t, "admin", "billing"), "payment_methods", out[0].ID)
+	adminView, _ := f.v.Records.Get(ctx, f.call(t, "admin", "billing"), "payment_methods", out[0].ID)
 	if string(adminView.Fields["card_number"]) != `"`+tok+`"` {
 		t.Errorf("admin (plain, no detokenize) sees %s, want the token", adminView.Fields["card_number"])
 	}
-	vals, err := f.v.Detokenize(ctx, billing, []string{tok})
+	vals, err := f.v.Tokens.Detokenize(ctx, billing, []string{tok})
 	if err != nil || vals[0] != canaryPAN {
 		t.Fatalf("detokenize the record's token: %v %v", err, vals)
 	}
 	// A restricted subject's card is not revealed for billing.
-	if err := f.v.SetRestriction(ctx, f.admin, "cus_pay", true); err != nil {
+	if err := f.v.Privacy.SetRestriction(ctx, f.admin, "cus_pay", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Detokenize(ctx, billing, []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Tokens.Detokenize(ctx, billing, []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("detokenized a restricted subject's card: %v", err)
 	}
-	if err := f.v.SetRestriction(ctx, f.admin, "cus_pay", false); err != nil {
+	if err := f.v.Privacy.SetRestriction(ctx, f.admin, "cus_pay", false); err != nil {
 		t.Fatal(err)
 	}
 	// A new card replaces the token.
-	upd, err := f.v.UpdateRecord(ctx, billing, "payment_methods", out[0].ID, raw(map[string]any{"card_number": canaryPAN2}))
+	upd, err := f.v.Records.Update(ctx, billing, "payment_methods", out[0].ID, raw(map[string]any{"card_number": canaryPAN2}))
 	if err != nil || string(upd.Fields["card_number"]) == `"`+tok+`"` || !strings.HasSuffix(string(upd.Fields["card_number"]), `4444"`) {
 		t.Fatalf("update: %v %s", err, upd.Fields["card_number"])
 	}
-	r, _ := f.v.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: "cus_pay"})
-	f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "verify"})
-	if _, err := f.v.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "complete"}); err != nil {
+	r, _ := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: "cus_pay"})
+	f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "verify"})
+	if _, err := f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: "complete"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Detokenize(ctx, billing, []string{tok}); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if _, err := f.v.Tokens.Detokenize(ctx, billing, []string{tok}); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("a token of an erased subject detokenizes: %v", err)
 	}
 }
@@ -184,14 +184,14 @@ func TestFPE(t *testing.T) {
 	f := newFixture(t, canaryPAN)
 	billing := f.call(t, "billing", "billing")
 	for _, alg := range []string{"ff1", "ff3-1"} {
-		enc, err := f.v.FPE(ctx, billing, vault.FPERequest{Key: "cards", Algorithm: alg, Values: []string{canaryPAN, "000000"}}, false)
+		enc, err := f.v.Tokens.FPE(ctx, billing, vault.FPERequest{Key: "cards", Algorithm: alg, Values: []string{canaryPAN, "000000"}}, false)
 		if err != nil {
 			t.Fatal(alg, err)
 		}
 		if len(enc[0]) != 16 || strings.Trim(enc[0], "0123456789") != "" || enc[0] == canaryPAN {
 			t.Errorf("%s: %q is not a 16-digit ciphertext", alg, enc[0])
 		}
-		dec, err := f.v.FPE(ctx, billing, vault.FPERequest{Key: "cards", Algorithm: alg, Values: enc}, true)
+		dec, err := f.v.Tokens.FPE(ctx, billing, vault.FPERequest{Key: "cards", Algorithm: alg, Values: enc}, true)
 		if err != nil || dec[0] != canaryPAN || dec[1] != "000000" {
 			t.Errorf("%s round trip: %v %v", alg, err, dec)
 		}
@@ -204,11 +204,11 @@ func TestFPE(t *testing.T) {
 		{Key: "cards", Alphabet: "hex", Values: []string{"123456"}},  // unknown alphabet
 		{Key: "cards", Algorithm: "ff3-1", Tweak: []byte{1}, Values: []string{"123456"}},
 	} {
-		if _, err := f.v.FPE(ctx, billing, bad, false); coffer.ErrorCode(err) != coffer.EINVALID {
+		if _, err := f.v.Tokens.FPE(ctx, billing, bad, false); coffer.ErrorCode(err) != coffer.EINVALID {
 			t.Errorf("FPE(%+v): %v", bad, err)
 		}
 	}
-	if _, err := f.v.FPE(ctx, f.call(t, "support", "support"), vault.FPERequest{Key: "cards", Values: []string{"123456"}}, true); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Tokens.FPE(ctx, f.call(t, "support", "support"), vault.FPERequest{Key: "cards", Values: []string{"123456"}}, true); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("support decrypted: %v", err)
 	}
 }
@@ -220,23 +220,23 @@ func jsonString(raw []byte, s *string) error { return json.Unmarshal(raw, s) }
 func TestRecordTokenPurpose(t *testing.T) {
 	f := newFixture(t)
 	billing := f.call(t, "billing", "billing")
-	out, err := f.v.CreateRecords(ctx, billing, "payment_methods", []coffer.NewRecord{{Fields: raw(map[string]any{"card_number": canaryPAN2})}})
+	out, err := f.v.Records.Create(ctx, billing, "payment_methods", []coffer.NewRecord{{Fields: raw(map[string]any{"card_number": canaryPAN2})}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := f.v.GetRecord(ctx, billing, "payment_methods", out[0].ID)
+	rec, _ := f.v.Records.Get(ctx, billing, "payment_methods", out[0].ID)
 	var tok string
 	jsonString(rec.Fields["card_number"], &tok)
 	// A role with every purpose and the field's detokenize grant, asking
 	// for a purpose the card is not collected for.
 	doc := strings.Replace(string(examples.Shop), "roles:", "roles:\n  auditor: {purposes: \"*\", collections: {payment_methods: {read: {card_number: token}, detokenize: [card_number]}}}", 1)
-	if _, err := f.v.PutSchema(ctx, f.admin, []byte(doc)); err != nil {
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte(doc)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Detokenize(ctx, f.call(t, "auditor", "marketing"), []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Tokens.Detokenize(ctx, f.call(t, "auditor", "marketing"), []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("detokenized for a purpose the field lacks: %v", err)
 	}
-	if vals, err := f.v.Detokenize(ctx, f.call(t, "auditor", "billing"), []string{tok}); err != nil || vals[0] != canaryPAN2 {
+	if vals, err := f.v.Tokens.Detokenize(ctx, f.call(t, "auditor", "billing"), []string{tok}); err != nil || vals[0] != canaryPAN2 {
 		t.Errorf("detokenize for billing: %v", err)
 	}
 }

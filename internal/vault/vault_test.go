@@ -97,11 +97,11 @@ func scanForCanaries(t testing.TB, dir string, canaries []string) {
 // call authenticates a new API key of role and returns a call for purpose.
 func (f *fixture) call(t testing.TB, role, purpose string) *vault.Call {
 	t.Helper()
-	_, token, err := f.v.CreateAPIKey(ctx, &vault.Call{}, vault.NewAPIKey{Name: "test-" + role, Role: role})
+	_, token, err := f.v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "test-" + role, Role: role})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := f.v.Authenticate(ctx, token, netip.MustParseAddr("127.0.0.1"))
+	a, err := f.v.Identity.Authenticate(ctx, token, netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func raw(m map[string]any) map[string]json.RawMessage {
 
 func (f *fixture) create(t testing.TB, subject string, fields map[string]any) vault.Created {
 	t.Helper()
-	out, err := f.v.CreateRecords(ctx, f.admin, "customers", []coffer.NewRecord{{Subject: subject, Fields: raw(fields)}})
+	out, err := f.v.Records.Create(ctx, f.admin, "customers", []coffer.NewRecord{{Subject: subject, Fields: raw(fields)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestCreateReadSearchNoPlaintextAtRest(t *testing.T) {
 	f := newFixture(t, "vault-canary-7q", "Quetzalcoatl Canary", "1972-03-04", "+442079460777")
 	c := f.create(t, "cus_1", map[string]any{"email": "vault-canary-7q@Example.COM", "name": "Quetzalcoatl Canary",
 		"phone": "+44 20 7946 0777", "birthdate": "1972-03-04"})
-	rec, err := f.v.GetRecord(ctx, f.admin, "customers", c.ID)
+	rec, err := f.v.Records.Get(ctx, f.admin, "customers", c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestCreateReadSearchNoPlaintextAtRest(t *testing.T) {
 		t.Errorf("phone = %s", got)
 	}
 	support := f.call(t, "support", "support")
-	rec, err = f.v.GetRecord(ctx, support, "customers", c.ID)
+	rec, err = f.v.Records.Get(ctx, support, "customers", c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +154,12 @@ func TestCreateReadSearchNoPlaintextAtRest(t *testing.T) {
 	if strings.Join(rec.Withheld, ",") != "birthdate" {
 		t.Errorf("withheld = %v", rec.Withheld)
 	}
-	found, err := f.v.Search(ctx, support, "customers", raw(map[string]any{"phone": "+442079460777"}), 10)
+	found, err := f.v.Records.Search(ctx, support, "customers", raw(map[string]any{"phone": "+442079460777"}), 10)
 	if err != nil || len(found) != 1 || found[0].ID != c.ID {
 		t.Fatalf("search = %v, %v", found, err)
 	}
 	// Force everything to the database file too, then the cleanup scans.
-	if _, err := f.v.Search(ctx, support, "customers", raw(map[string]any{"email": "nobody@example.com"}), 10); err != nil {
+	if _, err := f.v.Records.Search(ctx, support, "customers", raw(map[string]any{"email": "nobody@example.com"}), 10); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -190,7 +190,7 @@ func TestCiphertextSwapFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.GetRecord(ctx, f.admin, "customers", b.ID)
+	_, err = v.Records.Get(ctx, f.admin, "customers", b.ID)
 	if coffer.ErrorCode(err) != coffer.EINTERNAL || !strings.Contains(coffer.ErrorMessage(err), "failed to decrypt") {
 		t.Fatalf("swapped ciphertext: err = %v", err)
 	}
@@ -211,11 +211,11 @@ func TestReadFailsClosedWhenAuditFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := v2.GetRecord(ctx, f.admin, "customers", c.ID)
+	rec, err := v2.Records.Get(ctx, f.admin, "customers", c.ID)
 	if err == nil || rec != nil {
 		t.Fatalf("read answered without its audit entry: %v", rec)
 	}
-	if _, err := v2.Search(ctx, f.admin, "customers", raw(map[string]any{"email": "closed@example.com"}), 1); err == nil {
+	if _, err := v2.Records.Search(ctx, f.admin, "customers", raw(map[string]any{"email": "closed@example.com"}), 1); err == nil {
 		t.Fatal("search answered without its audit entry")
 	}
 }
@@ -224,10 +224,10 @@ func TestSealedRefusesDataCalls(t *testing.T) {
 	f := newFixture(t)
 	c := f.create(t, "cus_1", map[string]any{"email": "sealed@example.com"})
 	f.v.Seal()
-	if _, err := f.v.GetRecord(ctx, f.admin, "customers", c.ID); coffer.ErrorCode(err) != coffer.ESEALED {
+	if _, err := f.v.Records.Get(ctx, f.admin, "customers", c.ID); coffer.ErrorCode(err) != coffer.ESEALED {
 		t.Errorf("get while sealed: %v", err)
 	}
-	if _, err := f.v.CreateRecords(ctx, f.admin, "customers", []coffer.NewRecord{{Fields: raw(map[string]any{"email": "x@example.com"})}}); coffer.ErrorCode(err) != coffer.ESEALED {
+	if _, err := f.v.Records.Create(ctx, f.admin, "customers", []coffer.NewRecord{{Fields: raw(map[string]any{"email": "x@example.com"})}}); coffer.ErrorCode(err) != coffer.ESEALED {
 		t.Errorf("create while sealed: %v", err)
 	}
 }
@@ -243,7 +243,7 @@ func TestConcurrentCreatesForOneNewSubject(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := f.v.CreateRecords(ctx, f.admin, "customers", []coffer.NewRecord{{Subject: "cus_race", Fields: raw(map[string]any{"email": fmt.Sprintf("r%d@example.com", i)})}})
+			out, err := f.v.Records.Create(ctx, f.admin, "customers", []coffer.NewRecord{{Subject: "cus_race", Fields: raw(map[string]any{"email": fmt.Sprintf("r%d@example.com", i)})}})
 			errs[i] = err
 			if err == nil {
 				ids[i] = out[0].ID
@@ -255,7 +255,7 @@ func TestConcurrentCreatesForOneNewSubject(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatalf("create %d: %v", i, errs[i])
 		}
-		rec, err := f.v.GetRecord(ctx, f.admin, "customers", ids[i])
+		rec, err := f.v.Records.Get(ctx, f.admin, "customers", ids[i])
 		if err != nil || string(rec.Fields["email"]) != fmt.Sprintf(`"r%d@example.com"`, i) {
 			t.Fatalf("record %d: %v %v", i, rec, err)
 		}
@@ -273,13 +273,13 @@ func TestConcurrentPatchesAllApply(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := f.v.UpdateRecord(ctx, f.admin, "customers", c.ID, raw(map[string]any{fields[i]: values[i]})); err != nil {
+			if _, err := f.v.Records.Update(ctx, f.admin, "customers", c.ID, raw(map[string]any{fields[i]: values[i]})); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	rec, err := f.v.GetRecord(ctx, f.admin, "customers", c.ID)
+	rec, err := f.v.Records.Get(ctx, f.admin, "customers", c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestConcurrentPatchesAllApply(t *testing.T) {
 		}
 	}
 	// The phone index follows the patch.
-	found, err := f.v.Search(ctx, f.admin, "customers", raw(map[string]any{"phone": "+442079460555"}), 5)
+	found, err := f.v.Records.Search(ctx, f.admin, "customers", raw(map[string]any{"phone": "+442079460555"}), 5)
 	if err != nil || len(found) != 1 {
 		t.Fatalf("search by patched phone: %v %v", found, err)
 	}
@@ -299,15 +299,15 @@ func TestDecisionsAreAudited(t *testing.T) {
 	f := newFixture(t)
 	c := f.create(t, "cus_1", map[string]any{"email": "audited@example.com"})
 	support := f.call(t, "support", "account") // support may not act for account
-	if _, err := f.v.GetRecord(ctx, support, "customers", c.ID); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Records.Get(ctx, support, "customers", c.ID); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Fatalf("err = %v, want forbidden", err)
 	}
 	noPurpose := *f.admin
 	noPurpose.Purpose = ""
-	if _, err := f.v.GetRecord(ctx, &noPurpose, "customers", c.ID); coffer.ErrorCode(err) != coffer.EPURPOSE {
+	if _, err := f.v.Records.Get(ctx, &noPurpose, "customers", c.ID); coffer.ErrorCode(err) != coffer.EPURPOSE {
 		t.Fatalf("err = %v, want purpose_required", err)
 	}
-	if _, err := f.v.CreateRecords(ctx, support, "customers", []coffer.NewRecord{{Fields: raw(map[string]any{"email": "x@example.com"})}}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Records.Create(ctx, support, "customers", []coffer.NewRecord{{Fields: raw(map[string]any{"email": "x@example.com"})}}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Fatalf("support create: %v", err)
 	}
 	entries, err := f.store.Audit(ctx, coffer.AuditFilter{Desc: true, Limit: 3})
@@ -333,25 +333,25 @@ func TestDecisionsAreAudited(t *testing.T) {
 func TestAdminOnlyCalls(t *testing.T) {
 	f := newFixture(t)
 	support := f.call(t, "support", "support")
-	if _, err := f.v.SchemaDocument(ctx, support); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Admin.SchemaDocument(ctx, support); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("schema for support: %v", err)
 	}
-	if _, err := f.v.Audit(ctx, support, coffer.AuditFilter{}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Admin.Audit(ctx, support, coffer.AuditFilter{}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("audit for support: %v", err)
 	}
-	if _, _, err := f.v.CreateAPIKey(ctx, support, vault.NewAPIKey{Name: "x", Role: "admin"}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, _, err := f.v.Identity.CreateAPIKey(ctx, support, vault.NewAPIKey{Name: "x", Role: "admin"}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("key creation by support: %v", err)
 	}
-	doc, err := f.v.SchemaDocument(ctx, f.admin)
+	doc, err := f.v.Admin.SchemaDocument(ctx, f.admin)
 	if err != nil || !bytes.Contains(doc, []byte(`"customers"`)) {
 		t.Fatalf("schema: %s %v", doc, err)
 	}
 	// A new schema applies at once and survives a restart.
-	sc, err := f.v.PutSchema(ctx, f.admin, bytes.Replace(examples.Shop, []byte("  payment_methods:"), []byte("  notes:\n    fields:\n      text: {type: string, classification: personal, purposes: [support]}\n  payment_methods:"), 1))
+	sc, err := f.v.Admin.PutSchema(ctx, f.admin, bytes.Replace(examples.Shop, []byte("  payment_methods:"), []byte("  notes:\n    fields:\n      text: {type: string, classification: personal, purposes: [support]}\n  payment_methods:"), 1))
 	if err != nil || sc.Collections["notes"] == nil {
 		t.Fatalf("PutSchema: %v", err)
 	}
-	if _, err := f.v.PutSchema(ctx, f.admin, []byte("purposes: {x: {legal_basis: nonsense}}")); coffer.ErrorCode(err) != coffer.EINVALID {
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte("purposes: {x: {legal_basis: nonsense}}")); coffer.ErrorCode(err) != coffer.EINVALID {
 		t.Errorf("invalid schema: %v", err)
 	}
 	if f.v.Schema().Collections["notes"] == nil {
@@ -361,21 +361,21 @@ func TestAdminOnlyCalls(t *testing.T) {
 
 func TestRevokedKeyIsRefused(t *testing.T) {
 	f := newFixture(t)
-	id, token, err := f.v.CreateAPIKey(ctx, f.admin, vault.NewAPIKey{Name: "temp", Role: "support"})
+	id, token, err := f.v.Identity.CreateAPIKey(ctx, f.admin, vault.NewAPIKey{Name: "temp", Role: "support"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Authenticate(ctx, token, netip.MustParseAddr("127.0.0.1")); err != nil {
+	if _, err := f.v.Identity.Authenticate(ctx, token, netip.MustParseAddr("127.0.0.1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.v.RevokeAPIKey(ctx, f.admin, id); err != nil {
+	if err := f.v.Identity.RevokeAPIKey(ctx, f.admin, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Authenticate(ctx, token, netip.MustParseAddr("127.0.0.1")); coffer.ErrorCode(err) != coffer.EUNAUTHENTICATED {
+	if _, err := f.v.Identity.Authenticate(ctx, token, netip.MustParseAddr("127.0.0.1")); coffer.ErrorCode(err) != coffer.EUNAUTHENTICATED {
 		t.Fatalf("revoked key: %v", err)
 	}
 	for _, bad := range []string{"", "coffer_", "coffer_x_y", token + "x", strings.Replace(token, "coffer_", "cofer_", 1)} {
-		if _, err := f.v.Authenticate(ctx, bad, netip.Addr{}); coffer.ErrorCode(err) != coffer.EUNAUTHENTICATED {
+		if _, err := f.v.Identity.Authenticate(ctx, bad, netip.Addr{}); coffer.ErrorCode(err) != coffer.EUNAUTHENTICATED {
 			t.Errorf("token %q: %v", bad, err)
 		}
 	}
@@ -385,7 +385,7 @@ func TestRevokedKeyIsRefused(t *testing.T) {
 // and a flood of refusals is audited once a second, not once a request.
 func TestRateLimitPerKey(t *testing.T) {
 	f := newFixture(t)
-	_, token, err := f.v.CreateAPIKey(ctx, &vault.Call{}, vault.NewAPIKey{Name: "limited", Role: "support"})
+	_, token, err := f.v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "limited", Role: "support"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,13 +398,13 @@ func TestRateLimitPerKey(t *testing.T) {
 	}
 	ip := netip.MustParseAddr("192.0.2.1")
 	for i := range 2 {
-		if _, err := v.Authenticate(ctx, token, ip); err != nil {
+		if _, err := v.Identity.Authenticate(ctx, token, ip); err != nil {
 			t.Fatalf("request %d within the burst: %v", i, err)
 		}
 	}
 	before, _ := f.store.Audit(ctx, coffer.AuditFilter{Limit: 1000})
 	for range 10 {
-		_, err := v.Authenticate(ctx, token, ip)
+		_, err := v.Identity.Authenticate(ctx, token, ip)
 		var rl *vault.RateLimited
 		if coffer.ErrorCode(err) != coffer.ERATELIMITED || !errors.As(err, &rl) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Second {
 			t.Fatalf("over the limit: %v", err)
@@ -419,15 +419,15 @@ func TestRateLimitPerKey(t *testing.T) {
 		t.Fatalf("refusal audited as %+v", last)
 	}
 	now = now.Add(500 * time.Millisecond) // one token back
-	if _, err := v.Authenticate(ctx, token, ip); err != nil {
+	if _, err := v.Identity.Authenticate(ctx, token, ip); err != nil {
 		t.Fatalf("after refill: %v", err)
 	}
-	if _, err := v.Authenticate(ctx, token, ip); coffer.ErrorCode(err) != coffer.ERATELIMITED {
+	if _, err := v.Identity.Authenticate(ctx, token, ip); coffer.ErrorCode(err) != coffer.ERATELIMITED {
 		t.Fatalf("second request after one token: %v", err)
 	}
 	// Another key has its own bucket.
-	_, other, _ := f.v.CreateAPIKey(ctx, &vault.Call{}, vault.NewAPIKey{Name: "other", Role: "support"})
-	if _, err := v.Authenticate(ctx, other, ip); err != nil {
+	_, other, _ := f.v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "other", Role: "support"})
+	if _, err := v.Identity.Authenticate(ctx, other, ip); err != nil {
 		t.Fatalf("another key: %v", err)
 	}
 }

@@ -84,7 +84,7 @@ var errNoWebAuthn = coffer.Errorf(coffer.EINVALID, "WebAuthn is not configured o
 // BeginWebAuthnRegistration starts registering a security key or passkey
 // for the calling operator (logged in with password and TOTP). It returns
 // the options to pass to navigator.credentials.create.
-func (v *Vault) BeginWebAuthnRegistration(ctx context.Context, c *Call) ([]byte, error) {
+func (v *Identity) BeginWebAuthnRegistration(ctx context.Context, c *Call) ([]byte, error) {
 	if v.wa == nil {
 		return nil, errNoWebAuthn
 	}
@@ -109,7 +109,7 @@ func (v *Vault) BeginWebAuthnRegistration(ctx context.Context, c *Call) ([]byte,
 
 // FinishWebAuthnRegistration checks the authenticator's response and adds
 // the credential (its public key) to the operator.
-func (v *Vault) FinishWebAuthnRegistration(ctx context.Context, c *Call, response []byte) error {
+func (v *Identity) FinishWebAuthnRegistration(ctx context.Context, c *Call, response []byte) error {
 	if v.wa == nil {
 		return errNoWebAuthn
 	}
@@ -154,7 +154,7 @@ func (v *Vault) FinishWebAuthnRegistration(ctx context.Context, c *Call, respons
 // BeginWebAuthnLogin checks an operator's password and returns the options
 // for navigator.credentials.get; FinishWebAuthnLogin then opens a session.
 // WebAuthn replaces the TOTP code as the second factor.
-func (v *Vault) BeginWebAuthnLogin(ctx context.Context, username, password string, client netip.Addr, requestID string) ([]byte, error) {
+func (v *Identity) BeginWebAuthnLogin(ctx context.Context, username, password string, client netip.Addr, requestID string) ([]byte, error) {
 	if v.wa == nil {
 		return nil, errNoWebAuthn
 	}
@@ -178,7 +178,7 @@ func (v *Vault) BeginWebAuthnLogin(ctx context.Context, username, password strin
 }
 
 // FinishWebAuthnLogin verifies the assertion and opens a session.
-func (v *Vault) FinishWebAuthnLogin(ctx context.Context, username string, response []byte, client netip.Addr, requestID string) (string, time.Time, error) {
+func (v *Identity) FinishWebAuthnLogin(ctx context.Context, username string, response []byte, client netip.Addr, requestID string) (string, time.Time, error) {
 	if v.wa == nil {
 		return "", time.Time{}, errNoWebAuthn
 	}
