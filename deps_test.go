@@ -49,6 +49,8 @@ var layers = map[string]layer{
 	"internal/config":   {why: "configuration as a value; core code never imports it"},
 	"internal/server":   {why: "http.Server assembly (TLS, headers), knows nothing of Coffer"},
 	"internal/schema":   {allow: []string{"internal/pii", "internal/token"}, why: "parses and normalizes with the detectors' and tokens' checks"},
+	"internal/datadir":  {why: "one serving process per data directory (flock), knows nothing of Coffer"},
+	"internal/backup":   {why: "the backup file format (age, frames, signed manifest): rows in, rows out, no store or key of its own"},
 
 	// Stores implement the domain's interfaces; they never decide access
 	// nor hold keys.
@@ -74,7 +76,7 @@ var layers = map[string]layer{
 	"openapi":  {why: "the embedded OpenAPI document"},
 	"client":   {why: "the public SDK speaks HTTP only"},
 	"cmd/coffer": {allow: []string{"client", "examples", "openapi", "internal/api", "internal/audit", "internal/config", "internal/fpe",
-		"internal/identity", "internal/inventory", "internal/keyring", "internal/pii", "internal/policy", "internal/postgres", "internal/rights",
+		"internal/identity", "internal/inventory", "internal/keyring", "internal/datadir", "internal/backup", "internal/pii", "internal/policy", "internal/postgres", "internal/rights",
 		"internal/rowcodec", "internal/scan", "internal/schema", "internal/seal", "internal/server", "internal/sqlite", "internal/sqlstore",
 		"internal/token", "internal/vault"}, why: "the one binary wires everything"},
 }
