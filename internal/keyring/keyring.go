@@ -1,23 +1,47 @@
-// Package keyring holds the sources of root keys (coffer.KeyProvider).
-// This build has the file provider: a JSON key file, mode 0600, holding the
-// versioned KEKs and the index root key. Passphrase, Shamir and PKCS#11
-// providers implement the same interface.
+// Package keyring holds the sources of root keys (SPEC §4 "Root key
+// sources"), in age's Identity/Recipient style:
+//
+//   - file: a JSON key file (keys.json, mode 0600) holding the versioned
+//     KEKs and the derived-key root in the clear (dev default; File,
+//     CreateFile, AddVersion). Its keys are already unwrapped material.
+//   - passphrase: argon2id derives a key that AES-256-GCM-wraps one 32-byte
+//     Root (Passphrase); the server starts sealed.
+//   - shamir: k-of-n shares over GF(2^8) of a key that wraps the Root
+//     (Split, ParseShare, Shares).
+//   - pkcs11: an AES key inside an HSM wraps the Root (build tag pkcs11).
+//
+// A Recipient wraps a Root into an Envelope (the stored, non-secret form);
+// an Identity unwraps it. Unseal is the sealed server's state for the
+// providers that need secret input (progress "2/3", one check at a time,
+// reset on a wrong combination or after ten minutes). Derive gives every
+// other key (KEKs, the derived-key root, the audit signing seed, the
+// credential MAC key) from the one Root with HKDF-SHA256 and distinct
+// labels; LegacyKeys does the same for a keys.json file.
 package keyring
 
 import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/cofferhq/coffer"
 )
 
 const format = "coffer-keys/v1"
+
+// A Recipient wraps a root for storage (age's Recipient).
+type Recipient interface {
+	Wrap(r *Root) (*Envelope, error)
+}
+
+// An Identity opens a stored root (age's Identity). Implementations
+// return a fresh Root the caller owns (and Destroys when sealing).
+type Identity interface {
+	Unwrap(e *Envelope) (*Root, error)
+}
 
 // File is the file provider.
 type File struct{ Path string }
@@ -67,6 +91,16 @@ func (f *File) Keys() (*coffer.RootKeys, error) {
 		return nil, err
 	}
 	return parse(f.Path, doc)
+}
+
+// Material returns the file's keys with the audit seed and credential MAC
+// key derived from its index key (LegacyKeys).
+func (f *File) Material() (*Keys, error) {
+	rk, err := f.Keys()
+	if err != nil {
+		return nil, err
+	}
+	return LegacyKeys(rk), nil
 }
 
 func (f *File) read() (*fileDoc, error) {
@@ -141,28 +175,8 @@ func AddVersion(path string) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*.tmp")
-	if err != nil {
+	if err := writeAtomic(path, append(b, '\n')); err != nil {
 		return 0, err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return 0, err
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return 0, err
-	}
-	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return next, nil
 }
