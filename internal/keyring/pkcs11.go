@@ -56,11 +56,12 @@ func OpenPKCS11(c PKCS11Config) (*PKCS11, error) {
 func (p *PKCS11) Close() error { return p.ctx.Close() }
 
 // CreateKey generates the wrapping key inside the token (not extractable,
-// as crypto11 sets it). It refuses when a key with the label exists.
+// CKA_SENSITIVE and not CKA_EXTRACTABLE, as crypto11 sets them). It
+// refuses when a key with the label exists.
 func (p *PKCS11) CreateKey() error {
-	if k, err := p.ctx.FindKey(nil, []byte(p.label)); err != nil {
+	if ks, err := p.ctx.FindKeys(nil, []byte(p.label)); err != nil {
 		return fmt.Errorf("pkcs11: %w", err)
-	} else if k != nil {
+	} else if len(ks) > 0 {
 		return fmt.Errorf("pkcs11: a key labelled %q exists", p.label)
 	}
 	id := make([]byte, 16)
@@ -72,14 +73,14 @@ func (p *PKCS11) CreateKey() error {
 }
 
 func (p *PKCS11) gcm() (cipher.AEAD, error) {
-	k, err := p.ctx.FindKey(nil, []byte(p.label))
+	ks, err := p.ctx.FindKeys(nil, []byte(p.label))
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: %w", err)
 	}
-	if k == nil {
-		return nil, fmt.Errorf("pkcs11: no key labelled %q on the token", p.label)
+	if len(ks) != 1 {
+		return nil, fmt.Errorf("pkcs11: want one key labelled %q on the token, found %d", p.label, len(ks))
 	}
-	return k.NewGCM()
+	return ks[0].NewGCM()
 }
 
 // Wrap seals r under the HSM key.
