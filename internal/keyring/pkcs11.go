@@ -55,9 +55,9 @@ func OpenPKCS11(c PKCS11Config) (*PKCS11, error) {
 // Close ends the session with the token.
 func (p *PKCS11) Close() error { return p.ctx.Close() }
 
-// CreateKey generates the wrapping key inside the token (not extractable,
-// CKA_SENSITIVE and not CKA_EXTRACTABLE, as crypto11 sets them). It
-// refuses when a key with the label exists.
+// CreateKey generates the wrapping key inside the token (CKA_SENSITIVE,
+// not CKA_EXTRACTABLE, as crypto11 sets them). It refuses when a key with
+// the label exists.
 func (p *PKCS11) CreateKey() error {
 	if ks, err := p.ctx.FindKeys(nil, []byte(p.label)); err != nil {
 		return fmt.Errorf("pkcs11: %w", err)

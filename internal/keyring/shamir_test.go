@@ -228,6 +228,24 @@ func TestShareChecksum(t *testing.T) {
 	}
 }
 
+// Two splits of the same root share nothing: the polynomials' other
+// coefficients and the unseal key are random.
+func TestSplitIsRandom(t *testing.T) {
+	secret := make([]byte, 32)
+	a, b := split(secret, 2, 3), split(secret, 2, 3)
+	for i := range a {
+		if string(a[i]) == string(b[i]) || string(a[i]) == string(secret) {
+			t.Fatalf("share %d is the same in two splits of one secret", i+1)
+		}
+	}
+	r := NewRoot()
+	_, sa, _ := Split(r, 2, 2)
+	_, sb, _ := Split(r, 2, 2)
+	if string(sa[0].Y) == string(sb[0].Y) || sa[0].ID == sb[0].ID {
+		t.Fatal("two splits of one root share a share or an id")
+	}
+}
+
 func TestShamirRefuses(t *testing.T) {
 	for _, kn := range [][2]int{{1, 3}, {4, 3}, {2, 256}} {
 		if _, _, err := Split(NewRoot(), kn[0], kn[1]); err == nil {
