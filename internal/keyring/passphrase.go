@@ -10,10 +10,12 @@ import (
 // Argon2Params are the argon2id parameters stored in a passphrase
 // envelope. The defaults (DefaultArgon2) are time=3, memory=64 MiB,
 // threads=2: RFC 9106's second recommended option (64 MiB) with one more
-// pass, about 0.2 s per unseal on one core of the CI machine (see the
-// report of issue 18), well within an operator's patience and 64 MiB is
-// the most a flood of unseal attempts can hold at once, since Unseal runs
-// one derivation at a time.
+// pass. One unseal took 0.21 s on the shared 2-core build machine
+// (TestDefaultArgon2Time logs it): short for an operator, slow for a
+// guesser, and since Unseal checks one input at a time a flood of attempts
+// holds 64 MiB, not 64 MiB per request. The parameters are stored, so a
+// later envelope may raise them; Unwrap refuses stored values beyond 16
+// passes or 1 GiB.
 type Argon2Params struct {
 	Time      uint32 `json:"time"`
 	MemoryKiB uint32 `json:"memory_kib"`
