@@ -208,19 +208,33 @@ func WriteEnvelope(path string, e *Envelope, create bool) error {
 	if err := e.check(); err != nil {
 		return err
 	}
-	if create {
-		if _, err := os.Lstat(path); err == nil {
-			return fmt.Errorf("root envelope %s exists", path)
-		}
-	}
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
 	}
+	if create {
+		return writeAtomicNew(path, append(b, '\n'))
+	}
 	return writeAtomic(path, append(b, '\n'))
 }
 
-func writeAtomic(path string, b []byte) error {
+func writeAtomic(path string, b []byte) error { return writeTemp(path, b, os.Rename) }
+
+// writeAtomicNew is writeAtomic that fails when path exists (a hard link
+// does not replace its target).
+func writeAtomicNew(path string, b []byte) error {
+	return writeTemp(path, b, func(tmp, path string) error {
+		if err := os.Link(tmp, path); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("%s exists", path)
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+func writeTemp(path string, b []byte, place func(tmp, path string) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*.tmp")
 	if err != nil {
 		return err
@@ -237,7 +251,7 @@ func writeAtomic(path string, b []byte) error {
 	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := place(tmp.Name(), path); err != nil {
 		return err
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -52,7 +53,7 @@ func (r *Root) Destroyed() bool { return r == nil || r.b == nil }
 
 // Equal compares two roots in constant time.
 func (r *Root) Equal(o *Root) bool {
-	return !r.Destroyed() && !o.Destroyed() && coffer.NewSecret(r.b).Equal(coffer.NewSecret(o.b))
+	return !r.Destroyed() && !o.Destroyed() && subtle.ConstantTimeCompare(r.b, o.b) == 1
 }
 
 const redacted = "[REDACTED]"
