@@ -17,7 +17,23 @@
 // reset on a wrong combination or after ten minutes). Derive gives every
 // other key (KEKs, the derived-key root, the audit signing seed, the
 // credential MAC key) from the one Root with HKDF-SHA256 and distinct
-// labels; LegacyKeys does the same for a keys.json file.
+// labels; LegacyKeys does the same for a v1 keys.json file. Start opens a
+// configured Source at server start.
+//
+// The hierarchy (every arrow is HKDF-SHA256 with its own label, except the
+// last, which is AES-256-GCM wrapping):
+//
+//	passphrase ─argon2id─┐
+//	k of n shares ───────┼─► wrapping key ─GCM─► Root (32 bytes)
+//	HSM AES key ─────────┘                      │
+//	                ┌────────────────┬──────────┼───────────────┐
+//	           KEK v1..vN     derived-key root  audit seed   credential MAC
+//	                │          (IndexKey)      (ed25519)
+//	          subject DEKs ─► field ciphertexts
+//
+// Whatever the provider, the unwrapped Root and every derived key live in
+// the server's memory while it is unsealed; Root.Destroy zeroes the Root,
+// but copies inside crypto/aes and crypto/hkdf are out of reach.
 package keyring
 
 import (

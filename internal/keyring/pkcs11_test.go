@@ -88,6 +88,12 @@ func TestPKCS11WrapUnwrap(t *testing.T) {
 	if strings.Contains(string(e.Wrapped), string(r.b)) {
 		t.Fatal("the envelope holds the root in the clear")
 	}
+	// Start opens it without input and derives the keys.
+	k, u, err := Start(Source{Provider: ProviderPKCS11, Envelope: path, PKCS11: c})
+	want, _ := Derive(r, 1)
+	if err != nil || u != nil || !k.Root.KEKs[1].Equal(want.Root.KEKs[1]) {
+		t.Fatalf("Start: %v", err)
+	}
 
 	// An edited envelope does not open.
 	e.Wrapped[0] ^= 1
