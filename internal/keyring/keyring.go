@@ -20,16 +20,17 @@
 // labels; LegacyKeys does the same for a v1 keys.json file. Start opens a
 // configured Source at server start.
 //
-// The hierarchy (every arrow is HKDF-SHA256 with its own label, except the
-// last, which is AES-256-GCM wrapping):
+// The hierarchy. At the top, the provider's secret yields a wrapping key
+// that AES-256-GCM-unwraps the Root (a v2 key file holds the Root itself);
+// below the Root every arrow is HKDF-SHA256 under its own label:
 //
-//	passphrase ─argon2id─┐
-//	k of n shares ───────┼─► wrapping key ─GCM─► Root (32 bytes)
-//	HSM AES key ─────────┘                      │
-//	                ┌────────────────┬──────────┼───────────────┐
-//	           KEK v1..vN     derived-key root  audit seed   credential MAC
-//	                │          (IndexKey)      (ed25519)
-//	          subject DEKs ─► field ciphertexts
+//	passphrase ──argon2id────┐
+//	k of n shares ─Lagrange──┼─► wrapping key ─GCM─► Root (32 bytes)
+//	HSM AES key (in the HSM) ┘                        │
+//	           ┌───────────────┬────────────────┬────┴─────────┐
+//	      KEK v1..vN    derived-key root     audit seed    credential MAC
+//	           │        (IndexKey: blind     (ed25519)     (API-key and
+//	 wrap random DEKs   indexes, tokens)                   operator rows)
 //
 // Whatever the provider, the unwrapped Root and every derived key live in
 // the server's memory while it is unsealed; Root.Destroy zeroes the Root,
