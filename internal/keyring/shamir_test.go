@@ -3,7 +3,9 @@ package keyring
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -38,7 +40,7 @@ func TestGFFieldLaws(t *testing.T) {
 func shareTexts(ss []*Share) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = s.String()
+		out[i] = s.Text()
 	}
 	return out
 }
@@ -181,7 +183,7 @@ func TestShamirWrongCombinationDetected(t *testing.T) {
 			f.Y[rapid.IntRange(0, 31).Draw(t, "byte")] ^= rapid.ByteRange(1, 255).Draw(t, "flip")
 			set[victim] = &f
 		}
-		p, err := ParseShare(set[victim].String()) // the checksum is recomputed: parses
+		p, err := ParseShare(set[victim].Text()) // the checksum is recomputed: parses
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +198,7 @@ func TestShamirWrongCombinationDetected(t *testing.T) {
 // counts towards the threshold.
 func TestShareChecksum(t *testing.T) {
 	_, shares, _ := Split(NewRoot(), 2, 3)
-	text := shares[0].String()
+	text := shares[0].Text()
 	if len(text) != len(sharePrefix)+base64.RawURLEncoding.EncodedLen(shareLen) {
 		t.Fatalf("share length %d", len(text))
 	}
@@ -246,6 +248,18 @@ func TestSplitIsRandom(t *testing.T) {
 	}
 }
 
+func TestShareRedacts(t *testing.T) {
+	_, shares, _ := Split(NewRoot(), 2, 2)
+	s := shares[0]
+	secret := s.Text()[len(sharePrefix)+4:]
+	js, _ := json.Marshal(s)
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), string(js)} {
+		if strings.Contains(out, secret) || !strings.Contains(out, redacted) {
+			t.Fatalf("printed share: %s", out)
+		}
+	}
+}
+
 func TestShamirRefuses(t *testing.T) {
 	for _, kn := range [][2]int{{1, 3}, {4, 3}, {2, 256}} {
 		if _, _, err := Split(NewRoot(), kn[0], kn[1]); err == nil {
@@ -264,7 +278,7 @@ func TestShamirRefuses(t *testing.T) {
 
 func FuzzParseShare(f *testing.F) {
 	_, shares, _ := Split(NewRoot(), 2, 3)
-	f.Add(shares[0].String())
+	f.Add(shares[0].Text())
 	f.Add("coffer-share-AAAA")
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := ParseShare(s) // never panics
@@ -277,7 +291,7 @@ func FuzzParseShare(f *testing.F) {
 		if len(p.Y) != 32 || p.Index == 0 || p.Threshold < 2 {
 			t.Fatal("accepted a malformed share")
 		}
-		if q, err := ParseShare(p.String()); err != nil || q.String() != p.String() {
+		if q, err := ParseShare(p.Text()); err != nil || q.Text() != p.Text() {
 			t.Fatal("a parsed share does not round-trip")
 		}
 	})

@@ -32,8 +32,8 @@ func TestStart(t *testing.T) {
 	if err != nil || k != nil || u == nil || u.Current() != 3 {
 		t.Fatalf("shamir: %v", err)
 	}
-	u.Add([]byte(shares[0].String()))
-	got, _, err := u.Add([]byte(shares[2].String()))
+	u.Add([]byte(shares[0].Text()))
+	got, _, err := u.Add([]byte(shares[2].Text()))
 	if err != nil {
 		t.Fatal(err)
 	}

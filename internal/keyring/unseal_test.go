@@ -47,11 +47,11 @@ func TestUnsealShamirOneByOne(t *testing.T) {
 func TestUnsealWrongCombinationResets(t *testing.T) {
 	e, shares, _ := Split(NewRoot(), 2, 3)
 	u, _ := NewUnseal(e)
-	u.Add([]byte(shares[0].String()))
+	u.Add([]byte(shares[0].Text()))
 	bad := *shares[1]
 	bad.Y = append([]byte(nil), bad.Y...)
 	bad.Y[0] ^= 0x55
-	got, p, err := u.Add([]byte(bad.String()))
+	got, p, err := u.Add([]byte(bad.Text()))
 	if !errors.Is(err, ErrWrongCombination) || got != nil || p.String() != "0/2" || u.Progress().Have != 0 {
 		t.Fatalf("wrong combination: progress %s, %v", p, err)
 	}
@@ -62,7 +62,7 @@ func TestUnsealForgetsAfterTimeout(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	u, _ := NewUnseal(e)
 	u.Now = func() time.Time { return now }
-	u.Add([]byte(shares[0].String()))
+	u.Add([]byte(shares[0].Text()))
 	now = now.Add(UnsealTimeout - time.Second)
 	if u.Progress().Have != 1 {
 		t.Fatal("forgot too early")
@@ -71,7 +71,7 @@ func TestUnsealForgetsAfterTimeout(t *testing.T) {
 	if u.Progress().Have != 0 {
 		t.Fatal("kept a share past the timeout")
 	}
-	if got, p, _ := u.Add([]byte(shares[1].String())); got != nil || p.String() != "1/2" {
+	if got, p, _ := u.Add([]byte(shares[1].Text())); got != nil || p.String() != "1/2" {
 		t.Fatal("a stale share still counted")
 	}
 }
