@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/cofferhq/coffer"
@@ -113,9 +114,9 @@ const (
 	shareLen     = shareBodyLen + 4
 )
 
-// String returns the share's text form. It is a secret: print it once,
-// to its holder.
-func (s *Share) String() string {
+// Text returns the share's text form. It is a secret: print it once, to
+// its holder. (String and the other printers redact.)
+func (s *Share) Text() string {
 	b := make([]byte, 0, shareLen)
 	b = append(b, shareVersion)
 	b = append(b, s.ID[:]...)
@@ -126,6 +127,11 @@ func (s *Share) String() string {
 	defer clear(b)
 	return sharePrefix + base64.RawURLEncoding.EncodeToString(b)
 }
+
+func (*Share) String() string               { return redacted }
+func (*Share) GoString() string             { return redacted }
+func (*Share) LogValue() slog.Value         { return slog.StringValue(redacted) }
+func (*Share) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // Destroy zeroes the share.
 func (s *Share) Destroy() { clear(s.Y) }
