@@ -1,25 +1,74 @@
-// Package keyring holds the sources of root keys (coffer.KeyProvider).
-// This build has the file provider: a JSON key file, mode 0600, holding the
-// versioned KEKs and the index root key. Passphrase, Shamir and PKCS#11
-// providers implement the same interface.
+// Package keyring holds the sources of root keys (SPEC §4 "Root key
+// sources"), in age's Identity/Recipient style:
+//
+//   - file: a JSON key file (keys.json, mode 0600; dev default; File,
+//     AddVersion). Format v2 (CreateRootFile) holds one Root in the clear;
+//     format v1 (CreateFile, every file written before) holds the versioned
+//     KEKs and the derived-key root, already unwrapped material.
+//   - passphrase: argon2id derives a key that AES-256-GCM-wraps one 32-byte
+//     Root (Passphrase); the server starts sealed.
+//   - shamir: k-of-n shares over GF(2^8) of a key that wraps the Root
+//     (Split, ParseShare, Shares).
+//   - pkcs11: an AES key inside an HSM wraps the Root (build tag pkcs11).
+//
+// A Recipient wraps a Root into an Envelope (the stored, non-secret form);
+// an Identity unwraps it. Unseal is the sealed server's state for the
+// providers that need secret input (progress "2/3", one check at a time,
+// reset on a wrong combination or after ten minutes). Derive gives every
+// other key (KEKs, the derived-key root, the audit signing seed, the
+// credential MAC key) from the one Root with HKDF-SHA256 and distinct
+// labels; LegacyKeys does the same for a v1 keys.json file. Start opens a
+// configured Source at server start.
+//
+// The hierarchy. At the top, the provider's secret yields a wrapping key
+// that AES-256-GCM-unwraps the Root (a v2 key file holds the Root itself);
+// below the Root every arrow is HKDF-SHA256 under its own label:
+//
+//	passphrase ──argon2id────┐
+//	k of n shares ─Lagrange──┼─► wrapping key ─GCM─► Root (32 bytes)
+//	HSM AES key (in the HSM) ┘                        │
+//	           ┌───────────────┬────────────────┬────┴─────────┐
+//	      KEK v1..vN    derived-key root     audit seed    credential MAC
+//	           │        (IndexKey: blind     (ed25519)     (API-key and
+//	 wrap random DEKs   indexes, tokens)                   operator rows)
+//
+// Whatever the provider, the unwrapped Root and every derived key live in
+// the server's memory while it is unsealed; Root.Destroy zeroes the Root,
+// but copies inside crypto/aes and crypto/hkdf are out of reach.
 package keyring
 
 import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/cofferhq/coffer"
 )
 
-const format = "coffer-keys/v1"
+// Key file formats: v1 holds KEKs and the index root in the clear (files
+// written before issue 18, still read and rotated); v2 holds one Root in
+// the clear, from which Derive gives every key like the other providers.
+const (
+	format   = "coffer-keys/v1"
+	formatV2 = "coffer-keys/v2"
+)
 
-// File is the file provider.
+// A Recipient wraps a root for storage (age's Recipient).
+type Recipient interface {
+	Wrap(r *Root) (*Envelope, error)
+}
+
+// An Identity opens a stored root (age's Identity). Implementations
+// return a fresh Root the caller owns (and Destroys when sealing).
+type Identity interface {
+	Unwrap(e *Envelope) (*Root, error)
+}
+
+// File is the file provider: a 0600 key file in the data directory,
+// either format. It protects against nothing but a database-only leak.
 type File struct{ Path string }
 
 var _ coffer.KeyProvider = (*File)(nil)
@@ -27,8 +76,9 @@ var _ coffer.KeyProvider = (*File)(nil)
 type fileDoc struct {
 	Format  string            `json:"format"`
 	Current uint32            `json:"current"`
-	KEKs    map[string]string `json:"keks"`
-	Index   string            `json:"index"`
+	KEKs    map[string]string `json:"keks,omitempty"`  // v1
+	Index   string            `json:"index,omitempty"` // v1
+	Root    string            `json:"root,omitempty"`  // v2
 }
 
 func randomKey() string {
@@ -37,10 +87,20 @@ func randomKey() string {
 	return base64.StdEncoding.EncodeToString(k)
 }
 
-// CreateFile writes a new key file with KEK version 1 and an index root
+// CreateFile writes a new v1 key file with KEK version 1 and an index root
 // key, mode 0600. It never overwrites an existing file.
 func CreateFile(path string) error {
-	doc := fileDoc{Format: format, Current: 1, KEKs: map[string]string{"1": randomKey()}, Index: randomKey()}
+	return createFile(path, fileDoc{Format: format, Current: 1, KEKs: map[string]string{"1": randomKey()}, Index: randomKey()})
+}
+
+// CreateRootFile writes a new v2 key file holding a fresh Root (KEK
+// version 1), mode 0600, for `coffer init --provider file`. It never
+// overwrites an existing file.
+func CreateRootFile(path string) error {
+	return createFile(path, fileDoc{Format: formatV2, Current: 1, Root: randomKey()})
+}
+
+func createFile(path string, doc fileDoc) error {
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
@@ -62,11 +122,47 @@ func CreateFile(path string) error {
 
 // Keys reads the key file. It refuses a file that group or others may read.
 func (f *File) Keys() (*coffer.RootKeys, error) {
+	k, err := f.Material()
+	if err != nil {
+		return nil, err
+	}
+	return k.Root, nil
+}
+
+// Material reads the key file and returns every key: for v2, Derive of its
+// Root; for v1, its KEKs and index key with the audit seed and credential
+// MAC key derived from the index key (LegacyKeys).
+func (f *File) Material() (*Keys, error) {
 	doc, err := f.read()
 	if err != nil {
 		return nil, err
 	}
-	return parse(f.Path, doc)
+	return material(f.Path, doc)
+}
+
+func material(path string, doc *fileDoc) (*Keys, error) {
+	if doc.Format != formatV2 {
+		rk, err := parse(path, doc)
+		if err != nil {
+			return nil, err
+		}
+		return LegacyKeys(rk), nil
+	}
+	bad := func(what string) error { return fmt.Errorf("key file %s: %s", path, what) }
+	if len(doc.KEKs) != 0 || doc.Index != "" {
+		return nil, bad("a v2 file holds a root, not KEKs")
+	}
+	b, err := base64.StdEncoding.DecodeString(doc.Root)
+	defer clear(b)
+	if err != nil || len(b) != RootSize {
+		return nil, bad("the root is not 32 bytes of base64")
+	}
+	if doc.Current == 0 || doc.Current > 1<<16 {
+		return nil, bad("the current KEK version is between 1 and 65536")
+	}
+	r, _ := RootFromBytes(b)
+	defer r.Destroy()
+	return Derive(r, doc.Current)
 }
 
 func (f *File) read() (*fileDoc, error) {
@@ -126,43 +222,27 @@ func AddVersion(path string) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := parse(path, doc); err != nil {
+	if _, err := material(path, doc); err != nil {
 		return 0, err
 	}
 	var next uint32
-	for v := range doc.KEKs {
-		n, _ := strconv.ParseUint(v, 10, 32)
-		next = max(next, uint32(n))
+	if doc.Format == formatV2 { // every version derives from the root
+		next = doc.Current + 1
+	} else {
+		for v := range doc.KEKs {
+			n, _ := strconv.ParseUint(v, 10, 32)
+			next = max(next, uint32(n))
+		}
+		next++
+		doc.KEKs[strconv.FormatUint(uint64(next), 10)] = randomKey()
 	}
-	next++
-	doc.KEKs[strconv.FormatUint(uint64(next), 10)] = randomKey()
 	doc.Current = next
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*.tmp")
-	if err != nil {
+	if err := writeAtomic(path, append(b, '\n')); err != nil {
 		return 0, err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return 0, err
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return 0, err
-	}
-	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return next, nil
 }

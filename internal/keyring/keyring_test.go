@@ -1,6 +1,8 @@
 package keyring
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,12 +93,72 @@ func TestRejectsBrokenFiles(t *testing.T) {
 
 func FuzzKeyFile(f *testing.F) {
 	f.Add([]byte(`{"format":"coffer-keys/v1","current":1,"keks":{"1":"x"},"index":"y"}`))
+	f.Add([]byte(`{"format":"coffer-keys/v2","current":1,"root":"` + strings.Repeat("A", 43) + `="}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		path := filepath.Join(t.TempDir(), "k")
 		os.WriteFile(path, b, 0o600)
 		k, err := (&File{Path: path}).Keys() // never panics
-		if err == nil && (k.IndexKey.Len() != 32 || k.KEKs[k.Current].Len() != 32) {
+		if err == nil && (k.IndexKey.Len() != 32 || k.KEKs[k.Current].Len() != 32 || len(k.KEKs) == 0) {
 			t.Fatal("accepted keys of the wrong size")
 		}
 	})
+}
+
+func TestRootFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	if err := CreateRootFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := CreateRootFile(path); err == nil {
+		t.Fatal("CreateRootFile overwrote an existing key file")
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", fi.Mode().Perm())
+	}
+	m, err := (&File{Path: path}).Material()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The keys are Derive's of the stored root.
+	var doc struct{ Root string }
+	b, _ := os.ReadFile(path)
+	json.Unmarshal(b, &doc)
+	raw, _ := base64.StdEncoding.DecodeString(doc.Root)
+	r, _ := RootFromBytes(raw)
+	want, _ := Derive(r, 1)
+	if !m.Root.KEKs[1].Equal(want.Root.KEKs[1]) || !m.Root.IndexKey.Equal(want.Root.IndexKey) || !m.AuditSeed.Equal(want.AuditSeed) || !m.CredentialMAC.Equal(want.CredentialMAC) {
+		t.Fatal("a v2 file's keys are not Derive(root)")
+	}
+	if v, err := AddVersion(path); err != nil || v != 2 {
+		t.Fatalf("AddVersion = %d, %v", v, err)
+	}
+	k, err := (&File{Path: path}).Keys()
+	if err != nil || k.Current != 2 || !k.KEKs[1].Equal(want.Root.KEKs[1]) || k.KEKs[2].Equal(k.KEKs[1]) || !k.IndexKey.Equal(want.Root.IndexKey) {
+		t.Fatalf("v2 rotation: %v", err)
+	}
+	for name, body := range map[string]string{
+		"short root":   `{"format":"coffer-keys/v2","current":1,"root":"AAAA"}`,
+		"version zero": `{"format":"coffer-keys/v2","current":0,"root":"` + doc.Root + `"}`,
+		"root and kek": `{"format":"coffer-keys/v2","current":1,"root":"` + doc.Root + `","keks":{"1":"` + doc.Root + `"}}`,
+	} {
+		os.WriteFile(path, []byte(body), 0o600)
+		if _, err := (&File{Path: path}).Keys(); err == nil || strings.Contains(err.Error(), doc.Root[:12]) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
+
+// A v1 file's material: its keys as they are, the audit seed and MAC key
+// from its index key.
+func TestLegacyFileMaterial(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	CreateFile(path)
+	m, err := (&File{Path: path}).Material()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := (&File{Path: path}).Keys()
+	if !m.Root.KEKs[1].Equal(k.KEKs[1]) || !m.AuditSeed.Equal(LegacyKeys(k).AuditSeed) || m.AuditSeed.Len() != 32 {
+		t.Fatal("v1 material differs from the file")
+	}
 }

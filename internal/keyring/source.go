@@ -1,0 +1,69 @@
+package keyring
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+)
+
+// Source names where the server's root comes from (keys.* in coffer.yaml).
+type Source struct {
+	Provider string       // file (default), passphrase, shamir, pkcs11
+	File     string       // file: the key file (keys.json)
+	Envelope string       // passphrase, shamir, pkcs11: the root envelope (root.json)
+	PKCS11   PKCS11Config // pkcs11
+}
+
+// Start opens the source at server start. Providers that need no input
+// (file, pkcs11) return the keys; passphrase and shamir return an Unseal:
+// the server starts sealed, feeds it POST /v1/sys/unseal's inputs, and
+// once Add returns a root calls Derive(root, envelope.Current) (Unseal's
+// Current gives it) and destroys the root.
+func Start(s Source) (*Keys, *Unseal, error) {
+	switch s.Provider {
+	case "", ProviderFile:
+		k, err := (&File{Path: s.File}).Material()
+		return k, nil, err
+	case ProviderPassphrase, ProviderShamir, ProviderPKCS11:
+	default:
+		return nil, nil, fmt.Errorf("keys.provider %q: want file, passphrase, shamir or pkcs11", s.Provider)
+	}
+	e, err := ReadEnvelope(s.Envelope)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.Provider != s.Provider {
+		return nil, nil, fmt.Errorf("root envelope %s was made by the %s provider, not %s", s.Envelope, e.Provider, s.Provider)
+	}
+	if s.Provider != ProviderPKCS11 {
+		u, err := NewUnseal(e)
+		return nil, u, err
+	}
+	p, err := OpenPKCS11(s.PKCS11)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer p.Close()
+	r, err := p.Unwrap(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Destroy()
+	k, err := Derive(r, e.Current)
+	return k, nil, err
+}
+
+// Current is the envelope's current KEK version (Derive's argument).
+func (u *Unseal) Current() uint32 { return u.env.Current }
+
+// AuditPublicKey is the audit signer's public key (safe to publish).
+func (k *Keys) AuditPublicKey() (ed25519.PublicKey, error) {
+	if k.AuditSeed.Len() != ed25519.SeedSize {
+		return nil, errors.New("keyring: no audit seed")
+	}
+	seed := k.AuditSeed.Bytes()
+	defer clear(seed)
+	priv := ed25519.NewKeyFromSeed(seed)
+	defer clear(priv)
+	return priv.Public().(ed25519.PublicKey), nil
+}
