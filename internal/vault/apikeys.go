@@ -141,9 +141,15 @@ func (v *Identity) Authenticate(ctx context.Context, token string, client netip.
 	a := &coffer.Actor{ID: k.ID, Kind: coffer.ActorAPIKey, RoleName: k.Role, Role: v.Schema().Roles[k.Role],
 		ClientIP: client, ExpiresAt: k.ExpiresAt}
 	for _, c := range k.AllowedCIDRs {
-		if p, err := netip.ParsePrefix(c); err == nil {
-			a.AllowedCIDRs = append(a.AllowedCIDRs, p)
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			// A stored network that does not parse was corrupted or
+			// tampered with: refuse the key rather than drop the entry
+			// (dropping every entry would leave it unrestricted).
+			v.log.Error("api key refused: a stored allowed network does not parse", "key", k.ID)
+			return nil, errBadToken
 		}
+		a.AllowedCIDRs = append(a.AllowedCIDRs, p)
 	}
 	return a, nil
 }
