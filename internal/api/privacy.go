@@ -32,7 +32,7 @@ func (h *Handler) privacyRoutes() {
 func gpc(r *http.Request) bool { return strings.TrimSpace(r.Header.Get("Sec-GPC")) == "1" }
 
 func (h *Handler) getConsents(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	sc, err := h.privacy.Consents(r.Context(), c, r.PathValue("s"), gpc(r))
+	sc, err := h.privacy.Consents(r.Context(), c, r.PathValue("s"))
 	if err != nil {
 		return err
 	}

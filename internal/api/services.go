@@ -29,7 +29,7 @@ type (
 	}
 	privacyService interface {
 		SetConsent(ctx context.Context, c *vault.Call, subject, purpose string, ch vault.ConsentChange) error
-		Consents(ctx context.Context, c *vault.Call, subject string, gpc bool) (*vault.SubjectConsents, error)
+		Consents(ctx context.Context, c *vault.Call, subject string) (*vault.SubjectConsents, error)
 		SetRestriction(ctx context.Context, c *vault.Call, subject string, restricted bool) error
 		CreateRequest(ctx context.Context, c *vault.Call, nr vault.NewRequest) (*coffer.Request, error)
 		Request(ctx context.Context, c *vault.Call, id string) (*coffer.Request, error)

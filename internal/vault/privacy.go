@@ -129,30 +129,20 @@ func (v *Privacy) SetConsent(ctx context.Context, c *Call, subject, purpose stri
 	return v.store.Commit(ctx, &coffer.Change{Consents: evs, Audit: []*coffer.AuditEntry{e}})
 }
 
-// Consents returns a subject's consents. A request carrying GPC withdraws
-// sale-or-sharing consents first.
-func (v *Privacy) Consents(ctx context.Context, c *Call, subject string, gpc bool) (*SubjectConsents, error) {
+// Consents returns a subject's consents. It changes nothing: a Global
+// Privacy Control signal is applied only where the consumer's agent speaks
+// (a consent write made for them with GPC set), never on a read, which an
+// operator's own browser may send with Sec-GPC: 1.
+func (v *Privacy) Consents(ctx context.Context, c *Call, subject string) (*SubjectConsents, error) {
 	e, err := v.privacyAdmin(ctx, c, "consent.list", subject)
 	if err != nil {
 		return nil, err
 	}
-	sub, err := v.store.Subject(ctx, subject)
-	if err != nil {
+	if _, err := v.store.Subject(ctx, subject); err != nil {
 		return nil, err
 	}
 	e.Outcome = coffer.OutcomeAllowed
-	ch := &coffer.Change{Audit: []*coffer.AuditEntry{e}}
-	if gpc {
-		for _, name := range v.saleOrSharing() {
-			if sub.Consents[name] {
-				ch.Consents = append(ch.Consents, &coffer.ConsentEvent{Subject: subject, Purpose: name, Time: v.now().UTC(), Source: "gpc"})
-			}
-		}
-		if len(ch.Consents) > 0 {
-			e.Reason = "Global Privacy Control withdrew sale and sharing purposes"
-		}
-	}
-	if err := v.store.Commit(ctx, ch); err != nil {
+	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return nil, err
 	}
 	hist, err := v.store.Consents(ctx, subject)

@@ -48,7 +48,7 @@ func TestConsentGatesConsentPurposes(t *testing.T) {
 	if _, err := f.readAs(f.admin, rec); err != nil {
 		t.Fatal(err)
 	}
-	sc, err := f.v.Privacy.Consents(ctx, f.admin, "cus_c1", false)
+	sc, err := f.v.Privacy.Consents(ctx, f.admin, "cus_c1")
 	if err != nil || len(sc.History) != 2 || sc.Current["marketing"] || sc.History[0].Source != "signup" || sc.History[0].NoticeVersion != "2026-11" {
 		t.Fatalf("consents: %v %+v", err, sc)
 	}
@@ -70,7 +70,7 @@ func TestConsentGatesConsentPurposes(t *testing.T) {
 	if err := f.v.Privacy.SetConsent(ctx, f.call(t, "support", "support"), "cus_c1", "marketing", vault.ConsentChange{Granted: true}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
 		t.Errorf("support changed a consent: %v", err)
 	}
-	if sc, _ := f.v.Privacy.Consents(ctx, f.admin, "cus_c1", false); len(sc.History) != 2 {
+	if sc, _ := f.v.Privacy.Consents(ctx, f.admin, "cus_c1"); len(sc.History) != 2 {
 		t.Errorf("refused calls added consent events: %d", len(sc.History))
 	}
 }
@@ -147,9 +147,17 @@ func TestGlobalPrivacyControl(t *testing.T) {
 	if coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Fatalf("granting a sale purpose under GPC: %v", err)
 	}
-	sc, err := f.v.Privacy.Consents(ctx, f.admin, "cus_gpc", true)
+	before, err := f.v.Privacy.Consents(ctx, f.admin, "cus_gpc")
+	if err != nil || !before.Current["partners"] {
+		t.Fatalf("reading consents must change nothing: %v %+v", err, before)
+	}
+	// A consent write made for the customer's agent, carrying GPC.
+	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_gpc", "marketing", vault.ConsentChange{Granted: true, GPC: true}); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := f.v.Privacy.Consents(ctx, f.admin, "cus_gpc")
 	if err != nil || sc.Current["partners"] || !sc.Current["marketing"] || sc.History[len(sc.History)-1].Source != "gpc" {
-		t.Fatalf("after a GPC read: %v %+v", err, sc.Current)
+		t.Fatalf("after a GPC consent write: %v %+v", err, sc.Current)
 	}
 	// Re-granted without GPC, then an opt-out request withdraws it again.
 	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_gpc", "partners", vault.ConsentChange{Granted: true}); err != nil {
@@ -164,7 +172,7 @@ func TestGlobalPrivacyControl(t *testing.T) {
 			t.Fatal(a, err)
 		}
 	}
-	sc, _ = f.v.Privacy.Consents(ctx, f.admin, "cus_gpc", false)
+	sc, _ = f.v.Privacy.Consents(ctx, f.admin, "cus_gpc")
 	if sc.Current["partners"] || !sc.Current["marketing"] {
 		t.Fatalf("after opt-out: %+v", sc.Current)
 	}
