@@ -23,9 +23,9 @@ type Identity struct {
 	*core
 
 	keyMu    sync.Mutex
-	keyCache map[string]cachedKey // API key id → key, for keyCacheTTL
-	limits   *limiter             // requests per API key
-	logins   *limiter             // login attempts per client address
+	keyCache map[string]cachedKey    // API key id → key, for keyCacheTTL
+	limits   *limiter                // requests per API key
+	throttle *identity.LoginThrottle // failed logins per (username, source) and per source
 
 	hasher     *identity.Hasher
 	policy     SecurityPolicy
@@ -257,12 +257,20 @@ func (v *Identity) APIKeys(ctx context.Context, c *Call) ([]*coffer.APIKey, erro
 	return v.store.APIKeys(ctx)
 }
 
-// RateLimited is the error of a request over its key's rate limit.
-type RateLimited struct{ RetryAfter time.Duration }
+// RateLimited is the error of a request over its key's rate limit, or of
+// a throttled login (Login set).
+type RateLimited struct {
+	RetryAfter time.Duration
+	Login      bool
+}
 
 func (e *RateLimited) Error() string { return "rate limited" }
 
-// Unwrap gives the coffer error code and a caller-safe message.
+// Unwrap gives the coffer error code and a caller-safe message. A login's
+// wait is said in whole seconds, rounded up: the same for every name.
 func (e *RateLimited) Unwrap() error {
+	if e.Login {
+		return coffer.Errorf(coffer.ERATELIMITED, "too many login attempts; retry after %s", e.RetryAfter.Truncate(time.Second)+time.Second)
+	}
 	return coffer.Errorf(coffer.ERATELIMITED, "too many requests for this API key; retry after %s", e.RetryAfter.Round(time.Millisecond))
 }

@@ -32,8 +32,6 @@ const (
 	sessionIdle      = 30 * time.Minute
 	sessionAbsolute  = 12 * time.Hour
 	sessionSeenEvery = time.Minute // how often activity is written
-	maxFailedLogins  = 5
-	loginLockout     = 15 * time.Minute
 	sessionPrefix    = "cofs_"
 )
 
@@ -87,8 +85,10 @@ func (v *Identity) CreateOperator(ctx context.Context, c *Call, username, passwo
 	return uri, nil
 }
 
-// Login checks password and TOTP code and opens a session. Five failures
-// lock the operator for 15 minutes (rate_limited); every attempt is audited.
+// Login checks password and TOTP code and opens a session. Failures slow
+// down further attempts of the same (username, source) pair and of the
+// source (identity.LoginThrottle), never the username everywhere: someone
+// guessing cannot lock the rightful operator out. Every attempt is audited.
 func (v *Identity) Login(ctx context.Context, username, password, code string, client netip.Addr, requestID string) (token string, expires time.Time, err error) {
 	u, done, err := v.open()
 	if err != nil {
@@ -107,11 +107,13 @@ func (v *Identity) Login(ctx context.Context, username, password, code string, c
 	}
 	step, ok := identity.CheckTOTP(string(secret), code, now, op.TOTPLastStep)
 	if !ok {
-		if err := v.countFailure(ctx, op, now); err != nil {
-			return "", time.Time{}, err
-		}
+		v.throttle.Fail(throttleName(username), client, now)
 		return v.denyLogin(ctx, e, "wrong or reused code", errBadLogin)
 	}
+	if op.Locked {
+		return v.denyLogin(ctx, e, "operator is locked", errLocked)
+	}
+	v.throttle.Succeed(throttleName(username), client)
 	op.FailedLogins, op.TOTPLastStep, op.MFAEnrolled = 0, step, true
 	if err := v.store.UpdateOperator(ctx, op, nil); err != nil {
 		if coffer.ErrorCode(err) == coffer.ECONFLICT { // a concurrent login used this state
@@ -142,22 +144,23 @@ func (v *Identity) denyLogin(ctx context.Context, e *coffer.AuditEntry, reason s
 	return "", time.Time{}, err
 }
 
-// countFailure records a failed login; the fifth in a row locks for 15
-// minutes.
-func (v *Identity) countFailure(ctx context.Context, op *coffer.Operator, now time.Time) error {
-	op.FailedLogins++
-	if op.FailedLogins >= maxFailedLogins {
-		op.FailedLogins, op.LockedUntil = 0, now.Add(loginLockout)
+// throttleName bounds what the login throttle keys on: a name that cannot
+// be a username counts under one key.
+func throttleName(username string) string {
+	if !usernameRE.MatchString(username) {
+		return "?"
 	}
-	if err := v.store.UpdateOperator(ctx, op, nil); err != nil && coffer.ErrorCode(err) != coffer.ECONFLICT {
-		return err
-	}
-	return nil
+	return username
 }
 
-// checkPassword is the first factor of every login: address throttling,
-// the operator's locks and its password. A refusal comes back as fail
-// (already audited); err is a failure of the server.
+var errLocked = coffer.Errorf(coffer.EFORBIDDEN, "this operator is locked; an admin can unlock it")
+
+// checkPassword is the first factor of every login: the throttle, then the
+// password. A refusal comes back as fail (already audited); err is a
+// failure of the server. A throttled attempt is refused before the
+// username is looked up, so a known and an unknown name answer alike; an
+// unknown name costs a password hash like a known one. Whether an operator
+// is locked is said only to someone who has both factors.
 func (v *Identity) checkPassword(ctx context.Context, username, password string, client netip.Addr, requestID string) (op *coffer.Operator, fail, err error) {
 	now := v.now().UTC()
 	e := v.loginEntry(username, client, requestID)
@@ -168,31 +171,25 @@ func (v *Identity) checkPassword(ctx context.Context, username, password string,
 		}
 		return nil, refusal, nil
 	}
-	if ok, retry, _ := v.logins.allow(client.String(), now); !ok {
-		return deny("too many login attempts from this address", &RateLimited{RetryAfter: retry})
+	name := throttleName(username)
+	if wait := v.throttle.Wait(name, client, now); wait > 0 {
+		return deny("login throttled after failed attempts", &RateLimited{RetryAfter: wait, Login: true})
 	}
 	op, err = v.store.Operator(ctx, username)
 	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		v.hasher.Verify(ctx, password, dummyHash)
+		v.throttle.Fail(name, client, now)
 		return deny("unknown operator", errBadLogin)
 	}
 	if err != nil {
 		return nil, nil, err
-	}
-	if op.Locked {
-		return deny("operator is locked", coffer.Errorf(coffer.EFORBIDDEN, "this operator is locked; an admin can unlock it"))
-	}
-	if now.Before(op.LockedUntil) {
-		return deny("temporarily locked after failed logins", &RateLimited{RetryAfter: op.LockedUntil.Sub(now)})
 	}
 	ok, err := v.hasher.Verify(ctx, password, op.PasswordHash)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !ok {
-		if err := v.countFailure(ctx, op, now); err != nil {
-			return nil, nil, err
-		}
+		v.throttle.Fail(name, client, now)
 		return deny("wrong password", errBadLogin)
 	}
 	return op, nil, nil

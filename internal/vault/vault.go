@@ -101,8 +101,8 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 		pol.TrainingValidity = 365 * 24 * time.Hour
 	}
 	id := &Identity{core: c, keyCache: map[string]cachedKey{}, limits: newLimiter(o.RateLimit), used: map[string]time.Time{},
-		logins: newLimiter(RateLimit{PerSecond: 0.2, Burst: 10}), // 10 attempts, then one per 5 s per address
-		hasher: identity.NewHasher(max(o.HashConcurrency, 2)), policy: pol}
+		throttle: identity.DefaultLoginThrottle(),
+		hasher:   identity.NewHasher(max(o.HashConcurrency, 2)), policy: pol}
 	id.ceremonies.pending = map[string]ceremony{}
 	if o.WebAuthn.RPID != "" {
 		wa, err := webauthn.New(&webauthn.Config{RPID: o.WebAuthn.RPID, RPDisplayName: "Coffer", RPOrigins: o.WebAuthn.Origins})

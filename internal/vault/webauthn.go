@@ -200,19 +200,15 @@ func (v *Identity) FinishWebAuthnLogin(ctx context.Context, username string, res
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if op.Locked {
-		return v.denyLogin(ctx, e, "operator is locked", coffer.Errorf(coffer.EFORBIDDEN, "this operator is locked; an admin can unlock it"))
-	}
-	if now.Before(op.LockedUntil) {
-		return v.denyLogin(ctx, e, "temporarily locked after failed logins", &RateLimited{RetryAfter: op.LockedUntil.Sub(now)})
-	}
 	cred, err := v.wa.ValidateLogin(u, data, parsed)
 	if err != nil || cred.Authenticator.CloneWarning {
-		if err := v.countFailure(ctx, op, now); err != nil {
-			return "", time.Time{}, err
-		}
+		v.throttle.Fail(throttleName(username), client, now)
 		return v.denyLogin(ctx, e, "WebAuthn assertion did not verify", errBadLogin)
 	}
+	if op.Locked {
+		return v.denyLogin(ctx, e, "operator is locked", errLocked)
+	}
+	v.throttle.Succeed(throttleName(username), client)
 	for i := range u.creds {
 		if bytes.Equal(u.creds[i].ID, cred.ID) {
 			u.creds[i].Authenticator.SignCount = cred.Authenticator.SignCount
