@@ -23,7 +23,7 @@ func TestImportDirection(t *testing.T) {
 		"internal/keyring":   {"/internal/vault", "/internal/api", "/internal/sqlite", "/internal/policy", "/internal/server", "/cmd/"},
 		"internal/sqlite":    {"/internal/vault", "/internal/api", "/internal/policy", "/internal/seal", "/internal/keyring", "/internal/server", "/cmd/"},
 		"internal/postgres":  {"/internal/vault", "/internal/api", "/internal/policy", "/internal/seal", "/internal/keyring", "/internal/server", "/internal/sqlite", "/cmd/"},
-		"internal/rowcodec":  {"/internal/vault", "/internal/api", "/internal/policy", "/internal/seal", "/internal/sqlite", "/internal/postgres", "/cmd/"},
+		"internal/sqlstore":  {"/internal/vault", "/internal/api", "/internal/policy", "/internal/seal", "/internal/sqlite", "/internal/postgres", "/cmd/"},
 		"internal/identity":  {"/internal/vault", "/internal/api", "/internal/sqlite", "/internal/postgres", "/internal/server", "/cmd/"},
 		"internal/rights":    {"/internal/vault", "/internal/api", "/internal/sqlite", "/internal/postgres", "/internal/server", "/cmd/"},
 		"internal/vault":     {"/internal/api", "/internal/sqlite", "/internal/server", "/cmd/"},

@@ -13,35 +13,23 @@ import (
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
-	"github.com/cofferhq/coffer/internal/rowcodec"
+	"github.com/cofferhq/coffer/internal/sqlstore"
 )
 
 // errClosed answers changes queued after Close.
 var errClosed = &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"}
 
-// op is one queued change: what to apply and the audit entries recording it.
+// op is one queued write and what became of it.
 type op struct {
-	apply  func(context.Context, *tx) error // nil: audit entries only
-	after  func()                           // run once the change is committed
-	audit  []*coffer.AuditEntry
-	failed error // set when apply failed with a domain error
+	w      *sqlstore.Write
+	failed error // set when the write failed with a domain error
 	done   chan error
 }
 
-// tx is the writer's open transaction: its connection and statements.
-type tx struct {
-	conn *sql.Conn
-	st   *stmts
-}
-
 type stmts struct {
-	insSubject, insRecord, selIdx, updRecord, delRecord, insIndex, delIndex, putHead *sql.Stmt
+	putHead *sql.Stmt
 	// insAudit[n] inserts n audit rows in one statement.
 	insAudit map[int]*sql.Stmt
-	// other holds the writer's other statements, prepared on first use
-	// (the shared privacy and token code sends SQL text; parsing a 100-row
-	// INSERT anew each time cost more than running it).
-	other map[string]*sql.Stmt
 }
 
 // auditChunks are the row counts of the multi-row audit inserts, largest
@@ -52,6 +40,7 @@ const auditPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 type writer struct {
 	conn     *sql.Conn
+	tx       *connTx // the statements of sqlstore, prepared on first use
 	st       stmts
 	signer   *audit.Signer
 	maxBatch int
@@ -85,6 +74,7 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 	}
 	w := &writer{
 		conn:     conn,
+		tx:       newConnTx(conn),
 		signer:   opts.Signer,
 		maxBatch: opts.MaxBatch,
 		ops:      make(chan *op, opts.MaxBatch),
@@ -113,17 +103,10 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 		}
 		*dst, err = conn.PrepareContext(ctx, q)
 	}
-	prep(&w.st.insSubject, `INSERT INTO subjects (id, dek, kek_version, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-	prep(&w.st.insRecord, `INSERT INTO records (id, collection, subject, fields, idx, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`)
-	prep(&w.st.selIdx, `SELECT idx FROM records WHERE id = ? AND collection = ? AND version = ?`)
-	prep(&w.st.updRecord, `UPDATE records SET fields = ?, idx = ?, version = version + 1, updated_at = ? WHERE id = ? AND collection = ? AND version = ?`)
-	prep(&w.st.delRecord, `DELETE FROM records WHERE id = ? AND collection = ? RETURNING idx`)
-	prep(&w.st.insIndex, `INSERT INTO blind_index (collection, field, hash, record) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-	prep(&w.st.delIndex, `DELETE FROM blind_index WHERE collection = ? AND field = ? AND hash = ? AND record = ?`)
 	w.st.insAudit = map[int]*sql.Stmt{}
 	for _, n := range auditChunks {
 		var st *sql.Stmt
-		prep(&st, `INSERT INTO audit (`+rowcodec.AuditColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditPlaceholders+", ", n), ", "))
+		prep(&st, `INSERT INTO audit (`+sqlstore.AuditColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditPlaceholders+", ", n), ", "))
 		w.st.insAudit[n] = st
 	}
 	prep(&w.st.putHead, `INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`)
@@ -152,9 +135,10 @@ func (w *writer) loadTail(ctx context.Context) error {
 	return nil
 }
 
-// do queues o and waits until it is durable (or failed).
-func (w *writer) do(ctx context.Context, o *op) error {
-	o.done = make(chan error, 1)
+// Write implements sqlstore.Writer: it queues sw and waits until it is
+// durable (or failed).
+func (w *writer) Write(ctx context.Context, sw *sqlstore.Write) error {
+	o := &op{w: sw, done: make(chan error, 1)}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -376,19 +360,14 @@ func (w *writer) fail(ctx context.Context, b *batch, err error) {
 
 // apply runs one change and links its audit entries into the chain; the
 // entries are inserted at commit, in chain order.
-func (w *writer) apply(ctx context.Context, b *batch, o *op) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in store writer: %v", r)
-		}
-	}()
-	if o.apply != nil && o.failed == nil {
-		if err := o.apply(ctx, &tx{conn: w.conn, st: &w.st}); err != nil {
+func (w *writer) apply(ctx context.Context, b *batch, o *op) error {
+	if o.failed == nil {
+		if err := o.w.Run(ctx, w.tx); err != nil {
 			return err
 		}
 	}
-	now := time.Now().UTC()
-	for _, e := range o.audit {
+	now := time.Now().UTC() // audit entries are stamped at commit, in chain order
+	for _, e := range o.w.Audit {
 		if o.failed != nil {
 			e.Outcome = coffer.OutcomeError
 			e.Reason = coffer.ErrorCode(o.failed)
@@ -414,7 +393,7 @@ func (w *writer) insertAudit(ctx context.Context, b *batch) error {
 		}
 		args = args[:0]
 		for _, e := range rest[:n] {
-			args = append(args, rowcodec.AuditArgs(e)...)
+			args = append(args, sqlstore.AuditArgs(e)...)
 		}
 		if _, err := w.st.insAudit[n].ExecContext(ctx, args...); err != nil {
 			return err
@@ -453,21 +432,12 @@ func (w *writer) commit(ctx context.Context, b *batch) {
 	}
 	b.open = false
 	for _, o := range b.ops {
-		if o.failed == nil && o.after != nil {
-			o.after()
+		if o.failed == nil && o.w.Committed != nil {
+			o.w.Committed()
 		}
 	}
 	w.nCommits.Add(1)
 	w.nChanges.Add(int64(len(b.ops)))
 	w.synced <- b.ops
 	b.ops = nil
-}
-
-// exec runs a statement and returns the number of rows it changed.
-func (t *tx) exec(ctx context.Context, st *sql.Stmt, args ...any) (int64, error) {
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }

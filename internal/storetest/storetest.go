@@ -138,11 +138,11 @@ func testFindRecords(t *testing.T, s coffer.Store) {
 	if len(got) != 2 || got[0].ID != "rec_3" || got[1].ID != "rec_4" {
 		t.Errorf("FindRecords = %v", ids(got))
 	}
-	got, _ = s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 1)
+	got = must(s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 1))(t)
 	if len(got) != 1 {
 		t.Errorf("limit 1 returned %d", len(got))
 	}
-	got, _ = s.FindRecords(ctx, "customers", "phone", bytes.Repeat([]byte{'x'}, 16), 10)
+	got = must(s.FindRecords(ctx, "customers", "phone", bytes.Repeat([]byte{'x'}, 16), 10))(t)
 	if len(got) != 0 {
 		t.Errorf("other field matched: %v", ids(got))
 	}
@@ -150,7 +150,7 @@ func testFindRecords(t *testing.T, s coffer.Store) {
 	if err := s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_3"}}}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 10)
+	got = must(s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 10))(t)
 	if len(got) != 1 || got[0].ID != "rec_4" {
 		t.Errorf("after delete: %v", ids(got))
 	}
@@ -175,7 +175,7 @@ func testSubjectConflict(t *testing.T, s coffer.Store) {
 	if coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Fatalf("second subject: err = %v, want conflict", err)
 	}
-	sub, _ := s.Subject(ctx, "cus_1")
+	sub := must(s.Subject(ctx, "cus_1"))(t)
 	if string(sub.WrappedDEK) != "wrapped-cus_1" {
 		t.Error("the existing DEK was replaced")
 	}
@@ -199,7 +199,7 @@ func testUpdateVersion(t *testing.T, s coffer.Store) {
 	if err := s.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := s.Record(ctx, "customers", "rec_u")
+	got := must(s.Record(ctx, "customers", "rec_u"))(t)
 	if got.Version != 2 || string(got.Fields["email"]) != "new" || got.Fields["name"] != nil {
 		t.Errorf("after update: %+v", got)
 	}
@@ -208,10 +208,10 @@ func testUpdateVersion(t *testing.T, s coffer.Store) {
 		t.Errorf("stale update: err = %v, want conflict", err)
 	}
 	// The index follows the update.
-	if got, _ := s.FindRecords(ctx, "customers", "email", r.Index[0].Hash, 10); len(got) != 0 {
+	if got := must(s.FindRecords(ctx, "customers", "email", r.Index[0].Hash, 10))(t); len(got) != 0 {
 		t.Error("the old index entry survived the update")
 	}
-	if got, _ := s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'n'}, 16), 10); len(got) != 1 {
+	if got := must(s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'n'}, 16), 10))(t); len(got) != 1 {
 		t.Error("the new index entry is missing")
 	}
 }
@@ -332,19 +332,20 @@ func testAPIKeys(t *testing.T, s coffer.Store) {
 	if err := s.TouchAPIKeys(ctx, map[string]time.Time{"key_1": t1.Add(-time.Hour)}); err != nil { // an older use loses
 		t.Fatal(err)
 	}
-	if got, _ := s.APIKey(ctx, "key_1"); !got.LastUsedAt.Equal(t1) {
+	if got := must(s.APIKey(ctx, "key_1"))(t); !got.LastUsedAt.Equal(t1) {
 		t.Errorf("last used %v, want %v", got.LastUsedAt, t1)
 	}
-	if err := s.RevokeAPIKey(ctx, "key_1", nil); err != nil {
+	revoked := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) // the caller's time, not the store's clock
+	if err := s.RevokeAPIKey(ctx, "key_1", revoked, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.APIKey(ctx, "key_1"); got.RevokedAt.IsZero() {
-		t.Error("revoked key has no revocation time")
+	if got := must(s.APIKey(ctx, "key_1"))(t); !got.RevokedAt.Equal(revoked) {
+		t.Errorf("revoked at %v, want %v", got.RevokedAt, revoked)
 	}
-	if err := s.RevokeAPIKey(ctx, "key_1", nil); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if err := s.RevokeAPIKey(ctx, "key_1", time.Now(), nil); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("second revocation: %v", err)
 	}
-	if ks, _ := s.APIKeys(ctx); len(ks) != 1 {
+	if ks := must(s.APIKeys(ctx))(t); len(ks) != 1 {
 		t.Errorf("APIKeys: %d", len(ks))
 	}
 }
@@ -354,7 +355,7 @@ func testSchema(t *testing.T, s coffer.Store) {
 		t.Errorf("empty store schema: %v", err)
 	}
 	for _, doc := range []string{"purposes: {}", "purposes: {a: {legal_basis: contract}}"} {
-		if err := s.SaveSchema(ctx, []byte(doc), nil); err != nil {
+		if err := s.SaveSchema(ctx, []byte(doc), time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := s.Schema(ctx); err != nil || string(got) != doc {
@@ -373,19 +374,19 @@ func testAuditFilter(t *testing.T, s coffer.Store) {
 			t.Fatal(err)
 		}
 	}
-	got, _ := s.Audit(ctx, coffer.AuditFilter{Actor: "key_other"})
+	got := must(s.Audit(ctx, coffer.AuditFilter{Actor: "key_other"}))(t)
 	if len(got) != 3 || got[0].Seq != 2 {
 		t.Errorf("actor filter: %d entries", len(got))
 	}
-	got, _ = s.Audit(ctx, coffer.AuditFilter{Subject: "cus_1", Desc: true, Limit: 2})
+	got = must(s.Audit(ctx, coffer.AuditFilter{Subject: "cus_1", Desc: true, Limit: 2}))(t)
 	if len(got) != 2 || got[0].Seq != 5 || got[1].Seq != 3 {
 		t.Errorf("subject filter desc: %+v", got)
 	}
-	got, _ = s.Audit(ctx, coffer.AuditFilter{AfterSeq: 4})
+	got = must(s.Audit(ctx, coffer.AuditFilter{AfterSeq: 4}))(t)
 	if len(got) != 2 || got[0].Seq != 5 {
 		t.Errorf("after seq: %d entries", len(got))
 	}
-	got, _ = s.Audit(ctx, coffer.AuditFilter{Until: time.Now().Add(-time.Hour)})
+	got = must(s.Audit(ctx, coffer.AuditFilter{Until: time.Now().Add(-time.Hour)}))(t)
 	if len(got) != 0 {
 		t.Errorf("until an hour ago: %d entries", len(got))
 	}
@@ -411,7 +412,7 @@ func testRewrap(t *testing.T, s coffer.Store) {
 	if err != nil || len(page) != 3 || page[0].ID != "cus_0" || page[2].ID != "cus_2" {
 		t.Fatalf("first page: %v %v", page, err)
 	}
-	page2, _ := s.SubjectsBelow(ctx, 2, page[2].ID, 3)
+	page2 := must(s.SubjectsBelow(ctx, 2, page[2].ID, 3))(t)
 	if len(page2) != 1 || page2[0].ID != "cus_3" {
 		t.Fatalf("second page: %v", page2)
 	}
@@ -424,10 +425,10 @@ func testRewrap(t *testing.T, s coffer.Store) {
 	if err != nil || n != 2 {
 		t.Fatalf("Rewrap = %d, %v; want 2", n, err)
 	}
-	if sub, _ := s.Subject(ctx, "cus_0"); string(sub.WrappedDEK) != "new-0" || sub.KEKVersion != 2 {
+	if sub := must(s.Subject(ctx, "cus_0"))(t); string(sub.WrappedDEK) != "new-0" || sub.KEKVersion != 2 {
 		t.Errorf("cus_0 = %+v", sub)
 	}
-	if sub, _ := s.Subject(ctx, "cus_4"); string(sub.WrappedDEK) != "wrapped-cus_4" {
+	if sub := must(s.Subject(ctx, "cus_4"))(t); string(sub.WrappedDEK) != "wrapped-cus_4" {
 		t.Error("a stale rewrap replaced a DEK")
 	}
 	if e := lastAudit(t, s); e.Action != "keys.rewrap" {
@@ -456,7 +457,7 @@ func testOperators(t *testing.T, s coffer.Store) {
 	if err := s.UpdateOperator(ctx, got, nil); coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Fatalf("stale update: %v", err)
 	}
-	again, _ := s.Operator(ctx, "alice")
+	again := must(s.Operator(ctx, "alice"))(t)
 	if again.Version != 2 || !again.MFAEnrolled || again.TOTPLastStep != 42 || again.FailedLogins != 2 || again.PolicyVersion != "2026-1" || !again.LockedUntil.Equal(now.Add(time.Minute)) || !again.TrainedAt.Equal(now.Add(-time.Hour)) ||
 		string(again.WebAuthn) != `[{"id":"x"}]` {
 		t.Fatalf("after update: %+v", again)
@@ -464,7 +465,7 @@ func testOperators(t *testing.T, s coffer.Store) {
 	if _, err := s.Operator(ctx, "bob"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Fatalf("missing operator: %v", err)
 	}
-	if ops, _ := s.Operators(ctx); len(ops) != 1 {
+	if ops := must(s.Operators(ctx))(t); len(ops) != 1 {
 		t.Fatalf("Operators: %d", len(ops))
 	}
 }
@@ -495,5 +496,18 @@ func testSessions(t *testing.T, s coffer.Store) {
 	}
 	if _, err := s.Session(ctx, "ses_2"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Fatalf("sessions of a user survived: %v", err)
+	}
+}
+
+// must fails the test when err is set and returns v, so that no read's
+// error goes unchecked before its result is asserted on:
+// must(s.Subject(ctx, id))(t).
+func must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return v
 	}
 }

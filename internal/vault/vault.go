@@ -166,7 +166,7 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := o.Store.SaveSchema(ctx, doc, &coffer.AuditEntry{Actor: "system", Action: "schema.load", Outcome: coffer.OutcomeAllowed}); err != nil {
+		if err := o.Store.SaveSchema(ctx, doc, v.now(), &coffer.AuditEntry{Actor: "system", Action: "schema.load", Outcome: coffer.OutcomeAllowed}); err != nil {
 			return nil, err
 		}
 		v.schema.Store(&loadedSchema{s: sc, doc: doc})
@@ -379,7 +379,7 @@ func (v *Vault) RevokeAPIKey(ctx context.Context, c *Call, id string) error {
 		return err
 	}
 	e.Outcome = coffer.OutcomeAllowed
-	if err := v.store.RevokeAPIKey(ctx, id, e); err != nil {
+	if err := v.store.RevokeAPIKey(ctx, id, v.now(), e); err != nil {
 		return err
 	}
 	v.keyMu.Lock()

@@ -1,0 +1,193 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/sqlstore"
+)
+
+// op is one queued write and what became of it.
+type op struct {
+	w      *sqlstore.Write
+	failed error // set when the write failed with a domain error
+	done   chan error
+}
+
+const maxBatch = 256
+
+// writer is the node's one writer goroutine.
+type writer struct {
+	pool   *pgxpool.Pool
+	signer *audit.Signer
+
+	mu      sync.RWMutex // guards closed against sends on a closed ops
+	closed  bool
+	ops     chan *op
+	stopped chan struct{}
+}
+
+func newWriter(pool *pgxpool.Pool, signer *audit.Signer) *writer {
+	w := &writer{pool: pool, signer: signer, ops: make(chan *op, maxBatch), stopped: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// close commits what is queued and stops the writer.
+func (w *writer) close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.ops)
+	}
+	w.mu.Unlock()
+	<-w.stopped
+}
+
+// Write implements sqlstore.Writer: it queues sw and waits until it is
+// durable, or failed.
+func (w *writer) Write(ctx context.Context, sw *sqlstore.Write) error {
+	o := &op{w: sw, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"}
+	}
+	select {
+	case w.ops <- o:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	w.mu.RUnlock()
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the change may still commit
+	}
+}
+
+func (w *writer) loop() {
+	defer close(w.stopped)
+	for o := range w.ops {
+		batch := append(make([]*op, 0, 32), o)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-w.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction, replaying it without any change
+// that fails with a domain error.
+func (w *writer) commit(batch []*op) {
+	ctx := context.Background()
+	for {
+		var failedOp *op
+		err := w.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			var entries []*coffer.AuditEntry
+			for _, o := range batch {
+				if o.failed == nil {
+					if err := o.w.Run(ctx, pgTx{tx}); err != nil {
+						if coffer.ErrorCode(err) != coffer.EINTERNAL {
+							failedOp = o
+						}
+						return err
+					}
+				}
+				for _, e := range o.w.Audit {
+					if o.failed != nil {
+						e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(o.failed)
+					}
+				}
+				entries = append(entries, o.w.Audit...)
+			}
+			return w.appendAudit(ctx, tx, entries)
+		})
+		if failedOp != nil {
+			failedOp.failed = err
+			continue
+		}
+		if err != nil {
+			if coffer.ErrorCode(err) != coffer.EINTERNAL || !isCofferError(err) {
+				err = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
+			}
+		} else {
+			for _, o := range batch {
+				if o.failed == nil && o.w.Committed != nil {
+					o.w.Committed()
+				}
+			}
+		}
+		for _, o := range batch {
+			if err != nil {
+				o.done <- err
+			} else {
+				o.done <- o.failed
+			}
+		}
+		return
+	}
+}
+
+func isCofferError(err error) bool {
+	_, ok := err.(*coffer.Error)
+	return ok
+}
+
+func (w *writer) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// appendAudit links entries to the chain under the head's row lock and
+// inserts them with the new signed head.
+func (w *writer) appendAudit(ctx context.Context, tx pgx.Tx, entries []*coffer.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var c audit.Chain
+	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&c.Seq, &c.Last); err != nil {
+		return err
+	}
+	now := time.Now().UTC() // audit entries are stamped at commit, in chain order
+	rows := make([][]any, 0, len(entries))
+	for _, e := range entries {
+		e.Time = now
+		c.Link(e)
+		rows = append(rows, sqlstore.AuditArgs(e))
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit"}, strings.Split(sqlstore.AuditColumns, ", "), pgx.CopyFromRows(rows)); err != nil {
+		return err
+	}
+	var sig []byte
+	if w.signer != nil {
+		sig = w.signer.Sign(c.Seq, c.Last).Signature
+	}
+	_, err := tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2, signature = $3 WHERE id = 1`, c.Seq, c.Last, sig)
+	return err
+}
