@@ -16,9 +16,15 @@ import (
 	"github.com/cofferhq/coffer"
 )
 
-// Factory opens an empty store for one test. The store is closed by the
-// suite; the factory registers any further cleanup (such as canary scans).
-type Factory func(t *testing.T) coffer.Store
+// Factory opens an empty store for one test, and returns how to read what
+// the store keeps on disk. The store is closed by the suite; the factory
+// registers any further cleanup.
+type Factory func(t *testing.T) (coffer.Store, Disk)
+
+// Disk returns the bytes the store keeps on disk, by file (the database
+// and its WAL; a table's file), read after the store closed: the suite
+// scans them for canaries.
+type Disk func(t *testing.T) map[string][]byte
 
 // Run runs the whole suite.
 func Run(t *testing.T, open Factory) {
@@ -44,14 +50,22 @@ func Run(t *testing.T, open Factory) {
 		{"Requests", testRequests},
 		{"ExpiredRecords", testExpired},
 		{"Tokens", testTokens},
+		{"UpdateChecksCollection", testUpdateCollection},
+		{"AuditHead", testAuditHead},
+		{"PanicFailsTheBatchOnly", testPanic},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
+			s, _ := open(t)
 			defer s.Close()
 			tt.fn(t, s)
 		})
 	}
+	t.Run("ErasureLeavesNoCanaryOnDisk", func(t *testing.T) {
+		s, disk := open(t)
+		defer s.Close() // closed already unless the test failed early
+		testErasureCanary(t, s, disk)
+	})
 }
 
 var ctx = context.Background()
@@ -509,5 +523,53 @@ func must[T any](v T, err error) func(testing.TB) T {
 			t.Fatalf("unexpected error: %v", err)
 		}
 		return v
+	}
+}
+
+// testUpdateCollection: an update names the record's collection as well as
+// its version; another collection is a conflict and changes nothing.
+func testUpdateCollection(t *testing.T, s coffer.Store) {
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Creates: []*coffer.StoredRecord{record("rec_c", "cus_1")}}); err != nil {
+		t.Fatal(err)
+	}
+	up := record("rec_c", "cus_1")
+	up.Collection, up.Version, up.Fields = "payment_methods", 1, map[string][]byte{"email": []byte("moved")}
+	if err := s.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}}); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("update through another collection: %v, want conflict", err)
+	}
+	if got := must(s.Record(ctx, "customers", "rec_c"))(t); got.Version != 1 || string(got.Fields["email"]) != "ct-email-rec_c" {
+		t.Errorf("after a refused update: %+v", got)
+	}
+}
+
+// testAuditHead: an empty log has no signed head (ENOTFOUND); after an
+// append, the head names the last entry. (The suite's factories sign.)
+func testAuditHead(t *testing.T, s coffer.Store) {
+	if _, err := s.AuditHead(ctx); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("head of an empty log: %v, want not_found", err)
+	}
+	for range 2 {
+		if err := s.AppendAudit(ctx, entry("read", "rec_1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := must(s.AuditHead(ctx))(t)
+	if h.Seq != 2 || !bytes.Equal(h.Hash, lastAudit(t, s).Hash) || len(h.Signature) == 0 {
+		t.Errorf("head = %+v", h)
+	}
+}
+
+// testPanic: a change that panics inside the writer (a nil record) fails
+// with EINTERNAL, and the writer goes on with the next one.
+func testPanic(t *testing.T, s coffer.Store) {
+	err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Creates: []*coffer.StoredRecord{nil}})
+	if coffer.ErrorCode(err) != coffer.EINTERNAL {
+		t.Fatalf("panicking change: %v, want internal", err)
+	}
+	if _, err := s.Subject(ctx, "cus_1"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("the panicking change was partly written: %v", err)
+	}
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Audit: []*coffer.AuditEntry{entry("create", "")}}); err != nil {
+		t.Fatalf("the writer did not go on: %v", err)
 	}
 }
