@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,13 +14,6 @@ import (
 	"github.com/cofferhq/coffer/internal/sqlstore"
 )
 
-// op is one queued write and what became of it.
-type op struct {
-	w      *sqlstore.Write
-	failed error // set when the write failed with a domain error
-	done   chan error
-}
-
 const maxBatch = 256
 
 // writer is the node's one writer goroutine.
@@ -28,61 +21,30 @@ type writer struct {
 	pool   *pgxpool.Pool
 	signer *audit.Signer
 
-	mu      sync.RWMutex // guards closed against sends on a closed ops
-	closed  bool
-	ops     chan *op
-	stopped chan struct{}
+	*sqlstore.Queue // Write: callers queue their writes
+	stopped         chan struct{}
 }
 
 func newWriter(pool *pgxpool.Pool, signer *audit.Signer) *writer {
-	w := &writer{pool: pool, signer: signer, ops: make(chan *op, maxBatch), stopped: make(chan struct{})}
+	w := &writer{pool: pool, signer: signer, Queue: sqlstore.NewQueue(maxBatch), stopped: make(chan struct{})}
 	go w.loop()
 	return w
 }
 
 // close commits what is queued and stops the writer.
 func (w *writer) close() {
-	w.mu.Lock()
-	if !w.closed {
-		w.closed = true
-		close(w.ops)
-	}
-	w.mu.Unlock()
+	w.Queue.Close()
 	<-w.stopped
-}
-
-// Write implements sqlstore.Writer: it queues sw and waits until it is
-// durable, or failed.
-func (w *writer) Write(ctx context.Context, sw *sqlstore.Write) error {
-	o := &op{w: sw, done: make(chan error, 1)}
-	w.mu.RLock()
-	if w.closed {
-		w.mu.RUnlock()
-		return &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"}
-	}
-	select {
-	case w.ops <- o:
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return ctx.Err()
-	}
-	w.mu.RUnlock()
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err() // the change may still commit
-	}
 }
 
 func (w *writer) loop() {
 	defer close(w.stopped)
-	for o := range w.ops {
-		batch := append(make([]*op, 0, 32), o)
+	for o := range w.Ops() {
+		batch := append(make([]*sqlstore.Op, 0, 32), o)
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case o, ok := <-w.ops:
+			case o, ok := <-w.Ops():
 				if !ok {
 					break fill
 				}
@@ -97,59 +59,55 @@ func (w *writer) loop() {
 
 // commit runs a batch in one transaction, replaying it without any change
 // that fails with a domain error.
-func (w *writer) commit(batch []*op) {
+func (w *writer) commit(batch []*sqlstore.Op) {
 	ctx := context.Background()
 	for {
-		var failedOp *op
+		var failedOp *sqlstore.Op
 		err := w.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			var entries []*coffer.AuditEntry
 			for _, o := range batch {
-				if o.failed == nil {
-					if err := o.w.Run(ctx, pgTx{tx}); err != nil {
+				if o.Failed == nil {
+					if err := o.Run(ctx, pgTx{tx}); err != nil {
 						if coffer.ErrorCode(err) != coffer.EINTERNAL {
 							failedOp = o
 						}
 						return err
 					}
 				}
-				for _, e := range o.w.Audit {
-					if o.failed != nil {
-						e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(o.failed)
+				for _, e := range o.Audit {
+					if o.Failed != nil {
+						e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(o.Failed)
 					}
 				}
-				entries = append(entries, o.w.Audit...)
+				entries = append(entries, o.Audit...)
 			}
 			return w.appendAudit(ctx, tx, entries)
 		})
 		if failedOp != nil {
-			failedOp.failed = err
+			failedOp.Failed = err
 			continue
 		}
 		if err != nil {
-			if coffer.ErrorCode(err) != coffer.EINTERNAL || !isCofferError(err) {
+			var ce *coffer.Error
+			if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL {
 				err = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
 			}
 		} else {
 			for _, o := range batch {
-				if o.failed == nil && o.w.Committed != nil {
-					o.w.Committed()
+				if o.Failed == nil && o.Committed != nil {
+					o.Committed()
 				}
 			}
 		}
 		for _, o := range batch {
 			if err != nil {
-				o.done <- err
+				o.Done(err)
 			} else {
-				o.done <- o.failed
+				o.Done(o.Failed)
 			}
 		}
 		return
 	}
-}
-
-func isCofferError(err error) bool {
-	_, ok := err.(*coffer.Error)
-	return ok
 }
 
 func (w *writer) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,16 +14,6 @@ import (
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/sqlstore"
 )
-
-// errClosed answers changes queued after Close.
-var errClosed = &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"}
-
-// op is one queued write and what became of it.
-type op struct {
-	w      *sqlstore.Write
-	failed error // set when the write failed with a domain error
-	done   chan error
-}
 
 type stmts struct {
 	putHead *sql.Stmt
@@ -50,10 +39,8 @@ type writer struct {
 
 	nCommits, nChanges atomic.Int64 // committed transactions and the changes in them
 
-	mu      sync.RWMutex // guards closed against sends on a closed ops
-	closed  bool
-	ops     chan *op
-	stopped chan struct{}
+	*sqlstore.Queue // Write: callers queue their writes
+	stopped         chan struct{}
 
 	// The syncer makes committed batches durable: the writer commits with
 	// synchronous=NORMAL (frames written to the WAL, not fsync'd) and hands
@@ -61,7 +48,7 @@ type writer struct {
 	// So the next transaction runs while the previous one is being synced.
 	wal      *os.File
 	walPath  string
-	synced   chan []*op
+	synced   chan []*sqlstore.Op
 	ready    chan struct{} // the syncer's token: it is free to sync a commit
 	syncDone chan struct{}
 	broken   atomic.Pointer[coffer.Error] // set when an fsync failed: fail closed
@@ -77,10 +64,10 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 		tx:       newConnTx(conn),
 		signer:   opts.Signer,
 		maxBatch: opts.MaxBatch,
-		ops:      make(chan *op, opts.MaxBatch),
+		Queue:    sqlstore.NewQueue(opts.MaxBatch),
 		stopped:  make(chan struct{}),
 		walPath:  path + "-wal",
-		synced:   make(chan []*op, 1),
+		synced:   make(chan []*sqlstore.Op, 1),
 		ready:    make(chan struct{}, 1),
 		syncDone: make(chan struct{}),
 	}
@@ -135,38 +122,8 @@ func (w *writer) loadTail(ctx context.Context) error {
 	return nil
 }
 
-// Write implements sqlstore.Writer: it queues sw and waits until it is
-// durable (or failed).
-func (w *writer) Write(ctx context.Context, sw *sqlstore.Write) error {
-	o := &op{w: sw, done: make(chan error, 1)}
-	w.mu.RLock()
-	if w.closed {
-		w.mu.RUnlock()
-		return errClosed
-	}
-	select {
-	case w.ops <- o:
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return ctx.Err()
-	}
-	w.mu.RUnlock()
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		// The change may still commit; the caller is told it is unknown.
-		return ctx.Err()
-	}
-}
-
 func (w *writer) close() {
-	w.mu.Lock()
-	if !w.closed {
-		w.closed = true
-		close(w.ops)
-	}
-	w.mu.Unlock()
+	w.Queue.Close()
 	<-w.stopped
 	<-w.syncDone
 	w.wal.Close()
@@ -191,9 +148,9 @@ func (w *writer) syncLoop() {
 		err := w.syncWAL()
 		for _, o := range b {
 			if err != nil {
-				o.done <- err
+				o.Done(err)
 			} else {
-				o.done <- o.failed
+				o.Done(o.Failed)
 			}
 		}
 	}
@@ -232,7 +189,7 @@ func (w *writer) loop() {
 	defer close(w.synced)
 	ctx := context.Background()
 	var b batch
-	ops := w.ops
+	ops := w.Ops()
 	for ops != nil || len(b.ops) > 0 {
 		var ready chan struct{}
 		if len(b.ops) > 0 {
@@ -270,7 +227,7 @@ func (w *writer) loop() {
 
 // batch is the open transaction and the changes applied to it.
 type batch struct {
-	ops   []*op
+	ops   []*sqlstore.Op
 	open  bool
 	saved audit.Chain          // the chain before the transaction began
 	audit []*coffer.AuditEntry // linked, inserted at commit
@@ -280,7 +237,7 @@ type batch struct {
 // fails with a domain error, the transaction is rolled back and replayed
 // without o's change; o's audit entries stay, marked as errors. When the
 // storage fails, every change of the batch fails.
-func (w *writer) add(ctx context.Context, b *batch, o *op) {
+func (w *writer) add(ctx context.Context, b *batch, o *sqlstore.Op) {
 	b.ops = append(b.ops, o)
 	if !b.open {
 		if err := w.begin(ctx, b); err != nil {
@@ -316,12 +273,12 @@ func (w *writer) begin(ctx context.Context, b *batch) error {
 	return nil
 }
 
-func (w *writer) recover(ctx context.Context, b *batch, o *op, err error) {
+func (w *writer) recover(ctx context.Context, b *batch, o *sqlstore.Op, err error) {
 	if coffer.ErrorCode(err) == coffer.EINTERNAL {
 		w.fail(ctx, b, err)
 		return
 	}
-	o.failed = err
+	o.Failed = err
 	// Roll back and replay: the changes before o succeed again, o now
 	// contributes only its audit entries.
 	w.rollback(ctx, b)
@@ -353,24 +310,24 @@ func (w *writer) fail(ctx context.Context, b *batch, err error) {
 		ce = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
 	}
 	for _, o := range b.ops {
-		o.done <- ce
+		o.Done(ce)
 	}
 	b.ops = nil
 }
 
 // apply runs one change and links its audit entries into the chain; the
 // entries are inserted at commit, in chain order.
-func (w *writer) apply(ctx context.Context, b *batch, o *op) error {
-	if o.failed == nil {
-		if err := o.w.Run(ctx, w.tx); err != nil {
+func (w *writer) apply(ctx context.Context, b *batch, o *sqlstore.Op) error {
+	if o.Failed == nil {
+		if err := o.Run(ctx, w.tx); err != nil {
 			return err
 		}
 	}
 	now := time.Now().UTC() // audit entries are stamped at commit, in chain order
-	for _, e := range o.w.Audit {
-		if o.failed != nil {
+	for _, e := range o.Audit {
+		if o.Failed != nil {
 			e.Outcome = coffer.OutcomeError
-			e.Reason = coffer.ErrorCode(o.failed)
+			e.Reason = coffer.ErrorCode(o.Failed)
 		}
 		e.Time = now
 		w.chain.Link(e)
@@ -432,8 +389,8 @@ func (w *writer) commit(ctx context.Context, b *batch) {
 	}
 	b.open = false
 	for _, o := range b.ops {
-		if o.failed == nil && o.w.Committed != nil {
-			o.w.Committed()
+		if o.Failed == nil && o.Committed != nil {
+			o.Committed()
 		}
 	}
 	w.nCommits.Add(1)
