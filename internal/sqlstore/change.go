@@ -62,7 +62,7 @@ func newSubjects(ctx context.Context, tx Tx, ch *coffer.Change) error {
 func createRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	for _, r := range ch.Creates {
 		n, err := tx.Exec(ctx, `INSERT INTO records (id, collection, subject, fields, idx, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			r.ID, r.Collection, r.Subject, EncodeFields(r.Fields), EncodeIndex(r.Index), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
+			r.ID, r.Collection, r.Subject, encodeFields(r.Fields), encodeIndex(r.Index), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
 		if err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func updateRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 			return err
 		}
 		n, err := tx.Exec(ctx, `UPDATE records SET fields = ?, idx = ?, version = version + 1, updated_at = ? WHERE id = ? AND collection = ? AND version = ?`,
-			EncodeFields(r.Fields), EncodeIndex(r.Index), r.UpdatedAt.UnixNano(), r.ID, r.Collection, r.Version)
+			encodeFields(r.Fields), encodeIndex(r.Index), r.UpdatedAt.UnixNano(), r.ID, r.Collection, r.Version)
 		if err != nil {
 			return err
 		}
@@ -137,7 +137,7 @@ func insertIndex(ctx context.Context, tx Tx, collection, id string, index []coff
 }
 
 func deleteIndex(ctx context.Context, tx Tx, collection, id string, encoded []byte) error {
-	index, err := DecodeIndex(encoded)
+	index, err := decodeIndex(encoded)
 	if err != nil {
 		return fmt.Errorf("record %s: %w", id, err)
 	}
@@ -153,7 +153,7 @@ func deleteIndex(ctx context.Context, tx Tx, collection, id string, encoded []by
 func newTokenKeys(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	for _, k := range ch.NewTokenKeys {
 		if _, err := tx.Exec(ctx, `INSERT INTO token_keys (namespace, dek, kek_version, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (namespace) DO NOTHING`,
-			k.Namespace, k.WrappedKey, int64(k.KEKVersion), Nanos(k.CreatedAt)); err != nil {
+			k.Namespace, k.WrappedKey, int64(k.KEKVersion), nanos(k.CreatedAt)); err != nil {
 			return err
 		}
 	}
@@ -169,7 +169,7 @@ func newTokens(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	for chunk := range slices.Chunk(ch.NewTokens, tokenChunk) {
 		args := make([]any, 0, 8*len(chunk))
 		for _, t := range chunk {
-			args = append(args, t.Token, t.Namespace, t.Fingerprint, t.Value, t.Subject, Nanos(t.CreatedAt), Nanos(t.ExpiresAt), Nanos(t.RevokedAt))
+			args = append(args, t.Token, t.Namespace, t.Fingerprint, t.Value, t.Subject, nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.RevokedAt))
 		}
 		n, err := tx.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES `+
 			strings.Repeat(params(8)+", ", len(chunk)-1)+params(8)+` ON CONFLICT (token) DO NOTHING`, args...)
@@ -226,7 +226,7 @@ func consents(ctx context.Context, tx Tx, ch *coffer.Change) error {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO consent_events (subject, purpose, granted, time, source, notice_version) VALUES (?, ?, ?, ?, ?, ?)`,
-			ev.Subject, ev.Purpose, boolInt(ev.Granted), Nanos(ev.Time), ev.Source, ev.NoticeVersion); err != nil {
+			ev.Subject, ev.Purpose, boolInt(ev.Granted), nanos(ev.Time), ev.Source, ev.NoticeVersion); err != nil {
 			return err
 		}
 	}

@@ -13,7 +13,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.Au
 	return s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
 		n, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING`,
-			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), Nanos(k.CreatedAt), Nanos(k.ExpiresAt))
+			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), nanos(k.CreatedAt), nanos(k.ExpiresAt))
 		if err == nil && n == 0 {
 			return coffer.Errorf(coffer.ECONFLICT, "api key id already exists")
 		}

@@ -16,11 +16,9 @@ type Dialect struct {
 	Numbered bool
 }
 
-// SQLite and Postgres are the two dialects.
-var (
-	SQLite   = Dialect{}
-	Postgres = Dialect{Numbered: true}
-)
+// Postgres is PostgreSQL's dialect; SQLite's is the zero Dialect, which
+// takes the statements as written.
+var Postgres = Dialect{Numbered: true}
 
 // SQL renders a statement written with ? parameters in the dialect (the
 // statements of this package hold no ? inside literals).

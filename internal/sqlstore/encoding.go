@@ -10,9 +10,9 @@ import (
 	"github.com/cofferhq/coffer"
 )
 
-// EncodeIndex packs index entries as uvarint(count) then, per entry,
+// encodeIndex packs index entries as uvarint(count) then, per entry,
 // uvarint(len) field uvarint(len) hash.
-func EncodeIndex(index []coffer.IndexEntry) []byte {
+func encodeIndex(index []coffer.IndexEntry) []byte {
 	b := binary.AppendUvarint(make([]byte, 0, 1+len(index)*32), uint64(len(index)))
 	for _, ix := range index {
 		b = binary.AppendUvarint(b, uint64(len(ix.Field)))
@@ -23,8 +23,8 @@ func EncodeIndex(index []coffer.IndexEntry) []byte {
 	return b
 }
 
-// DecodeIndex reverses EncodeIndex.
-func DecodeIndex(b []byte) ([]coffer.IndexEntry, error) {
+// decodeIndex reverses encodeIndex.
+func decodeIndex(b []byte) ([]coffer.IndexEntry, error) {
 	d := decoder{b: b}
 	n, err := d.count()
 	if err != nil {
@@ -42,9 +42,9 @@ func DecodeIndex(b []byte) ([]coffer.IndexEntry, error) {
 	return out, d.end()
 }
 
-// EncodeFields packs field name → ciphertext as uvarint(count) then, per
+// encodeFields packs field name → ciphertext as uvarint(count) then, per
 // field in name order, uvarint(len) name uvarint(len) ciphertext.
-func EncodeFields(m map[string][]byte) []byte {
+func encodeFields(m map[string][]byte) []byte {
 	names := make([]string, 0, len(m))
 	size := 1
 	for k, v := range m {
@@ -63,8 +63,8 @@ func EncodeFields(m map[string][]byte) []byte {
 	return b
 }
 
-// DecodeFields reverses EncodeFields.
-func DecodeFields(b []byte) (map[string][]byte, error) {
+// decodeFields reverses encodeFields.
+func decodeFields(b []byte) (map[string][]byte, error) {
 	d := decoder{b: b}
 	n, err := d.count()
 	if err != nil {
@@ -82,17 +82,17 @@ func DecodeFields(b []byte) (map[string][]byte, error) {
 	return m, d.end()
 }
 
-// ErrCorrupt reports bytes that are not in this layout.
-var ErrCorrupt = errors.New("corrupt field encoding")
+// errCorrupt reports bytes that are not in this layout.
+var errCorrupt = errors.New("corrupt field encoding")
 
-// decoder reads the length-prefixed encodings of EncodeFields and
-// EncodeIndex without trusting any length it reads.
+// decoder reads the length-prefixed encodings of encodeFields and
+// encodeIndex without trusting any length it reads.
 type decoder struct{ b []byte }
 
 func (d *decoder) count() (uint64, error) {
 	n, k := binary.Uvarint(d.b)
 	if k <= 0 || n > uint64(len(d.b)) {
-		return 0, ErrCorrupt
+		return 0, errCorrupt
 	}
 	d.b = d.b[k:]
 	return n, nil
@@ -101,7 +101,7 @@ func (d *decoder) count() (uint64, error) {
 func (d *decoder) bytes() ([]byte, error) {
 	l, k := binary.Uvarint(d.b)
 	if k <= 0 || l > uint64(len(d.b)-k) {
-		return nil, ErrCorrupt
+		return nil, errCorrupt
 	}
 	v := d.b[k : k+int(l) : k+int(l)]
 	d.b = d.b[k+int(l):]
@@ -110,21 +110,21 @@ func (d *decoder) bytes() ([]byte, error) {
 
 func (d *decoder) end() error {
 	if len(d.b) != 0 {
-		return ErrCorrupt
+		return errCorrupt
 	}
 	return nil
 }
 
-// Nanos stores a time as Unix nanoseconds, the zero time as 0.
-func Nanos(t time.Time) int64 {
+// nanos stores a time as Unix nanoseconds, the zero time as 0.
+func nanos(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
 	return t.UnixNano()
 }
 
-// FromNanos reverses Nanos.
-func FromNanos(n int64) time.Time {
+// fromNanos reverses nanos.
+func fromNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
 	}
@@ -135,14 +135,14 @@ func nanosPtr(t *time.Time) int64 {
 	if t == nil {
 		return 0
 	}
-	return Nanos(*t)
+	return nanos(*t)
 }
 
 func timePtr(n int64) *time.Time {
 	if n == 0 {
 		return nil
 	}
-	t := FromNanos(n)
+	t := fromNanos(n)
 	return &t
 }
 

@@ -57,11 +57,11 @@ func scanRecord(row Row) (*coffer.StoredRecord, error) {
 	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated); err != nil {
 		return nil, err
 	}
-	f, err := DecodeFields(blob)
+	f, err := decodeFields(blob)
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", r.ID, err)
 	}
-	r.Fields, r.CreatedAt, r.UpdatedAt = f, FromNanos(created), FromNanos(updated)
+	r.Fields, r.CreatedAt, r.UpdatedAt = f, fromNanos(created), fromNanos(updated)
 	return &r, nil
 }
 
@@ -74,14 +74,14 @@ func scanExpired(row Row) (*coffer.StoredRecord, error) {
 	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated, &idx); err != nil {
 		return nil, err
 	}
-	f, err := DecodeFields(blob)
+	f, err := decodeFields(blob)
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", r.ID, err)
 	}
-	if r.Index, err = DecodeIndex(idx); err != nil {
+	if r.Index, err = decodeIndex(idx); err != nil {
 		return nil, fmt.Errorf("record %s: %w", r.ID, err)
 	}
-	r.Fields, r.CreatedAt, r.UpdatedAt = f, FromNanos(created), FromNanos(updated)
+	r.Fields, r.CreatedAt, r.UpdatedAt = f, fromNanos(created), fromNanos(updated)
 	return &r, nil
 }
 
@@ -92,7 +92,7 @@ func scanSubject(row Row) (*coffer.Subject, error) {
 	if err := row.Scan(&sub.ID, &sub.WrappedDEK, &version, &created, &restricted, &consents); err != nil {
 		return nil, err
 	}
-	sub.KEKVersion, sub.CreatedAt, sub.Restricted = uint32(version), FromNanos(created), restricted != 0
+	sub.KEKVersion, sub.CreatedAt, sub.Restricted = uint32(version), fromNanos(created), restricted != 0
 	if consents != "{}" {
 		if err := json.Unmarshal([]byte(consents), &sub.Consents); err != nil {
 			return nil, fmt.Errorf("subject consents: %w", err)
@@ -111,13 +111,13 @@ func scanKey(row Row) (*coffer.APIKey, error) {
 	if cidrs != "" {
 		k.AllowedCIDRs = strings.Split(cidrs, ",")
 	}
-	k.CreatedAt, k.ExpiresAt, k.RevokedAt, k.LastUsedAt = FromNanos(created), FromNanos(expires), FromNanos(revoked), FromNanos(used)
+	k.CreatedAt, k.ExpiresAt, k.RevokedAt, k.LastUsedAt = fromNanos(created), fromNanos(expires), fromNanos(revoked), fromNanos(used)
 	return &k, nil
 }
 
 func operatorArgs(o *coffer.Operator) []any {
 	return []any{o.Username, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, boolInt(o.MFAEnrolled), boolInt(o.Locked),
-		Nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, Nanos(o.CreatedAt), o.Version, Nanos(o.TrainedAt), o.WebAuthn}
+		nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, nanos(o.CreatedAt), o.Version, nanos(o.TrainedAt), o.WebAuthn}
 }
 
 func scanOperator(row Row) (*coffer.Operator, error) {
@@ -127,13 +127,13 @@ func scanOperator(row Row) (*coffer.Operator, error) {
 		&o.PolicyVersion, &created, &o.Version, &trained, &o.WebAuthn); err != nil {
 		return nil, err
 	}
-	o.MFAEnrolled, o.Locked, o.LockedUntil, o.FailedLogins = mfa == 1, locked == 1, FromNanos(until), int(failed)
-	o.CreatedAt, o.TrainedAt = FromNanos(created), FromNanos(trained)
+	o.MFAEnrolled, o.Locked, o.LockedUntil, o.FailedLogins = mfa == 1, locked == 1, fromNanos(until), int(failed)
+	o.CreatedAt, o.TrainedAt = fromNanos(created), fromNanos(trained)
 	return &o, nil
 }
 
 func sessionArgs(s *coffer.Session) []any {
-	return []any{s.ID, s.Hash, s.Username, Nanos(s.CreatedAt), Nanos(s.LastSeenAt), Nanos(s.ExpiresAt)}
+	return []any{s.ID, s.Hash, s.Username, nanos(s.CreatedAt), nanos(s.LastSeenAt), nanos(s.ExpiresAt)}
 }
 
 func scanSession(row Row) (*coffer.Session, error) {
@@ -142,7 +142,7 @@ func scanSession(row Row) (*coffer.Session, error) {
 	if err := row.Scan(&s.ID, &s.Hash, &s.Username, &created, &seen, &expires); err != nil {
 		return nil, err
 	}
-	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = FromNanos(created), FromNanos(seen), FromNanos(expires)
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromNanos(created), fromNanos(seen), fromNanos(expires)
 	return &s, nil
 }
 
@@ -152,14 +152,14 @@ func scanConsent(row Row) (*coffer.ConsentEvent, error) {
 	if err := row.Scan(&e.Seq, &e.Subject, &e.Purpose, &granted, &t, &e.Source, &e.NoticeVersion); err != nil {
 		return nil, err
 	}
-	e.Granted, e.Time = granted != 0, FromNanos(t)
+	e.Granted, e.Time = granted != 0, fromNanos(t)
 	return &e, nil
 }
 
 func requestArgs(r *coffer.Request) []any {
 	checklist, _ := json.Marshal(r.Checklist)
-	return []any{r.ID, r.Kind, r.Regime, r.Subject, r.Status, Nanos(r.ReceivedAt), Nanos(r.DueAt), nanosPtr(r.AckDueAt),
-		boolInt(r.Extended), r.ExtensionReason, r.DenialReason, string(checklist), nanosPtr(r.CompletedAt), Nanos(r.UpdatedAt), r.Version}
+	return []any{r.ID, r.Kind, r.Regime, r.Subject, r.Status, nanos(r.ReceivedAt), nanos(r.DueAt), nanosPtr(r.AckDueAt),
+		boolInt(r.Extended), r.ExtensionReason, r.DenialReason, string(checklist), nanosPtr(r.CompletedAt), nanos(r.UpdatedAt), r.Version}
 }
 
 func scanRequest(row Row) (*coffer.Request, error) {
@@ -170,7 +170,7 @@ func scanRequest(row Row) (*coffer.Request, error) {
 		&r.ExtensionReason, &r.DenialReason, &checklist, &completed, &updated, &r.Version); err != nil {
 		return nil, err
 	}
-	r.ReceivedAt, r.DueAt, r.AckDueAt, r.CompletedAt, r.UpdatedAt = FromNanos(received), FromNanos(due), timePtr(ack), timePtr(completed), FromNanos(updated)
+	r.ReceivedAt, r.DueAt, r.AckDueAt, r.CompletedAt, r.UpdatedAt = fromNanos(received), fromNanos(due), timePtr(ack), timePtr(completed), fromNanos(updated)
 	r.Extended = extended != 0
 	if err := json.Unmarshal([]byte(checklist), &r.Checklist); err != nil {
 		return nil, fmt.Errorf("request %s checklist: %w", r.ID, err)
@@ -184,7 +184,7 @@ func scanToken(row Row) (*coffer.Token, error) {
 	if err := row.Scan(&t.Token, &t.Namespace, &t.Fingerprint, &t.Value, &t.Subject, &created, &expires, &revoked); err != nil {
 		return nil, err
 	}
-	t.CreatedAt, t.ExpiresAt, t.RevokedAt = FromNanos(created), FromNanos(expires), FromNanos(revoked)
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromNanos(created), fromNanos(expires), fromNanos(revoked)
 	return &t, nil
 }
 
@@ -194,6 +194,6 @@ func scanTokenKey(row Row) (*coffer.TokenKey, error) {
 	if err := row.Scan(&k.Namespace, &k.WrappedKey, &version, &created); err != nil {
 		return nil, err
 	}
-	k.KEKVersion, k.CreatedAt = uint32(version), FromNanos(created)
+	k.KEKVersion, k.CreatedAt = uint32(version), fromNanos(created)
 	return &k, nil
 }

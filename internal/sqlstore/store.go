@@ -139,7 +139,7 @@ func (s *Store) SubjectRecords(ctx context.Context, subject string) ([]*coffer.S
 func (s *Store) ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*coffer.StoredRecord, error) {
 	return collect(ctx, s.DB, scanExpired, `SELECT `+recordColumns+`, idx FROM records
 		WHERE collection = ? AND updated_at < ? AND (updated_at > ? OR (updated_at = ? AND id > ?)) ORDER BY updated_at, id LIMIT ?`,
-		collection, cutoff.UnixNano(), Nanos(afterUpdated), Nanos(afterUpdated), afterID, limit)
+		collection, cutoff.UnixNano(), nanos(afterUpdated), nanos(afterUpdated), afterID, limit)
 }
 
 // Subject implements coffer.SubjectStore.
