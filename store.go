@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"context"
+	"io"
 	"iter"
 	"time"
 )
@@ -37,6 +38,10 @@ type Change struct {
 	// RevokeTokens revokes tokens; ENOTFOUND if one is unknown.
 	RevokeTokens []string
 	Audit        []*AuditEntry
+	// At is when the change is made, set by the caller (stores never read
+	// the clock): it stamps erasures in the ledger and token revocations. A
+	// change with Erasures or RevokeTokens and a zero At fails (EINTERNAL).
+	At time.Time
 }
 
 // Rewrap is one subject's DEK wrapped anew under another KEK version.
@@ -47,24 +52,62 @@ type Rewrap struct {
 	KEKVersion uint32
 }
 
-// Store persists subjects, sealed records, blind indexes, API keys, the
-// schema document and the audit log. It never decides access and never
-// sees a plaintext value. Implementations: internal/sqlite (and, for scale,
-// internal/postgres), held to one suite in internal/storetest.
+// Store persists subjects, sealed records, blind indexes, tokens,
+// credentials, the schema document and the audit log. It never decides
+// access and never sees a plaintext value. Implementations:
+// internal/sqlite and internal/postgres (both over internal/sqlstore), held
+// to one suite in internal/storetest.
 //
-// Durable means the transaction is on stable storage (fsync'd) before the
-// method returns.
+// It is the sum of role interfaces; a consumer that needs one role takes
+// that one. Every method may also fail with EINTERNAL (a storage failure,
+// a closed or read-only store) or the context's error; the codes listed
+// per method are the domain errors. Durable means the transaction is on
+// stable storage (fsync'd) before the method returns; every write that
+// takes audit entries appends them in the same transaction, and when the
+// write fails with a domain error the entries are still appended with
+// Outcome error and Reason the code.
 type Store interface {
-	// Commit applies ch and appends its audit entries, durably.
-	Commit(ctx context.Context, ch *Change) error
-	// AppendAudit appends entries durably (reads, denials).
-	AppendAudit(ctx context.Context, entries ...*AuditEntry) error
+	Committer
+	RecordReader
+	SubjectStore
+	PrivacyReader
+	TokenReader
+	AuditReader
+	CredentialStore
+	OperatorStore
+	SchemaStore
+	io.Closer
+}
 
-	// Record returns one record. ENOTFOUND if absent.
+// Committer is the store's general write: a Change and its audit entries.
+type Committer interface {
+	// Commit applies ch and appends its audit entries, durably, all or
+	// nothing. Errors: those listed on Change (ECONFLICT, ENOTFOUND).
+	Commit(ctx context.Context, ch *Change) error
+	// AppendAudit appends entries durably (reads, denials). No domain
+	// errors.
+	AppendAudit(ctx context.Context, entries ...*AuditEntry) error
+}
+
+// RecordReader reads sealed records.
+type RecordReader interface {
+	// Record returns one record of collection. ENOTFOUND if absent (or in
+	// another collection).
 	Record(ctx context.Context, collection, id string) (*StoredRecord, error)
 	// FindRecords returns records of collection whose field has the blind
-	// index hash, at most limit, oldest first.
+	// index hash, at most limit, oldest first. None found is no error.
 	FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*StoredRecord, error)
+	// SubjectRecords returns every record of a subject, oldest first.
+	SubjectRecords(ctx context.Context, subject string) ([]*StoredRecord, error)
+	// ExpiredRecords returns up to limit records of collection last
+	// updated before cutoff, in (updated, id) order after the cursor
+	// (afterUpdated, afterID); the zero cursor starts at the oldest. The
+	// records carry their Index (the sweeper rewrites them).
+	ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*StoredRecord, error)
+}
+
+// SubjectStore reads subjects and rotates their wrapped DEKs.
+type SubjectStore interface {
 	// Subject returns a subject. ENOTFOUND if absent.
 	Subject(ctx context.Context, id string) (*Subject, error)
 	// SubjectsBelow returns up to limit subjects whose DEK is wrapped under
@@ -72,31 +115,38 @@ type Store interface {
 	SubjectsBelow(ctx context.Context, version uint32, afterID string, limit int) ([]*Subject, error)
 	// Rewrap replaces wrapped DEKs (key rotation), each only if the subject
 	// still has the KEK version it was read with; it returns how many it
-	// replaced, and appends audit in the same transaction.
+	// replaced, and appends audit in the same transaction. No domain
+	// errors: a stale rewrap is skipped, not refused.
 	Rewrap(ctx context.Context, rewraps []Rewrap, audit *AuditEntry) (int, error)
 	// KEKVersions counts subjects per KEK version.
 	KEKVersions(ctx context.Context) (map[uint32]int64, error)
+}
 
-	// SubjectRecords returns every record of a subject, oldest first.
-	SubjectRecords(ctx context.Context, subject string) ([]*StoredRecord, error)
-	// Consents returns a subject's consent history, oldest first.
+// PrivacyReader reads consent histories, the erasure ledger and
+// data-subject requests.
+type PrivacyReader interface {
+	// Consents returns a subject's consent history, oldest first (empty for
+	// an unknown subject).
 	Consents(ctx context.Context, subject string) ([]*ConsentEvent, error)
-	// ExpiredRecords returns up to limit records of collection last
-	// updated before cutoff, in (updated, id) order after the cursor
-	// (afterUpdated, afterID); the zero cursor starts at the oldest.
-	ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*StoredRecord, error)
 	// Erased reports whether the ledger holds hash.
 	Erased(ctx context.Context, hash []byte) (bool, error)
-	// TokenKey returns a namespace's key. ENOTFOUND if absent.
-	TokenKey(ctx context.Context, namespace string) (*TokenKey, error)
-	// Tokens returns the tokens found among ids (absent ones are left out).
-	Tokens(ctx context.Context, ids []string) (map[string]*Token, error)
-
 	// Request returns a data-subject request. ENOTFOUND if absent.
 	Request(ctx context.Context, id string) (*Request, error)
 	// Requests lists requests matching f, newest first.
 	Requests(ctx context.Context, f RequestFilter) ([]*Request, error)
+}
 
+// TokenReader reads the token vault (tokens are written by Commit).
+type TokenReader interface {
+	// TokenKey returns a namespace's key. ENOTFOUND if absent.
+	TokenKey(ctx context.Context, namespace string) (*TokenKey, error)
+	// Tokens returns the tokens found among ids (absent ones are left out:
+	// no error).
+	Tokens(ctx context.Context, ids []string) (map[string]*Token, error)
+}
+
+// AuditReader reads the audit log.
+type AuditReader interface {
 	// Audit returns entries matching f.
 	Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 	// AuditLog iterates over the whole log in storage order, for
@@ -104,7 +154,10 @@ type Store interface {
 	AuditLog(ctx context.Context) iter.Seq2[*AuditEntry, error]
 	// AuditHead returns the signed head. ENOTFOUND if never signed.
 	AuditHead(ctx context.Context) (*AuditHead, error)
+}
 
+// CredentialStore keeps API keys.
+type CredentialStore interface {
 	// CreateAPIKey stores k. ECONFLICT if its id exists.
 	CreateAPIKey(ctx context.Context, k *APIKey, audit *AuditEntry) error
 	// APIKey returns a key by id. ENOTFOUND if absent.
@@ -115,9 +168,13 @@ type Store interface {
 	// Unknown ids are ignored. It writes no audit entry: each use is
 	// audited by the request itself.
 	TouchAPIKeys(ctx context.Context, used map[string]time.Time) error
-	// RevokeAPIKey marks a key revoked. ENOTFOUND if absent.
-	RevokeAPIKey(ctx context.Context, id string, audit *AuditEntry) error
+	// RevokeAPIKey marks a key revoked at at. ENOTFOUND if absent or
+	// revoked already.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time, audit *AuditEntry) error
+}
 
+// OperatorStore keeps operators and their sessions.
+type OperatorStore interface {
 	// CreateOperator stores a new operator. ECONFLICT if the name exists.
 	CreateOperator(ctx context.Context, op *Operator, audit *AuditEntry) error
 	// Operator returns an operator. ENOTFOUND if absent.
@@ -125,22 +182,24 @@ type Store interface {
 	// Operators lists operators by name.
 	Operators(ctx context.Context) ([]*Operator, error)
 	// UpdateOperator replaces an operator whose Version is still op.Version
-	// (and bumps it). ECONFLICT if it moved on, ENOTFOUND if gone.
+	// (and bumps it). ECONFLICT if it moved on or the operator is gone.
 	UpdateOperator(ctx context.Context, op *Operator, audit *AuditEntry) error
-	// CreateSession stores a session.
+	// CreateSession stores a session. No domain errors.
 	CreateSession(ctx context.Context, s *Session, audit *AuditEntry) error
 	// Session returns a session. ENOTFOUND if absent.
 	Session(ctx context.Context, id string) (*Session, error)
-	// SeeSession records activity on a session (idle timeout).
+	// SeeSession records activity on a session (idle timeout); later
+	// times win, an unknown id is ignored.
 	SeeSession(ctx context.Context, id string, at time.Time) error
 	// DeleteSessions ends sessions: one by id, or every one of username
-	// when id is empty.
+	// when id is empty. Ending none is no error.
 	DeleteSessions(ctx context.Context, id, username string, audit *AuditEntry) error
+}
 
-	// SaveSchema stores the schema document (the source text).
-	SaveSchema(ctx context.Context, doc []byte, audit *AuditEntry) error
-	// Schema returns the stored schema document. ENOTFOUND if none.
+// SchemaStore keeps the schema document (its source text).
+type SchemaStore interface {
+	// SaveSchema stores the document, updated at at. No domain errors.
+	SaveSchema(ctx context.Context, doc []byte, at time.Time, audit *AuditEntry) error
+	// Schema returns the stored document. ENOTFOUND if none.
 	Schema(ctx context.Context) ([]byte, error)
-
-	Close() error
 }

@@ -18,6 +18,18 @@ import (
 
 // open gives each test its own PostgreSQL schema, dropped on cleanup.
 func open(t *testing.T) coffer.Store {
+	s, _ := openDisk(t)
+	return s
+}
+
+// openDisk is open and the store's Disk: the files of the schema's tables
+// and their indexes, read by the server (pg_read_binary_file: the test
+// connects as a superuser) after a CHECKPOINT has written them out.
+// PostgreSQL keeps deleted rows as dead tuples until VACUUM, so the scan
+// runs one first (VACUUM FULL: a plain one leaves the bytes of pruned
+// tuples in the page); what it does not read is the WAL and the files
+// VACUUM FULL unlinked.
+func openDisk(t *testing.T) (coffer.Store, storetest.Disk) {
 	dsn := os.Getenv("COFFER_TEST_POSTGRES")
 	if dsn == "" {
 		t.Skip("COFFER_TEST_POSTGRES is not set (a PostgreSQL DSN); .ci/run sets it when a server answers")
@@ -53,11 +65,52 @@ func open(t *testing.T) coffer.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, func(t *testing.T) map[string][]byte {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		var tables []string
+		rows, err := c.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`, schema)
+		if err == nil {
+			tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tbl := range tables {
+			if _, err := c.Exec(ctx, "VACUUM FULL "+schema+"."+tbl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Exec(ctx, "CHECKPOINT"); err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{}
+		rows, err = c.Query(ctx, `SELECT c.relname, pg_read_binary_file(pg_relation_filepath(c.oid)) FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'i', 't')
+			OR c.oid IN (SELECT reltoastrelid FROM pg_class c2 JOIN pg_namespace n2 ON n2.oid = c2.relnamespace WHERE n2.nspname = $1)`, schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var name string
+			var b []byte
+			if err := rows.Scan(&name, &b); err != nil {
+				t.Fatal(err)
+			}
+			files[name] = b
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, open)
+	storetest.Run(t, openDisk)
 }
 
 func TestChainVerifies(t *testing.T) {

@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"container/list"
+	"context"
 	"sync"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/sqlstore"
 )
 
 // recordCache is an LRU of stored records (ciphertext only, never
@@ -82,4 +84,55 @@ func (c *recordCache) committed(ch *coffer.Change) {
 			delete(c.items, d.ID)
 		}
 	}
+}
+
+// Record implements coffer.RecordReader, through the cache.
+func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.StoredRecord, error) {
+	r, gen := s.cache.get(id)
+	if r != nil {
+		if r.Collection != collection {
+			return nil, coffer.Errorf(coffer.ENOTFOUND, "record not found")
+		}
+		return r, nil
+	}
+	r, err := s.Store.Record(ctx, collection, id)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.fill(r, gen)
+	return r, nil
+}
+
+// FindRecords implements coffer.RecordReader. The index yields record ids;
+// the records come through Record and its cache.
+func (s *Store) FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*coffer.StoredRecord, error) {
+	rows, err := s.rdb.Query(ctx, sqlstore.QueryFindIDs, collection, field, hash, limit)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]*coffer.StoredRecord, 0, len(ids))
+	for _, id := range ids {
+		r, err := s.Record(ctx, collection, id)
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+			continue // deleted since the index was read
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

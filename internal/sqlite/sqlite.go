@@ -17,7 +17,7 @@ import (
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
-	"github.com/cofferhq/coffer/internal/rowcodec"
+	"github.com/cofferhq/coffer/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -40,16 +40,15 @@ type Options struct {
 	CacheRecords int
 }
 
-// Store is coffer.Store on SQLite.
+// Store is coffer.Store on SQLite: sqlstore's statements over a read pool
+// and the writer, with a cache of records in front of the reads.
 type Store struct {
-	path string
-	opts Options
-	wdb  *sql.DB // one connection, owned by the writer goroutine
-	rdb  *sql.DB
-	// Read statements, prepared once: parsing SQL is a large part of a
-	// point read's cost in SQLite.
-	qRecord, qSubject, qFind *sql.Stmt
-	cache                    *recordCache
+	*sqlstore.Store
+	path  string
+	opts  Options
+	wdb   *sql.DB // one connection, owned by the writer goroutine
+	rdb   *readDB
+	cache *recordCache
 
 	w *writer
 
@@ -99,7 +98,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	rdb.SetMaxOpenConns(opts.ReadConns)
 	rdb.SetMaxIdleConns(opts.ReadConns)
 	rdb.SetConnMaxLifetime(0)
-	s.rdb = rdb
+	s.rdb = newReadDB(rdb)
+	s.Store = &sqlstore.Store{DB: s.rdb, OnCommit: s.cache.committed}
 	if opts.ReadOnly {
 		return s, rdb.PingContext(ctx)
 	}
@@ -130,24 +130,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	for _, q := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
-		{&s.qRecord, `SELECT ` + rowcodec.RecordColumns + ` FROM records WHERE id = ? AND collection = ?`},
-		{&s.qSubject, `SELECT ` + rowcodec.SubjectColumns + ` FROM subjects WHERE id = ?`},
-		// Record ids are time-ordered, so ordering by id is oldest first.
-		{&s.qFind, `SELECT record FROM blind_index WHERE collection = ? AND field = ? AND hash = ? ORDER BY record LIMIT ?`},
-	} {
-		if *q.dst, err = rdb.PrepareContext(ctx, q.sql); err != nil {
-			return nil, err
-		}
-	}
 	w, err := newWriter(ctx, wdb, path, opts)
 	if err != nil {
 		return nil, err
 	}
-	s.w = w
+	s.w, s.Store.W = w, w
 	return s, nil
 }
 
@@ -168,7 +155,7 @@ func (s *Store) closeDBs() {
 	if s.wdb != nil {
 		s.wdb.Close()
 	}
-	s.rdb.Close()
+	s.rdb.close()
 }
 
 // Close stops the writer after the changes already queued and closes the
@@ -180,7 +167,7 @@ func (s *Store) Close() error {
 			// Fold the WAL back into the database file on a clean shutdown.
 			_, _ = s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		}
-		s.closeErr = errors.Join(s.rdb.Close(), func() error {
+		s.closeErr = errors.Join(s.rdb.close(), func() error {
 			if s.wdb != nil {
 				return s.wdb.Close()
 			}

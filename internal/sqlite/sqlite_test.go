@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -32,9 +33,23 @@ func open(t testing.TB) (*sqlite.Store, string) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) coffer.Store {
-		s, _ := open(t)
-		return s
+	storetest.Run(t, func(t *testing.T) (coffer.Store, storetest.Disk) {
+		s, path := open(t)
+		return s, func(t *testing.T) map[string][]byte {
+			files := map[string][]byte{}
+			entries, err := os.ReadDir(filepath.Dir(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				b, err := os.ReadFile(filepath.Join(filepath.Dir(path), e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[e.Name()] = b
+			}
+			return files
+		}
 	})
 }
 

@@ -7,41 +7,18 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
-	"github.com/cofferhq/coffer/internal/rowcodec"
+	"github.com/cofferhq/coffer/internal/sqlstore"
 )
 
-// errClosed answers changes queued after Close.
-var errClosed = &coffer.Error{Code: coffer.EINTERNAL, Message: "store is closed"}
-
-// op is one queued change: what to apply and the audit entries recording it.
-type op struct {
-	apply  func(context.Context, *tx) error // nil: audit entries only
-	after  func()                           // run once the change is committed
-	audit  []*coffer.AuditEntry
-	failed error // set when apply failed with a domain error
-	done   chan error
-}
-
-// tx is the writer's open transaction: its connection and statements.
-type tx struct {
-	conn *sql.Conn
-	st   *stmts
-}
-
 type stmts struct {
-	insSubject, insRecord, selIdx, updRecord, delRecord, insIndex, delIndex, putHead *sql.Stmt
+	putHead *sql.Stmt
 	// insAudit[n] inserts n audit rows in one statement.
 	insAudit map[int]*sql.Stmt
-	// other holds the writer's other statements, prepared on first use
-	// (the shared privacy and token code sends SQL text; parsing a 100-row
-	// INSERT anew each time cost more than running it).
-	other map[string]*sql.Stmt
 }
 
 // auditChunks are the row counts of the multi-row audit inserts, largest
@@ -52,6 +29,7 @@ const auditPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 type writer struct {
 	conn     *sql.Conn
+	tx       *connTx // the statements of sqlstore, prepared on first use
 	st       stmts
 	signer   *audit.Signer
 	maxBatch int
@@ -61,10 +39,8 @@ type writer struct {
 
 	nCommits, nChanges atomic.Int64 // committed transactions and the changes in them
 
-	mu      sync.RWMutex // guards closed against sends on a closed ops
-	closed  bool
-	ops     chan *op
-	stopped chan struct{}
+	*sqlstore.Queue // Write: callers queue their writes
+	stopped         chan struct{}
 
 	// The syncer makes committed batches durable: the writer commits with
 	// synchronous=NORMAL (frames written to the WAL, not fsync'd) and hands
@@ -72,7 +48,7 @@ type writer struct {
 	// So the next transaction runs while the previous one is being synced.
 	wal      *os.File
 	walPath  string
-	synced   chan []*op
+	synced   chan []*sqlstore.Op
 	ready    chan struct{} // the syncer's token: it is free to sync a commit
 	syncDone chan struct{}
 	broken   atomic.Pointer[coffer.Error] // set when an fsync failed: fail closed
@@ -85,12 +61,13 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 	}
 	w := &writer{
 		conn:     conn,
+		tx:       newConnTx(conn),
 		signer:   opts.Signer,
 		maxBatch: opts.MaxBatch,
-		ops:      make(chan *op, opts.MaxBatch),
+		Queue:    sqlstore.NewQueue(opts.MaxBatch),
 		stopped:  make(chan struct{}),
 		walPath:  path + "-wal",
-		synced:   make(chan []*op, 1),
+		synced:   make(chan []*sqlstore.Op, 1),
 		ready:    make(chan struct{}, 1),
 		syncDone: make(chan struct{}),
 	}
@@ -113,17 +90,10 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 		}
 		*dst, err = conn.PrepareContext(ctx, q)
 	}
-	prep(&w.st.insSubject, `INSERT INTO subjects (id, dek, kek_version, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-	prep(&w.st.insRecord, `INSERT INTO records (id, collection, subject, fields, idx, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`)
-	prep(&w.st.selIdx, `SELECT idx FROM records WHERE id = ? AND collection = ? AND version = ?`)
-	prep(&w.st.updRecord, `UPDATE records SET fields = ?, idx = ?, version = version + 1, updated_at = ? WHERE id = ? AND collection = ? AND version = ?`)
-	prep(&w.st.delRecord, `DELETE FROM records WHERE id = ? AND collection = ? RETURNING idx`)
-	prep(&w.st.insIndex, `INSERT INTO blind_index (collection, field, hash, record) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-	prep(&w.st.delIndex, `DELETE FROM blind_index WHERE collection = ? AND field = ? AND hash = ? AND record = ?`)
 	w.st.insAudit = map[int]*sql.Stmt{}
 	for _, n := range auditChunks {
 		var st *sql.Stmt
-		prep(&st, `INSERT INTO audit (`+rowcodec.AuditColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditPlaceholders+", ", n), ", "))
+		prep(&st, `INSERT INTO audit (`+sqlstore.AuditColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditPlaceholders+", ", n), ", "))
 		w.st.insAudit[n] = st
 	}
 	prep(&w.st.putHead, `INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`)
@@ -152,37 +122,8 @@ func (w *writer) loadTail(ctx context.Context) error {
 	return nil
 }
 
-// do queues o and waits until it is durable (or failed).
-func (w *writer) do(ctx context.Context, o *op) error {
-	o.done = make(chan error, 1)
-	w.mu.RLock()
-	if w.closed {
-		w.mu.RUnlock()
-		return errClosed
-	}
-	select {
-	case w.ops <- o:
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return ctx.Err()
-	}
-	w.mu.RUnlock()
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		// The change may still commit; the caller is told it is unknown.
-		return ctx.Err()
-	}
-}
-
 func (w *writer) close() {
-	w.mu.Lock()
-	if !w.closed {
-		w.closed = true
-		close(w.ops)
-	}
-	w.mu.Unlock()
+	w.Queue.Close()
 	<-w.stopped
 	<-w.syncDone
 	w.wal.Close()
@@ -207,9 +148,9 @@ func (w *writer) syncLoop() {
 		err := w.syncWAL()
 		for _, o := range b {
 			if err != nil {
-				o.done <- err
+				o.Done(err)
 			} else {
-				o.done <- o.failed
+				o.Done(o.Failed)
 			}
 		}
 	}
@@ -248,7 +189,7 @@ func (w *writer) loop() {
 	defer close(w.synced)
 	ctx := context.Background()
 	var b batch
-	ops := w.ops
+	ops := w.Ops()
 	for ops != nil || len(b.ops) > 0 {
 		var ready chan struct{}
 		if len(b.ops) > 0 {
@@ -286,7 +227,7 @@ func (w *writer) loop() {
 
 // batch is the open transaction and the changes applied to it.
 type batch struct {
-	ops   []*op
+	ops   []*sqlstore.Op
 	open  bool
 	saved audit.Chain          // the chain before the transaction began
 	audit []*coffer.AuditEntry // linked, inserted at commit
@@ -296,7 +237,7 @@ type batch struct {
 // fails with a domain error, the transaction is rolled back and replayed
 // without o's change; o's audit entries stay, marked as errors. When the
 // storage fails, every change of the batch fails.
-func (w *writer) add(ctx context.Context, b *batch, o *op) {
+func (w *writer) add(ctx context.Context, b *batch, o *sqlstore.Op) {
 	b.ops = append(b.ops, o)
 	if !b.open {
 		if err := w.begin(ctx, b); err != nil {
@@ -332,12 +273,12 @@ func (w *writer) begin(ctx context.Context, b *batch) error {
 	return nil
 }
 
-func (w *writer) recover(ctx context.Context, b *batch, o *op, err error) {
+func (w *writer) recover(ctx context.Context, b *batch, o *sqlstore.Op, err error) {
 	if coffer.ErrorCode(err) == coffer.EINTERNAL {
 		w.fail(ctx, b, err)
 		return
 	}
-	o.failed = err
+	o.Failed = err
 	// Roll back and replay: the changes before o succeed again, o now
 	// contributes only its audit entries.
 	w.rollback(ctx, b)
@@ -369,29 +310,24 @@ func (w *writer) fail(ctx context.Context, b *batch, err error) {
 		ce = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
 	}
 	for _, o := range b.ops {
-		o.done <- ce
+		o.Done(ce)
 	}
 	b.ops = nil
 }
 
 // apply runs one change and links its audit entries into the chain; the
 // entries are inserted at commit, in chain order.
-func (w *writer) apply(ctx context.Context, b *batch, o *op) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in store writer: %v", r)
-		}
-	}()
-	if o.apply != nil && o.failed == nil {
-		if err := o.apply(ctx, &tx{conn: w.conn, st: &w.st}); err != nil {
+func (w *writer) apply(ctx context.Context, b *batch, o *sqlstore.Op) error {
+	if o.Failed == nil {
+		if err := o.Run(ctx, w.tx); err != nil {
 			return err
 		}
 	}
-	now := time.Now().UTC()
-	for _, e := range o.audit {
-		if o.failed != nil {
+	now := time.Now().UTC() // audit entries are stamped at commit, in chain order
+	for _, e := range o.Audit {
+		if o.Failed != nil {
 			e.Outcome = coffer.OutcomeError
-			e.Reason = coffer.ErrorCode(o.failed)
+			e.Reason = coffer.ErrorCode(o.Failed)
 		}
 		e.Time = now
 		w.chain.Link(e)
@@ -414,7 +350,7 @@ func (w *writer) insertAudit(ctx context.Context, b *batch) error {
 		}
 		args = args[:0]
 		for _, e := range rest[:n] {
-			args = append(args, rowcodec.AuditArgs(e)...)
+			args = append(args, sqlstore.AuditArgs(e)...)
 		}
 		if _, err := w.st.insAudit[n].ExecContext(ctx, args...); err != nil {
 			return err
@@ -453,21 +389,12 @@ func (w *writer) commit(ctx context.Context, b *batch) {
 	}
 	b.open = false
 	for _, o := range b.ops {
-		if o.failed == nil && o.after != nil {
-			o.after()
+		if o.Failed == nil && o.Committed != nil {
+			o.Committed()
 		}
 	}
 	w.nCommits.Add(1)
 	w.nChanges.Add(int64(len(b.ops)))
 	w.synced <- b.ops
 	b.ops = nil
-}
-
-// exec runs a statement and returns the number of rows it changed.
-func (t *tx) exec(ctx context.Context, st *sql.Stmt, args ...any) (int64, error) {
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }

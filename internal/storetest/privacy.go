@@ -45,7 +45,7 @@ func testConsents(t *testing.T, s coffer.Store) {
 	if err := s.Commit(ctx, &coffer.Change{Restrictions: []coffer.Restriction{{Subject: "cus_c", Restricted: true}}}); err != nil {
 		t.Fatal(err)
 	}
-	if sub, _ := s.Subject(ctx, "cus_c"); !sub.Restricted {
+	if sub := must(s.Subject(ctx, "cus_c"))(t); !sub.Restricted {
 		t.Error("restriction not stored")
 	}
 	err = s.Commit(ctx, &coffer.Change{Restrictions: []coffer.Restriction{{Subject: "cus_nobody", Restricted: true}}})
@@ -67,7 +67,7 @@ func testErasure(t *testing.T, s coffer.Store) {
 	hash := []byte("ledger-hash-of-cus_e-0123456789ab")
 	// Erasing while a record is not in the change: refused, nothing gone.
 	err = s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_e1"}},
-		Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash}}, Audit: []*coffer.AuditEntry{entry("subject.erase", "")}})
+		Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash}}, At: time.Now(), Audit: []*coffer.AuditEntry{entry("subject.erase", "")}})
 	if coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Fatalf("erasure with a record left: %v", err)
 	}
@@ -78,26 +78,26 @@ func testErasure(t *testing.T, s coffer.Store) {
 		t.Errorf("refused erasure audited as %s/%s", e.Action, e.Outcome)
 	}
 	err = s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_e1"}, {Collection: "customers", ID: "rec_e2"}},
-		Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash}}, Audit: []*coffer.AuditEntry{entry("subject.erase", "")}})
+		Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash}}, At: time.Now(), Audit: []*coffer.AuditEntry{entry("subject.erase", "")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Subject(ctx, "cus_e"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("subject (its DEK) still there: %v", err)
 	}
-	if got, _ := s.SubjectRecords(ctx, "cus_e"); len(got) != 0 {
+	if got := must(s.SubjectRecords(ctx, "cus_e"))(t); len(got) != 0 {
 		t.Errorf("%d records left", len(got))
 	}
-	if found, _ := s.FindRecords(ctx, "customers", "email", r1.Index[0].Hash, 10); len(found) != 0 {
+	if found := must(s.FindRecords(ctx, "customers", "email", r1.Index[0].Hash, 10))(t); len(found) != 0 {
 		t.Error("blind index still finds an erased record")
 	}
-	if hist, _ := s.Consents(ctx, "cus_e"); len(hist) != 0 {
+	if hist := must(s.Consents(ctx, "cus_e"))(t); len(hist) != 0 {
 		t.Error("consent history of an erased subject remains")
 	}
 	if ok, err := s.Erased(ctx, hash); err != nil || !ok {
 		t.Errorf("ledger: %v %v", ok, err)
 	}
-	if ok, _ := s.Erased(ctx, []byte("another")); ok {
+	if ok := must(s.Erased(ctx, []byte("another")))(t); ok {
 		t.Error("ledger holds a hash never erased")
 	}
 }
@@ -134,7 +134,7 @@ func testRequests(t *testing.T, s coffer.Store) {
 	if err := s.Commit(ctx, &coffer.Change{RequestUpdates: []*coffer.Request{&gone}}); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("update of a missing request: %v", err)
 	}
-	if got, _ = s.Request(ctx, "req_1"); got.Status != "open" || got.Version != 2 || !got.Extended {
+	if got = must(s.Request(ctx, "req_1"))(t); got.Status != "open" || got.Version != 2 || !got.Extended {
 		t.Errorf("after update: %+v", got)
 	}
 	r2 := &coffer.Request{ID: "req_2", Kind: "access", Regime: "ccpa", Subject: "cus_s", Status: "unverified", ReceivedAt: at.Add(time.Hour), Version: 1}
@@ -190,13 +190,13 @@ func testExpired(t *testing.T, s coffer.Store) {
 	if err != nil || len(got) != 1 || got[0].ID != "rec_x1" {
 		t.Fatalf("ExpiredRecords = %v %v", ids(got), err)
 	}
-	if got, _ := s.ExpiredRecords(ctx, "orders", time.Now(), time.Time{}, "", 10); len(got) != 0 {
+	if got := must(s.ExpiredRecords(ctx, "orders", time.Now(), time.Time{}, "", 10))(t); len(got) != 0 {
 		t.Errorf("other collection: %v", ids(got))
 	}
 	// Paging: the cursor of the first page's last record starts the next.
-	all, _ := s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), time.Time{}, "", 10)
-	first, _ := s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), time.Time{}, "", 1)
-	rest, _ := s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), first[0].UpdatedAt, first[0].ID, 10)
+	all := must(s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), time.Time{}, "", 10))(t)
+	first := must(s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), time.Time{}, "", 1))(t)
+	rest := must(s.ExpiredRecords(ctx, "customers", time.Now().Add(time.Hour), first[0].UpdatedAt, first[0].ID, 10))(t)
 	if len(all) < 2 || !cmp.Equal(ids(all), append(ids(first), ids(rest)...)) {
 		t.Errorf("paging: all %v, first %v, rest %v", ids(all), ids(first), ids(rest))
 	}

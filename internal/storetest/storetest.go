@@ -1,6 +1,9 @@
 // Package storetest is the conformance suite every coffer.Store must pass.
 // internal/sqlite runs it always; internal/postgres when
-// COFFER_TEST_POSTGRES names a server.
+// COFFER_TEST_POSTGRES names a server. Every error a store returns is
+// checked, reads included (must), so a store that fails a query cannot
+// pass an assertion of "no results"; and for every factory the suite scans
+// the store's files for canaries an erasure must have removed.
 package storetest
 
 import (
@@ -16,9 +19,15 @@ import (
 	"github.com/cofferhq/coffer"
 )
 
-// Factory opens an empty store for one test. The store is closed by the
-// suite; the factory registers any further cleanup (such as canary scans).
-type Factory func(t *testing.T) coffer.Store
+// Factory opens an empty store for one test, and returns how to read what
+// the store keeps on disk. The store is closed by the suite; the factory
+// registers any further cleanup.
+type Factory func(t *testing.T) (coffer.Store, Disk)
+
+// Disk returns the bytes the store keeps on disk, by file (the database
+// and its WAL; a table's file), read after the store closed: the suite
+// scans them for canaries.
+type Disk func(t *testing.T) map[string][]byte
 
 // Run runs the whole suite.
 func Run(t *testing.T, open Factory) {
@@ -44,14 +53,22 @@ func Run(t *testing.T, open Factory) {
 		{"Requests", testRequests},
 		{"ExpiredRecords", testExpired},
 		{"Tokens", testTokens},
+		{"UpdateChecksCollection", testUpdateCollection},
+		{"AuditHead", testAuditHead},
+		{"PanicFailsTheBatchOnly", testPanic},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
+			s, _ := open(t)
 			defer s.Close()
 			tt.fn(t, s)
 		})
 	}
+	t.Run("ErasureLeavesNoCanaryOnDisk", func(t *testing.T) {
+		s, disk := open(t)
+		defer s.Close() // closed already unless the test failed early
+		testErasureCanary(t, s, disk)
+	})
 }
 
 var ctx = context.Background()
@@ -138,11 +155,11 @@ func testFindRecords(t *testing.T, s coffer.Store) {
 	if len(got) != 2 || got[0].ID != "rec_3" || got[1].ID != "rec_4" {
 		t.Errorf("FindRecords = %v", ids(got))
 	}
-	got, _ = s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 1)
+	got = must(s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 1))(t)
 	if len(got) != 1 {
 		t.Errorf("limit 1 returned %d", len(got))
 	}
-	got, _ = s.FindRecords(ctx, "customers", "phone", bytes.Repeat([]byte{'x'}, 16), 10)
+	got = must(s.FindRecords(ctx, "customers", "phone", bytes.Repeat([]byte{'x'}, 16), 10))(t)
 	if len(got) != 0 {
 		t.Errorf("other field matched: %v", ids(got))
 	}
@@ -150,7 +167,7 @@ func testFindRecords(t *testing.T, s coffer.Store) {
 	if err := s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_3"}}}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 10)
+	got = must(s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'x'}, 16), 10))(t)
 	if len(got) != 1 || got[0].ID != "rec_4" {
 		t.Errorf("after delete: %v", ids(got))
 	}
@@ -175,7 +192,7 @@ func testSubjectConflict(t *testing.T, s coffer.Store) {
 	if coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Fatalf("second subject: err = %v, want conflict", err)
 	}
-	sub, _ := s.Subject(ctx, "cus_1")
+	sub := must(s.Subject(ctx, "cus_1"))(t)
 	if string(sub.WrappedDEK) != "wrapped-cus_1" {
 		t.Error("the existing DEK was replaced")
 	}
@@ -199,7 +216,7 @@ func testUpdateVersion(t *testing.T, s coffer.Store) {
 	if err := s.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := s.Record(ctx, "customers", "rec_u")
+	got := must(s.Record(ctx, "customers", "rec_u"))(t)
 	if got.Version != 2 || string(got.Fields["email"]) != "new" || got.Fields["name"] != nil {
 		t.Errorf("after update: %+v", got)
 	}
@@ -208,10 +225,10 @@ func testUpdateVersion(t *testing.T, s coffer.Store) {
 		t.Errorf("stale update: err = %v, want conflict", err)
 	}
 	// The index follows the update.
-	if got, _ := s.FindRecords(ctx, "customers", "email", r.Index[0].Hash, 10); len(got) != 0 {
+	if got := must(s.FindRecords(ctx, "customers", "email", r.Index[0].Hash, 10))(t); len(got) != 0 {
 		t.Error("the old index entry survived the update")
 	}
-	if got, _ := s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'n'}, 16), 10); len(got) != 1 {
+	if got := must(s.FindRecords(ctx, "customers", "email", bytes.Repeat([]byte{'n'}, 16), 10))(t); len(got) != 1 {
 		t.Error("the new index entry is missing")
 	}
 }
@@ -309,60 +326,6 @@ func testConcurrent(t *testing.T, s coffer.Store) {
 	}
 }
 
-func testAPIKeys(t *testing.T, s coffer.Store) {
-	k := &coffer.APIKey{ID: "key_1", Name: "ci", Role: "admin", Hash: bytes.Repeat([]byte{1}, 32),
-		AllowedCIDRs: []string{"10.0.0.0/8", "127.0.0.1/32"}, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.CreateAPIKey(ctx, k, entry("api_key.create", "")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateAPIKey(ctx, k, nil); coffer.ErrorCode(err) != coffer.ECONFLICT {
-		t.Errorf("duplicate key: %v", err)
-	}
-	got, err := s.APIKey(ctx, "key_1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(k, got); diff != "" {
-		t.Errorf("key (-want +got):\n%s", diff)
-	}
-	t1 := time.Now().UTC().Truncate(time.Microsecond)
-	if err := s.TouchAPIKeys(ctx, map[string]time.Time{"key_1": t1, "key_unknown": t1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.TouchAPIKeys(ctx, map[string]time.Time{"key_1": t1.Add(-time.Hour)}); err != nil { // an older use loses
-		t.Fatal(err)
-	}
-	if got, _ := s.APIKey(ctx, "key_1"); !got.LastUsedAt.Equal(t1) {
-		t.Errorf("last used %v, want %v", got.LastUsedAt, t1)
-	}
-	if err := s.RevokeAPIKey(ctx, "key_1", nil); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.APIKey(ctx, "key_1"); got.RevokedAt.IsZero() {
-		t.Error("revoked key has no revocation time")
-	}
-	if err := s.RevokeAPIKey(ctx, "key_1", nil); coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		t.Errorf("second revocation: %v", err)
-	}
-	if ks, _ := s.APIKeys(ctx); len(ks) != 1 {
-		t.Errorf("APIKeys: %d", len(ks))
-	}
-}
-
-func testSchema(t *testing.T, s coffer.Store) {
-	if _, err := s.Schema(ctx); coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		t.Errorf("empty store schema: %v", err)
-	}
-	for _, doc := range []string{"purposes: {}", "purposes: {a: {legal_basis: contract}}"} {
-		if err := s.SaveSchema(ctx, []byte(doc), nil); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := s.Schema(ctx); err != nil || string(got) != doc {
-			t.Errorf("Schema = %q, %v", got, err)
-		}
-	}
-}
-
 func testAuditFilter(t *testing.T, s coffer.Store) {
 	for i := range 6 {
 		e := entry("read", fmt.Sprint(i))
@@ -373,19 +336,19 @@ func testAuditFilter(t *testing.T, s coffer.Store) {
 			t.Fatal(err)
 		}
 	}
-	got, _ := s.Audit(ctx, coffer.AuditFilter{Actor: "key_other"})
+	got := must(s.Audit(ctx, coffer.AuditFilter{Actor: "key_other"}))(t)
 	if len(got) != 3 || got[0].Seq != 2 {
 		t.Errorf("actor filter: %d entries", len(got))
 	}
-	got, _ = s.Audit(ctx, coffer.AuditFilter{Subject: "cus_1", Desc: true, Limit: 2})
+	got = must(s.Audit(ctx, coffer.AuditFilter{Subject: "cus_1", Desc: true, Limit: 2}))(t)
 	if len(got) != 2 || got[0].Seq != 5 || got[1].Seq != 3 {
 		t.Errorf("subject filter desc: %+v", got)
 	}
-	got, _ = s.Audit(ctx, coffer.AuditFilter{AfterSeq: 4})
+	got = must(s.Audit(ctx, coffer.AuditFilter{AfterSeq: 4}))(t)
 	if len(got) != 2 || got[0].Seq != 5 {
 		t.Errorf("after seq: %d entries", len(got))
 	}
-	got, _ = s.Audit(ctx, coffer.AuditFilter{Until: time.Now().Add(-time.Hour)})
+	got = must(s.Audit(ctx, coffer.AuditFilter{Until: time.Now().Add(-time.Hour)}))(t)
 	if len(got) != 0 {
 		t.Errorf("until an hour ago: %d entries", len(got))
 	}
@@ -411,7 +374,7 @@ func testRewrap(t *testing.T, s coffer.Store) {
 	if err != nil || len(page) != 3 || page[0].ID != "cus_0" || page[2].ID != "cus_2" {
 		t.Fatalf("first page: %v %v", page, err)
 	}
-	page2, _ := s.SubjectsBelow(ctx, 2, page[2].ID, 3)
+	page2 := must(s.SubjectsBelow(ctx, 2, page[2].ID, 3))(t)
 	if len(page2) != 1 || page2[0].ID != "cus_3" {
 		t.Fatalf("second page: %v", page2)
 	}
@@ -424,10 +387,10 @@ func testRewrap(t *testing.T, s coffer.Store) {
 	if err != nil || n != 2 {
 		t.Fatalf("Rewrap = %d, %v; want 2", n, err)
 	}
-	if sub, _ := s.Subject(ctx, "cus_0"); string(sub.WrappedDEK) != "new-0" || sub.KEKVersion != 2 {
+	if sub := must(s.Subject(ctx, "cus_0"))(t); string(sub.WrappedDEK) != "new-0" || sub.KEKVersion != 2 {
 		t.Errorf("cus_0 = %+v", sub)
 	}
-	if sub, _ := s.Subject(ctx, "cus_4"); string(sub.WrappedDEK) != "wrapped-cus_4" {
+	if sub := must(s.Subject(ctx, "cus_4"))(t); string(sub.WrappedDEK) != "wrapped-cus_4" {
 		t.Error("a stale rewrap replaced a DEK")
 	}
 	if e := lastAudit(t, s); e.Action != "keys.rewrap" {
@@ -435,65 +398,63 @@ func testRewrap(t *testing.T, s coffer.Store) {
 	}
 }
 
-func testOperators(t *testing.T, s coffer.Store) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	op := &coffer.Operator{Username: "alice", Role: "support", PasswordHash: "$argon2id$x", TOTPSecret: []byte("sealed"), CreatedAt: now}
-	if err := s.CreateOperator(ctx, op, entry("operator.create", "")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateOperator(ctx, op, nil); coffer.ErrorCode(err) != coffer.ECONFLICT {
-		t.Fatalf("duplicate operator: %v", err)
-	}
-	got, err := s.Operator(ctx, "alice")
-	if err != nil || got.Version != 1 || got.Role != "support" || string(got.TOTPSecret) != "sealed" || got.MFAEnrolled || !got.CreatedAt.Equal(now) {
-		t.Fatalf("Operator = %+v, %v", got, err)
-	}
-	got.MFAEnrolled, got.TOTPLastStep, got.FailedLogins, got.PolicyVersion = true, 42, 2, "2026-1"
-	got.LockedUntil, got.TrainedAt, got.WebAuthn = now.Add(time.Minute), now.Add(-time.Hour), []byte(`[{"id":"x"}]`)
-	if err := s.UpdateOperator(ctx, got, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.UpdateOperator(ctx, got, nil); coffer.ErrorCode(err) != coffer.ECONFLICT {
-		t.Fatalf("stale update: %v", err)
-	}
-	again, _ := s.Operator(ctx, "alice")
-	if again.Version != 2 || !again.MFAEnrolled || again.TOTPLastStep != 42 || again.FailedLogins != 2 || again.PolicyVersion != "2026-1" || !again.LockedUntil.Equal(now.Add(time.Minute)) || !again.TrainedAt.Equal(now.Add(-time.Hour)) ||
-		string(again.WebAuthn) != `[{"id":"x"}]` {
-		t.Fatalf("after update: %+v", again)
-	}
-	if _, err := s.Operator(ctx, "bob"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		t.Fatalf("missing operator: %v", err)
-	}
-	if ops, _ := s.Operators(ctx); len(ops) != 1 {
-		t.Fatalf("Operators: %d", len(ops))
+// must fails the test when err is set and returns v, so that no read's
+// error goes unchecked before its result is asserted on:
+// must(s.Subject(ctx, id))(t).
+func must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return v
 	}
 }
 
-func testSessions(t *testing.T, s coffer.Store) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	for _, id := range []string{"ses_1", "ses_2"} {
-		ss := &coffer.Session{ID: id, Hash: []byte("h-" + id), Username: "alice", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := s.CreateSession(ctx, ss, nil); err != nil {
+// testUpdateCollection: an update names the record's collection as well as
+// its version; another collection is a conflict and changes nothing.
+func testUpdateCollection(t *testing.T, s coffer.Store) {
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Creates: []*coffer.StoredRecord{record("rec_c", "cus_1")}}); err != nil {
+		t.Fatal(err)
+	}
+	up := record("rec_c", "cus_1")
+	up.Collection, up.Version, up.Fields = "payment_methods", 1, map[string][]byte{"email": []byte("moved")}
+	if err := s.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}}); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("update through another collection: %v, want conflict", err)
+	}
+	if got := must(s.Record(ctx, "customers", "rec_c"))(t); got.Version != 1 || string(got.Fields["email"]) != "ct-email-rec_c" {
+		t.Errorf("after a refused update: %+v", got)
+	}
+}
+
+// testAuditHead: an empty log has no signed head (ENOTFOUND); after an
+// append, the head names the last entry. (The suite's factories sign.)
+func testAuditHead(t *testing.T, s coffer.Store) {
+	if _, err := s.AuditHead(ctx); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Fatalf("head of an empty log: %v, want not_found", err)
+	}
+	for range 2 {
+		if err := s.AppendAudit(ctx, entry("read", "rec_1")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SeeSession(ctx, "ses_1", now.Add(time.Minute)); err != nil {
-		t.Fatal(err)
+	h := must(s.AuditHead(ctx))(t)
+	if h.Seq != 2 || !bytes.Equal(h.Hash, lastAudit(t, s).Hash) || len(h.Signature) == 0 {
+		t.Errorf("head = %+v", h)
 	}
-	got, err := s.Session(ctx, "ses_1")
-	if err != nil || string(got.Hash) != "h-ses_1" || !got.LastSeenAt.Equal(now.Add(time.Minute)) || !got.ExpiresAt.Equal(now.Add(time.Hour)) {
-		t.Fatalf("Session = %+v, %v", got, err)
+}
+
+// testPanic: a change that panics inside the writer (a nil record) fails
+// with EINTERNAL, and the writer goes on with the next one.
+func testPanic(t *testing.T, s coffer.Store) {
+	err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Creates: []*coffer.StoredRecord{nil}})
+	if coffer.ErrorCode(err) != coffer.EINTERNAL {
+		t.Fatalf("panicking change: %v, want internal", err)
 	}
-	if err := s.DeleteSessions(ctx, "ses_1", "", entry("logout", "")); err != nil {
-		t.Fatal(err)
+	if _, err := s.Subject(ctx, "cus_1"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		t.Errorf("the panicking change was partly written: %v", err)
 	}
-	if _, err := s.Session(ctx, "ses_1"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		t.Fatalf("deleted session: %v", err)
-	}
-	if err := s.DeleteSessions(ctx, "", "alice", nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Session(ctx, "ses_2"); coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		t.Fatalf("sessions of a user survived: %v", err)
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_1")}, Audit: []*coffer.AuditEntry{entry("create", "")}}); err != nil {
+		t.Fatalf("the writer did not go on: %v", err)
 	}
 }

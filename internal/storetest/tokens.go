@@ -52,23 +52,27 @@ func testTokens(t *testing.T, s coffer.Store) {
 	if len(got) != 3 || got[batch[0].Token] == nil || string(got[batch[249].Token].Value) != "sealed-"+batch[249].Token || got["tok_fresh"] != nil {
 		t.Fatalf("Tokens: %d found, fresh %v", len(got), got["tok_fresh"])
 	}
-	if err := s.Commit(ctx, &coffer.Change{RevokeTokens: []string{batch[0].Token}}); err != nil {
+	if err := s.Commit(ctx, &coffer.Change{RevokeTokens: []string{batch[0].Token}}); coffer.ErrorCode(err) != coffer.EINTERNAL {
+		t.Errorf("revocation without a time: %v, want internal", err)
+	}
+	revoked := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := s.Commit(ctx, &coffer.Change{RevokeTokens: []string{batch[0].Token}, At: revoked}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, &coffer.Change{RevokeTokens: []string{batch[0].Token}}); coffer.ErrorCode(err) != coffer.ENOTFOUND {
+	if err := s.Commit(ctx, &coffer.Change{RevokeTokens: []string{batch[0].Token}, At: revoked}); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("revoking twice: %v", err)
 	}
-	if got, _ := s.Tokens(ctx, []string{batch[0].Token}); got[batch[0].Token].RevokedAt.IsZero() {
-		t.Error("revocation not stored")
+	if got := must(s.Tokens(ctx, []string{batch[0].Token}))(t); !got[batch[0].Token].RevokedAt.Equal(revoked) {
+		t.Errorf("revoked at %v, want %v (Change.At)", got[batch[0].Token].RevokedAt, revoked)
 	}
 	// Erasing the owner deletes its tokens.
 	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_t")}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_t", LedgerHash: []byte("h-cus_t")}}}); err != nil {
+	if err := s.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_t", LedgerHash: []byte("h-cus_t")}}, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Tokens(ctx, []string{"tok_owned", batch[1].Token}); got["tok_owned"] != nil || got[batch[1].Token] == nil {
+	if got := must(s.Tokens(ctx, []string{"tok_owned", batch[1].Token}))(t); got["tok_owned"] != nil || got[batch[1].Token] == nil {
 		t.Errorf("erasure and tokens: owned %v, other %v", got["tok_owned"] != nil, got[batch[1].Token] != nil)
 	}
 }

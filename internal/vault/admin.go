@@ -34,7 +34,7 @@ func (v *Admin) PutSchema(ctx context.Context, c *Call, doc []byte) (*coffer.Sch
 		return nil, err
 	}
 	e.Outcome = coffer.OutcomeAllowed
-	if err := v.store.SaveSchema(ctx, doc, e); err != nil {
+	if err := v.store.SaveSchema(ctx, doc, v.now(), e); err != nil {
 		return nil, err
 	}
 	v.schema.Store(&loadedSchema{s: sc, doc: doc})

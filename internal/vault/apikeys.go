@@ -231,7 +231,7 @@ func (v *Identity) RevokeAPIKey(ctx context.Context, c *Call, id string) error {
 		return err
 	}
 	e.Outcome = coffer.OutcomeAllowed
-	if err := v.store.RevokeAPIKey(ctx, id, e); err != nil {
+	if err := v.store.RevokeAPIKey(ctx, id, v.now(), e); err != nil {
 		return err
 	}
 	v.keyMu.Lock()

@@ -313,7 +313,7 @@ func (v *Privacy) actOnRequest(ctx context.Context, c *Call, id string, a Reques
 	now := v.now().UTC()
 	upd := *r
 	upd.UpdatedAt = now
-	ch := &coffer.Change{RequestUpdates: []*coffer.Request{&upd}, Audit: []*coffer.AuditEntry{e}}
+	ch := &coffer.Change{RequestUpdates: []*coffer.Request{&upd}, Audit: []*coffer.AuditEntry{e}, At: now}
 	switch a.Action {
 	case rights.Extend:
 		if err := rights.CanExtend(rights.Status(r.Status), r.Extended, a.Reason); err != nil {

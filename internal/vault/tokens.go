@@ -279,7 +279,7 @@ func (v *Tokens) Revoke(ctx context.Context, c *Call, id string) error {
 		return err
 	}
 	e.Outcome = coffer.OutcomeAllowed
-	return v.store.Commit(ctx, &coffer.Change{RevokeTokens: []string{id}, Audit: []*coffer.AuditEntry{e}})
+	return v.store.Commit(ctx, &coffer.Change{RevokeTokens: []string{id}, At: v.now(), Audit: []*coffer.AuditEntry{e}})
 }
 
 // tokenizeField stores a record's tokenized (card) field: the token is

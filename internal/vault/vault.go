@@ -142,7 +142,7 @@ func (c *core) loadSchema(ctx context.Context, doc []byte, name string) error {
 		if err != nil {
 			return err
 		}
-		if err := c.store.SaveSchema(ctx, doc, &coffer.AuditEntry{Actor: "system", Action: "schema.load", Outcome: coffer.OutcomeAllowed}); err != nil {
+		if err := c.store.SaveSchema(ctx, doc, c.now(), &coffer.AuditEntry{Actor: "system", Action: "schema.load", Outcome: coffer.OutcomeAllowed}); err != nil {
 			return err
 		}
 		c.schema.Store(&loadedSchema{s: sc, doc: doc})

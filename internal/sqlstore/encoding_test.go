@@ -1,4 +1,4 @@
-package rowcodec
+package sqlstore
 
 import (
 	"bytes"
@@ -11,39 +11,39 @@ import (
 
 func TestRoundTrip(t *testing.T) {
 	fields := map[string][]byte{"email": {1, 2, 3}, "name": {}, "phone": bytes.Repeat([]byte{9}, 300)}
-	got, err := DecodeFields(EncodeFields(fields))
+	got, err := decodeFields(encodeFields(fields))
 	if err != nil || !cmp.Equal(fields, got) {
 		t.Fatalf("fields: %v %v", got, err)
 	}
 	index := []coffer.IndexEntry{{Field: "email", Hash: bytes.Repeat([]byte{7}, 16)}, {Field: "phone", Hash: []byte{1}}}
-	gi, err := DecodeIndex(EncodeIndex(index))
+	gi, err := decodeIndex(encodeIndex(index))
 	if err != nil || !cmp.Equal(index, gi) {
 		t.Fatalf("index: %v %v", gi, err)
 	}
-	enc := EncodeFields(fields)
+	enc := encodeFields(fields)
 	for n := range len(enc) {
-		if _, err := DecodeFields(enc[:n]); err == nil {
+		if _, err := decodeFields(enc[:n]); err == nil {
 			t.Fatalf("truncated to %d bytes and decoded", n)
 		}
 	}
-	if _, err := DecodeFields(append(enc, 0)); err == nil {
+	if _, err := decodeFields(append(enc, 0)); err == nil {
 		t.Fatal("trailing bytes accepted")
 	}
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(EncodeFields(map[string][]byte{"a": {1}}))
-	f.Add(EncodeIndex([]coffer.IndexEntry{{Field: "a", Hash: []byte{1}}}))
+	f.Add(encodeFields(map[string][]byte{"a": {1}}))
+	f.Add(encodeIndex([]coffer.IndexEntry{{Field: "a", Hash: []byte{1}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if m, err := DecodeFields(b); err == nil && !bytes.Equal(EncodeFields(m), b) && len(m) > 0 {
+		if m, err := decodeFields(b); err == nil && !bytes.Equal(encodeFields(m), b) && len(m) > 0 {
 			// Field order is canonical (sorted); a decodable input in
 			// another order re-encodes differently but must decode equal.
-			if m2, err := DecodeFields(EncodeFields(m)); err != nil || !cmp.Equal(m, m2) {
+			if m2, err := decodeFields(encodeFields(m)); err != nil || !cmp.Equal(m, m2) {
 				t.Fatalf("re-encoding changed the fields: %v", err)
 			}
 		}
-		if ix, err := DecodeIndex(b); err == nil {
-			if ix2, err := DecodeIndex(EncodeIndex(ix)); err != nil || !cmp.Equal(ix, ix2) {
+		if ix, err := decodeIndex(b); err == nil {
+			if ix2, err := decodeIndex(encodeIndex(ix)); err != nil || !cmp.Equal(ix, ix2) {
 				t.Fatalf("re-encoding changed the index: %v", err)
 			}
 		}

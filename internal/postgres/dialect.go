@@ -1,0 +1,41 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cofferhq/coffer/internal/sqlstore"
+)
+
+// PostgreSQL numbers its parameters: the adapters render sqlstore's
+// statements with sqlstore.Postgres. pgx prepares each statement on first
+// use per connection and keeps it (QueryExecModeCacheStatement).
+
+// poolDB is the read side: the pool.
+type poolDB struct{ pool *pgxpool.Pool }
+
+// Query implements sqlstore.DB.
+func (d poolDB) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	return d.pool.Query(ctx, sqlstore.Postgres.SQL(q), args...)
+}
+
+// QueryRow implements sqlstore.DB.
+func (d poolDB) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return d.pool.QueryRow(ctx, sqlstore.Postgres.SQL(q), args...)
+}
+
+// pgTx is the writer's open transaction.
+type pgTx struct{ tx pgx.Tx }
+
+// Exec implements sqlstore.Tx.
+func (t pgTx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, sqlstore.Postgres.SQL(q), args...)
+	return tag.RowsAffected(), err
+}
+
+// QueryRow implements sqlstore.Tx.
+func (t pgTx) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return t.tx.QueryRow(ctx, sqlstore.Postgres.SQL(q), args...)
+}

@@ -1,0 +1,313 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cofferhq/coffer"
+)
+
+// ApplyChange applies ch in tx (not its audit entries: the writer links
+// and inserts those). The order is fixed, and each step may rely on the
+// ones before it:
+//
+//  1. NewSubjects, 2. Creates, 3. Updates, 4. Deletes (records and their
+//     blind-index entries),
+//  5. NewTokenKeys, 6. NewTokens, 7. RevokeTokens,
+//  8. Consents, 9. Restrictions,
+//  10. Erasures (after Deletes: an erasure fails if records of the subject
+//     remain),
+//  11. RequestDeletes, 12. NewRequests, 13. RequestUpdates.
+//
+// The first step that fails stops it with a coffer.Error (ECONFLICT,
+// ENOTFOUND, EINTERNAL for a change without At that needs one) or the
+// driver's error; the writer rolls the transaction back.
+func ApplyChange(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	if (len(ch.Erasures) > 0 || len(ch.RevokeTokens) > 0) && ch.At.IsZero() {
+		return &coffer.Error{Code: coffer.EINTERNAL, Message: "change without a time", Err: errors.New("Change.At is zero")}
+	}
+	for _, step := range []func(context.Context, Tx, *coffer.Change) error{
+		newSubjects, createRecords, updateRecords, deleteRecords,
+		newTokenKeys, newTokens, revokeTokens,
+		consents, restrictions, erasures,
+		requests,
+	} {
+		if err := step(ctx, tx, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newSubjects(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, sub := range ch.NewSubjects {
+		n, err := tx.Exec(ctx, `INSERT INTO subjects (id, dek, kek_version, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			sub.ID, sub.WrappedDEK, int64(sub.KEKVersion), sub.CreatedAt.UnixNano())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "subject already exists")
+		}
+	}
+	return nil
+}
+
+func createRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, r := range ch.Creates {
+		n, err := tx.Exec(ctx, `INSERT INTO records (id, collection, subject, fields, idx, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			r.ID, r.Collection, r.Subject, encodeFields(r.Fields), encodeIndex(r.Index), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "record id already exists")
+		}
+		if err := insertIndex(ctx, tx, r.Collection, r.ID, r.Index); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateRecords replaces a record only in its collection and at the
+// version it was read with (both checked by the read of its old index and
+// again by the UPDATE, so a concurrent writer on another node that commits
+// in between is a conflict too).
+func updateRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	conflict := coffer.Errorf(coffer.ECONFLICT, "record changed or was deleted concurrently")
+	for _, r := range ch.Updates {
+		var old []byte
+		err := tx.QueryRow(ctx, `SELECT idx FROM records WHERE id = ? AND collection = ? AND version = ?`, r.ID, r.Collection, r.Version).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return conflict
+		}
+		if err != nil {
+			return err
+		}
+		n, err := tx.Exec(ctx, `UPDATE records SET fields = ?, idx = ?, version = version + 1, updated_at = ? WHERE id = ? AND collection = ? AND version = ?`,
+			encodeFields(r.Fields), encodeIndex(r.Index), r.UpdatedAt.UnixNano(), r.ID, r.Collection, r.Version)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return conflict
+		}
+		if err := deleteIndex(ctx, tx, r.Collection, r.ID, old); err != nil {
+			return err
+		}
+		if err := insertIndex(ctx, tx, r.Collection, r.ID, r.Index); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, ref := range ch.Deletes {
+		var old []byte
+		err := tx.QueryRow(ctx, `DELETE FROM records WHERE id = ? AND collection = ? RETURNING idx`, ref.ID, ref.Collection).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return coffer.Errorf(coffer.ENOTFOUND, "record not found")
+		}
+		if err != nil {
+			return err
+		}
+		if err := deleteIndex(ctx, tx, ref.Collection, ref.ID, old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertIndex(ctx context.Context, tx Tx, collection, id string, index []coffer.IndexEntry) error {
+	for _, ix := range index {
+		if _, err := tx.Exec(ctx, `INSERT INTO blind_index (collection, field, hash, record) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			collection, ix.Field, ix.Hash, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteIndex(ctx context.Context, tx Tx, collection, id string, encoded []byte) error {
+	index, err := decodeIndex(encoded)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", id, err)
+	}
+	for _, ix := range index {
+		if _, err := tx.Exec(ctx, `DELETE FROM blind_index WHERE collection = ? AND field = ? AND hash = ? AND record = ?`,
+			collection, ix.Field, ix.Hash, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newTokenKeys(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, k := range ch.NewTokenKeys {
+		if _, err := tx.Exec(ctx, `INSERT INTO token_keys (namespace, dek, kek_version, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (namespace) DO NOTHING`,
+			k.Namespace, k.WrappedKey, int64(k.KEKVersion), nanos(k.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenChunk is how many tokens one INSERT carries (8 parameters each).
+const tokenChunk = 100
+
+// newTokens inserts tokens 100 to a statement; a token that exists must
+// be the same value in the same namespace.
+func newTokens(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for chunk := range slices.Chunk(ch.NewTokens, tokenChunk) {
+		args := make([]any, 0, 8*len(chunk))
+		for _, t := range chunk {
+			args = append(args, t.Token, t.Namespace, t.Fingerprint, t.Value, t.Subject, nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.RevokedAt))
+		}
+		n, err := tx.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES `+
+			strings.Repeat(params(8)+", ", len(chunk)-1)+params(8)+` ON CONFLICT (token) DO NOTHING`, args...)
+		if err != nil {
+			return err
+		}
+		if int(n) == len(chunk) {
+			continue
+		}
+		for _, t := range chunk {
+			var ns string
+			var fp []byte
+			err := tx.QueryRow(ctx, `SELECT namespace, fingerprint FROM tokens WHERE token = ?`, t.Token).Scan(&ns, &fp)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if ns != t.Namespace || !bytes.Equal(fp, t.Fingerprint) {
+				return coffer.Errorf(coffer.ECONFLICT, "token collision: another value already has a token of this batch")
+			}
+		}
+	}
+	return nil
+}
+
+func revokeTokens(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, id := range ch.RevokeTokens {
+		n, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = ? WHERE token = ? AND revoked_at = 0`, ch.At.UnixNano(), id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "token not found or already revoked")
+		}
+	}
+	return nil
+}
+
+func consents(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, ev := range ch.Consents {
+		var cur string
+		err := tx.QueryRow(ctx, `SELECT consents FROM subjects WHERE id = ?`, ev.Subject).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return coffer.Errorf(coffer.ENOTFOUND, "subject not found")
+		}
+		if err != nil {
+			return err
+		}
+		m := map[string]bool{}
+		if err := json.Unmarshal([]byte(cur), &m); err != nil {
+			return fmt.Errorf("subject consents: %w", err)
+		}
+		m[ev.Purpose] = ev.Granted
+		if _, err := tx.Exec(ctx, `UPDATE subjects SET consents = ? WHERE id = ?`, encodeConsents(m), ev.Subject); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO consent_events (subject, purpose, granted, time, source, notice_version) VALUES (?, ?, ?, ?, ?, ?)`,
+			ev.Subject, ev.Purpose, boolInt(ev.Granted), nanos(ev.Time), ev.Source, ev.NoticeVersion); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func restrictions(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, r := range ch.Restrictions {
+		n, err := tx.Exec(ctx, `UPDATE subjects SET restricted = ? WHERE id = ?`, boolInt(r.Restricted), r.Subject)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "subject not found")
+		}
+	}
+	return nil
+}
+
+func erasures(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, e := range ch.Erasures {
+		var left int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM records WHERE subject = ?`, e.Subject).Scan(&left); err != nil {
+			return err
+		}
+		if left > 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "records of the subject were written during the erasure: retry")
+		}
+		n, err := tx.Exec(ctx, `DELETE FROM subjects WHERE id = ?`, e.Subject)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ENOTFOUND, "subject not found")
+		}
+		for _, q := range []string{`DELETE FROM consent_events WHERE subject = ?`, `DELETE FROM tokens WHERE subject = ?`} {
+			if _, err := tx.Exec(ctx, q, e.Subject); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO erasure_ledger (hash, erased_at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`,
+			e.LedgerHash, ch.At.UnixNano()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func requests(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, id := range ch.RequestDeletes {
+		if _, err := tx.Exec(ctx, `DELETE FROM requests WHERE id = ?`, id); err != nil {
+			return err
+		}
+	}
+	for _, r := range ch.NewRequests {
+		n, err := tx.Exec(ctx, `INSERT INTO requests (`+requestColumns+`) VALUES `+params(15)+` ON CONFLICT (id) DO NOTHING`, requestArgs(r)...)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "request id already exists")
+		}
+	}
+	for _, r := range ch.RequestUpdates {
+		args := requestArgs(r)
+		args[len(args)-1] = r.Version + 1
+		n, err := tx.Exec(ctx, `UPDATE requests SET (`+requestColumns+`) = `+params(15)+` WHERE id = ? AND version = ?`,
+			append(args, r.ID, r.Version)...)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var one int64
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM requests WHERE id = ?`, r.ID).Scan(&one); err != nil {
+				return err
+			}
+			if one == 0 {
+				return coffer.Errorf(coffer.ENOTFOUND, "request not found")
+			}
+			return coffer.Errorf(coffer.ECONFLICT, "the request changed concurrently: read it again")
+		}
+	}
+	return nil
+}
