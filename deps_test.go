@@ -192,8 +192,9 @@ func TestDependencies(t *testing.T) {
 }
 
 // maxMethods bounds a type's exported methods: past it a type is a hub
-// (STYLE.md). The store adapters (sqlite, postgres and the SQL they share in sqlstore) implement coffer.Store whole and are
-// exempt until it is split into role interfaces.
+// (STYLE.md). The store adapters (sqlite, postgres and the SQL they share
+// in sqlstore) implement every role interface of coffer.Store on one type
+// and are exempt.
 const maxMethods = 20
 
 var hubExempt = map[string]bool{"internal/sqlite": true, "internal/postgres": true, "internal/sqlstore": true}
