@@ -95,7 +95,10 @@ func (v *Identity) Login(ctx context.Context, username, password, code string, c
 		return "", time.Time{}, err
 	}
 	defer done()
-	op, fail, err := v.checkPassword(ctx, username, password, client, requestID)
+	// A malformed code is refused before the password is checked (so the
+	// answer says nothing of the password), after the address throttle,
+	// and audited like every refused login.
+	op, fail, err := v.checkPassword(ctx, username, password, client, requestID, identity.CheckTOTPFormat(code))
 	if err != nil || fail != nil {
 		return "", time.Time{}, firstErr(err, fail)
 	}
@@ -157,8 +160,10 @@ func (v *Identity) countFailure(ctx context.Context, op *coffer.Operator, now ti
 
 // checkPassword is the first factor of every login: address throttling,
 // the operator's locks and its password. A refusal comes back as fail
-// (already audited); err is a failure of the server.
-func (v *Identity) checkPassword(ctx context.Context, username, password string, client netip.Addr, requestID string) (op *coffer.Operator, fail, err error) {
+// (already audited); err is a failure of the server. malformed, when not
+// nil, is a refusal known from the request alone (a TOTP code that is not
+// six digits): it is audited and returned once the address is throttled.
+func (v *Identity) checkPassword(ctx context.Context, username, password string, client netip.Addr, requestID string, malformed error) (op *coffer.Operator, fail, err error) {
 	now := v.now().UTC()
 	e := v.loginEntry(username, client, requestID)
 	deny := func(reason string, refusal error) (*coffer.Operator, error, error) {
@@ -170,6 +175,9 @@ func (v *Identity) checkPassword(ctx context.Context, username, password string,
 	}
 	if ok, retry, _ := v.logins.allow(client.String(), now); !ok {
 		return deny("too many login attempts from this address", &RateLimited{RetryAfter: retry})
+	}
+	if malformed != nil {
+		return deny("malformed code", malformed)
 	}
 	op, err = v.store.Operator(ctx, username)
 	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
