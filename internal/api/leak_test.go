@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
@@ -128,5 +131,70 @@ func TestDomainErrorsKeepTheirMessage(t *testing.T) {
 	rec := serve(h, "GET", "/v1/collections/customers/records/rec_1", "")
 	if rec.Code != http.StatusForbidden || decodeError(t, rec).Error.Message != "role support may not read customers" {
 		t.Errorf("answer %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestInternalErrorFromAVaultIsGeneric: a real vault whose subject key is
+// wrapped under a KEK version the keyring lacks fails to read the record
+// ("unknown KEK version 7" inside); the caller sees a generic 500 with the
+// request id, never the key version or the record id.
+func TestInternalErrorFromAVaultIsGeneric(t *testing.T) {
+	dir := t.TempDir()
+	if err := keyring.CreateFile(filepath.Join(dir, "keys.json")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	v, closeVault := openVault(t, dir)
+	_, token, err := v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "admin", Role: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Coffer-Purpose", "account")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := get(New(v, Config{}), "POST", "/v1/collections/customers/records", `{"subject":"cus_1","fields":{"email":"leak-canary@example.com"}}`)
+	var created struct{ ID string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil || rec.Code != http.StatusCreated || created.ID == "" {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	path := "/v1/collections/customers/records/" + created.ID
+	if rec := get(New(v, Config{}), "GET", path, ""); rec.Code != http.StatusOK {
+		t.Fatalf("read before the corruption: %d %s", rec.Code, rec.Body)
+	}
+	closeVault()
+
+	db, err := sql.Open("sqlite", filepath.Join(dir, "coffer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE subjects SET kek_version = 7`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	v, closeVault = openVault(t, dir)
+	defer closeVault()
+	var logs bytes.Buffer
+	h := New(v, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rec = get(h, "GET", path, "")
+	id := rec.Header().Get("Coffer-Request-Id")
+	body := decodeError(t, rec)
+	if rec.Code != http.StatusInternalServerError || body.Error.Code != coffer.EINTERNAL || body.Error.RequestID != id ||
+		!strings.Contains(body.Error.Message, id) {
+		t.Fatalf("answer %d %s", rec.Code, rec.Body)
+	}
+	msg := strings.ReplaceAll(body.Error.Message, id, "")
+	for _, leak := range []string{"KEK", "7", created.ID, "leak-canary"} {
+		if strings.Contains(msg, leak) {
+			t.Errorf("the answer leaks %q: %s", leak, rec.Body)
+		}
+	}
+	if !strings.Contains(logs.String(), id) || !strings.Contains(logs.String(), "KEK") || strings.Contains(logs.String(), "leak-canary") {
+		t.Errorf("the log: %s", logs.String())
 	}
 }

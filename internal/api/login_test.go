@@ -21,13 +21,25 @@ import (
 // and returns it with an admin API key.
 func newVault(t *testing.T) (*vault.Vault, string) {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	kf := filepath.Join(dir, "keys.json")
-	if err := keyring.CreateFile(kf); err != nil {
+	if err := keyring.CreateFile(filepath.Join(dir, "keys.json")); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := (&keyring.File{Path: kf}).Keys()
+	v, closeVault := openVault(t, dir)
+	t.Cleanup(closeVault)
+	_, token, err := v.Identity.CreateAPIKey(context.Background(), vault.SystemCall(), vault.NewAPIKey{Name: "admin", Role: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, token
+}
+
+// openVault opens the vault of dir (keys.json, coffer.db); closeVault
+// closes the vault, then the store.
+func openVault(t *testing.T, dir string) (v *vault.Vault, closeVault func()) {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := (&keyring.File{Path: filepath.Join(dir, "keys.json")}).Keys()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,17 +51,12 @@ func newVault(t *testing.T) (*vault.Vault, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	v, err := vault.New(ctx, vault.Options{Store: st, Keys: keys, Schema: examples.Shop, SchemaName: "shop.yaml"})
+	v, err = vault.New(ctx, vault.Options{Store: st, Keys: keys, Schema: examples.Shop, SchemaName: "shop.yaml"})
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { v.Close() }) // runs before the store closes
-	_, token, err := v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "admin", Role: "admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v, token
+	return v, func() { v.Close(); st.Close() }
 }
 
 // TestMalformedTOTPIsAnAuditedRefusal: a login whose code is not six
