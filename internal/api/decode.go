@@ -67,7 +67,9 @@ func jsonError(err error) error {
 		if te.Field != "" {
 			field = coffer.Name(te.Field)
 		}
-		return coffer.Errorf(coffer.EINVALID, "%s: must be %s, not %s", field, kind(te.Type.Kind().String()), te.Value)
+		// te.Value quotes a number ("number 4539578763621486.5"): only
+		// its kind is named.
+		return coffer.Errorf(coffer.EINVALID, "%s: must be %s, not %s", field, kind(te.Type.Kind().String()), jsonKind(te.Value))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return coffer.Errorf(coffer.EINVALID, "malformed JSON: unexpected end of the body")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -91,4 +93,15 @@ func kind(k string) string {
 		return "a number"
 	}
 	return fmt.Sprintf("a %s", k)
+}
+
+// jsonKind names the kind of the JSON value an UnmarshalTypeError
+// describes, dropping the literal it may carry.
+func jsonKind(value string) string {
+	k, _, _ := strings.Cut(value, " ")
+	switch k {
+	case "string", "number", "bool", "array", "object":
+		return k
+	}
+	return "another kind of value"
 }

@@ -42,24 +42,29 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// writeError answers err in the shape of SPEC §5. Internal errors are
-// logged with their cause and answered with a generic message, so nothing
-// an internal error holds can reach the caller.
+// writeError answers err in the shape of SPEC §5. Only a domain error (a
+// *coffer.Error with a known code other than internal) keeps its message,
+// which is safe by construction. Anything else — an internal error, whatever
+// its text says (a key version, a record id, a path), or an error that is
+// no domain error at all — is answered 500 internal with a generic message
+// naming the request id; the detail goes to the log under that id.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := coffer.ErrorCode(err)
 	var body errorBody
 	body.Error.Code = code
 	body.Error.Message = coffer.ErrorMessage(err)
 	body.Error.RequestID = requestID(r)
+	if _, known := statuses[code]; !known || code == coffer.EINTERNAL {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", body.Error.RequestID), slog.String("route", r.Pattern), slog.String("err", safeErr(err)))
+		body.Error.Code = coffer.EINTERNAL
+		body.Error.Message = "internal error (request id " + body.Error.RequestID + "; the server log has the detail)"
+	}
 	var rl *vault.RateLimited
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 	}
-	if code == coffer.EINTERNAL {
-		h.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("request_id", body.Error.RequestID), slog.String("route", r.Pattern), slog.Any("err", safeErr(err)))
-	}
-	writeJSON(w, Status(code), body)
+	writeJSON(w, Status(body.Error.Code), body)
 }
 
 // safeErr is the error as logged: store and crypto errors carry no values
@@ -67,7 +72,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 // input, so decoding errors are never logged verbatim.
 func safeErr(err error) string {
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &se) || errors.As(err, &te) {
 		return "malformed JSON"
 	}
 	return err.Error()

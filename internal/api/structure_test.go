@@ -3,20 +3,14 @@ package api
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cofferhq/coffer"
-	"github.com/cofferhq/coffer/examples"
-	"github.com/cofferhq/coffer/internal/audit"
-	"github.com/cofferhq/coffer/internal/keyring"
-	"github.com/cofferhq/coffer/internal/sqlite"
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
@@ -88,34 +82,7 @@ func TestExportCSVDefusesFormulas(t *testing.T) {
 // TestSealedVaultAnswers503: while sealed every authenticated call, an
 // admin one included, answers 503 sealed, whatever the token.
 func TestSealedVaultAnswers503(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	kf := filepath.Join(dir, "keys.json")
-	if err := keyring.CreateFile(kf); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := (&keyring.File{Path: kf}).Keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := audit.NewSigner(keys.IndexKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.Options{Signer: signer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	v, err := vault.New(ctx, vault.Options{Store: st, Keys: keys, Schema: examples.Shop, SchemaName: "shop.yaml"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	_, token, err := v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "admin", Role: "admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, token := newVault(t)
 	h := New(v, Config{})
 	get := func(path, token string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", path, nil)

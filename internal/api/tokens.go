@@ -9,14 +9,6 @@ import (
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
-func (h *Handler) tokenRoutes() {
-	h.handle("POST /v1/tokens", h.auth(h.tokenize))
-	h.handle("POST /v1/tokens/detokenize", h.auth(h.detokenize))
-	h.handle("DELETE /v1/tokens/{t}", h.auth(h.revokeToken))
-	h.handle("POST /v1/fpe/encrypt", h.auth(h.fpe(false)))
-	h.handle("POST /v1/fpe/decrypt", h.auth(h.fpe(true)))
-}
-
 func (h *Handler) tokenize(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
 	var req struct {
 		Values []struct {
@@ -75,32 +67,38 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, c *vault.C
 	return nil
 }
 
-func (h *Handler) fpe(decrypt bool) authedFunc {
-	return func(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-		var req struct {
-			Key       string   `json:"key"`
-			Algorithm string   `json:"algorithm"`
-			Alphabet  string   `json:"alphabet"`
-			Tweak     string   `json:"tweak"`
-			Values    []string `json:"values"`
-		}
-		if err := h.decode(w, r, &req); err != nil {
-			return err
-		}
-		fr := vault.FPERequest{Key: req.Key, Algorithm: req.Algorithm, Alphabet: req.Alphabet, Values: req.Values}
-		if req.Tweak != "" {
-			t, err := hex.DecodeString(req.Tweak)
-			if err != nil {
-				return coffer.Errorf(coffer.EINVALID, "tweak: hexadecimal bytes (FF1: at most 256; FF3-1: exactly 7)")
-			}
-			fr.Tweak = t
-		}
-		out, err := h.tokens.FPE(r.Context(), c, fr, decrypt)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, map[string]any{"values": out})
-		return nil
+func (h *Handler) fpeEncrypt(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	return h.fpe(w, r, c, false)
+}
+
+func (h *Handler) fpeDecrypt(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	return h.fpe(w, r, c, true)
+}
+
+func (h *Handler) fpe(w http.ResponseWriter, r *http.Request, c *vault.Call, decrypt bool) error {
+	var req struct {
+		Key       string   `json:"key"`
+		Algorithm string   `json:"algorithm"`
+		Alphabet  string   `json:"alphabet"`
+		Tweak     string   `json:"tweak"`
+		Values    []string `json:"values"`
 	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	fr := vault.FPERequest{Key: req.Key, Algorithm: req.Algorithm, Alphabet: req.Alphabet, Values: req.Values}
+	if req.Tweak != "" {
+		t, err := hex.DecodeString(req.Tweak)
+		if err != nil {
+			return coffer.Errorf(coffer.EINVALID, "tweak: hexadecimal bytes (FF1: at most 256; FF3-1: exactly 7)")
+		}
+		fr.Tweak = t
+	}
+	out, err := h.tokens.FPE(r.Context(), c, fr, decrypt)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"values": out})
+	return nil
 }

@@ -153,3 +153,17 @@ func BenchmarkVerifyParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
 }
+
+func TestCheckTOTPFormat(t *testing.T) {
+	for _, code := range []string{"000000", "123456", "999999"} {
+		if err := CheckTOTPFormat(code); err != nil {
+			t.Errorf("%q refused: %v", code, err)
+		}
+	}
+	for _, code := range []string{"", "12345", "1234567", "12345a", " 12345", "１２３４５６", "12 456", "-12345"} {
+		err := CheckTOTPFormat(code)
+		if coffer.ErrorCode(err) != coffer.EINVALID || strings.Contains(coffer.ErrorMessage(err), code) && code != "" {
+			t.Errorf("%q: %v", code, err)
+		}
+	}
+}

@@ -95,7 +95,10 @@ func (v *Identity) Login(ctx context.Context, username, password, code string, c
 		return "", time.Time{}, err
 	}
 	defer done()
-	op, fail, err := v.checkPassword(ctx, username, password, client, requestID)
+	// A malformed code is refused before the password is checked (so the
+	// answer says nothing of the password), after the address throttle,
+	// and audited like every refused login.
+	op, fail, err := v.checkPassword(ctx, username, password, client, requestID, identity.CheckTOTPFormat(code))
 	if err != nil || fail != nil {
 		return "", time.Time{}, firstErr(err, fail)
 	}
@@ -160,8 +163,10 @@ var errLocked = coffer.Errorf(coffer.EFORBIDDEN, "this operator is locked; an ad
 // failure of the server. A throttled attempt is refused before the
 // username is looked up, so a known and an unknown name answer alike; an
 // unknown name costs a password hash like a known one. Whether an operator
-// is locked is said only to someone who has both factors.
-func (v *Identity) checkPassword(ctx context.Context, username, password string, client netip.Addr, requestID string) (op *coffer.Operator, fail, err error) {
+// is locked is said only to someone who has both factors. malformed, when
+// not nil, is a refusal known from the request alone (a TOTP code that is
+// not six digits): it is audited and returned after the throttle.
+func (v *Identity) checkPassword(ctx context.Context, username, password string, client netip.Addr, requestID string, malformed error) (op *coffer.Operator, fail, err error) {
 	now := v.now().UTC()
 	e := v.loginEntry(username, client, requestID)
 	deny := func(reason string, refusal error) (*coffer.Operator, error, error) {
@@ -174,6 +179,9 @@ func (v *Identity) checkPassword(ctx context.Context, username, password string,
 	name := throttleName(username)
 	if wait := v.throttle.Wait(name, client, now); wait > 0 {
 		return deny("login throttled after failed attempts", &RateLimited{RetryAfter: wait, Login: true})
+	}
+	if malformed != nil {
+		return deny("malformed code", malformed)
 	}
 	op, err = v.store.Operator(ctx, username)
 	if coffer.ErrorCode(err) == coffer.ENOTFOUND {

@@ -50,6 +50,9 @@ func TestOperatorLifecycle(t *testing.T) {
 		return c
 	}
 
+	if _, _, err := v.Identity.Login(ctx, "alice", "a long enough passphrase", "12345", ip, "req_0"); coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Fatalf("malformed code: %v", err)
+	}
 	if _, _, err := v.Identity.Login(ctx, "alice", "a long enough passphrase", "000000", ip, "req_1"); coffer.ErrorCode(err) != coffer.EUNAUTHENTICATED {
 		t.Fatalf("wrong code: %v", err)
 	}

@@ -158,7 +158,7 @@ func (v *Identity) BeginWebAuthnLogin(ctx context.Context, username, password st
 	if v.wa == nil {
 		return nil, errNoWebAuthn
 	}
-	op, fail, err := v.checkPassword(ctx, username, password, client, requestID)
+	op, fail, err := v.checkPassword(ctx, username, password, client, requestID, nil)
 	if err != nil || fail != nil {
 		return nil, firstErr(err, fail)
 	}

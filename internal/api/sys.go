@@ -1,0 +1,45 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/vault"
+)
+
+// The public system calls: health, the OpenAPI document, metrics and the
+// privacy notice.
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
+	status := "ok"
+	if h.sealed() {
+		status = "sealed"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": status, "sealed": h.sealed(), "version": h.version})
+	return nil
+}
+
+func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(h.openapi)
+	return nil
+}
+
+func (h *Handler) metricsPage(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
+	if h.metricsH == nil {
+		return coffer.Errorf(coffer.ENOTFOUND, "metrics are not enabled on this server")
+	}
+	h.metricsH.ServeHTTP(w, r)
+	return nil
+}
+
+// privacyNotice serves the public privacy notice (no authentication: it
+// is for customers).
+func (h *Handler) privacyNotice(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
+	if h.notice == nil {
+		return coffer.Errorf(coffer.ENOTFOUND, "no privacy notice: set inventory in the configuration")
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(h.notice)
+	return nil
+}
