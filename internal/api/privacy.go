@@ -2,16 +2,12 @@ package api
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
 // Subjects (consents, restriction) and the retention sweep.
-
-// gpc reports a Global Privacy Control signal (Sec-GPC: 1).
-func gpc(r *http.Request) bool { return strings.TrimSpace(r.Header.Get("Sec-GPC")) == "1" }
 
 func (h *Handler) getConsents(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
 	sc, err := h.privacy.Consents(r.Context(), c, r.PathValue("s"))
@@ -27,6 +23,11 @@ func (h *Handler) putConsent(w http.ResponseWriter, r *http.Request, c *vault.Ca
 		Granted       *bool  `json:"granted"`
 		Source        string `json:"source"`
 		NoticeVersion string `json:"notice_version"`
+		// GPC is a Global Privacy Control opt-out the consumer's agent
+		// sent, passed on by the business's system that writes the
+		// consent for them. A Sec-GPC header on this request is not it:
+		// that is the operator's own browser speaking.
+		GPC bool `json:"gpc"`
 	}
 	if err := h.decode(w, r, &req); err != nil {
 		return err
@@ -35,7 +36,7 @@ func (h *Handler) putConsent(w http.ResponseWriter, r *http.Request, c *vault.Ca
 		return coffer.Errorf(coffer.EINVALID, "granted: required, true or false")
 	}
 	err := h.privacy.SetConsent(r.Context(), c, r.PathValue("s"), r.PathValue("purpose"),
-		vault.ConsentChange{Granted: *req.Granted, Source: req.Source, NoticeVersion: req.NoticeVersion, GPC: gpc(r)})
+		vault.ConsentChange{Granted: *req.Granted, Source: req.Source, NoticeVersion: req.NoticeVersion, GPC: req.GPC})
 	if err != nil {
 		return err
 	}
