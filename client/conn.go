@@ -44,7 +44,8 @@ func (c *Client) connError(err error) error {
 		return err
 	}
 	var fe *FingerprintError
-	var ue *x509.UnknownAuthorityError
+	var ue x509.UnknownAuthorityError
+	var cv *tls.CertificateVerificationError
 	var he x509.HostnameError
 	var rh tls.RecordHeaderError
 	var dns *net.DNSError
@@ -60,6 +61,8 @@ func (c *Client) connError(err error) error {
 		reason = "its TLS certificate is not signed by a trusted authority (a self-signed server: pass --tls-fingerprint or COFFER_TLS_FINGERPRINT)"
 	case errors.As(err, &he):
 		reason = "its TLS certificate is not for this host name"
+	case errors.As(err, &cv):
+		reason = "its TLS certificate does not verify (" + cv.Err.Error() + ")"
 	case errors.As(err, &rh):
 		reason = "it does not speak TLS (try an http:// address)"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
