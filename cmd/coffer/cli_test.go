@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -73,24 +74,13 @@ func serveLines(t *testing.T, args ...string) (lines []string, addr string, stop
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	stop = func() { cancel(); <-done }
+	stop = sync.OnceFunc(func() { cancel(); <-done }) // the test and its cleanup may both call it
 	if addr == "" {
 		stop()
 		t.Fatalf("serve %v did not start:\n%s", args, strings.Join(lines, "\n"))
 	}
 	t.Cleanup(stop)
-	return lines, addr, sync1(stop)
-}
-
-// sync1 makes stop safe to call twice (the test and its cleanup).
-func sync1(f func()) func() {
-	done := false
-	return func() {
-		if !done {
-			done = true
-			f()
-		}
-	}
+	return lines, addr, stop
 }
 
 func TestProductionBannerSaysWhatWasBuilt(t *testing.T) {
