@@ -68,9 +68,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("address %s: a TLS fingerprint pins an https server; use an https:// address or host:port", base)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableCompression = true // answers are small JSON; the server does not compress
 	if cfg.MaxConns > 0 {
 		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = cfg.MaxConns, cfg.MaxConns
-		tr.DisableCompression = true
 	}
 	if fp != nil {
 		tr.TLSClientConfig = pinned(fp)

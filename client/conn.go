@@ -23,7 +23,7 @@ type ConnError struct {
 }
 
 func (e *ConnError) Error() string {
-	return fmt.Sprintf("cannot reach the Coffer server at %s: %s (set COFFER_ADDR or --addr to the address coffer serve prints)", e.Addr, e.Reason)
+	return fmt.Sprintf("cannot reach the Coffer server at %s: %s", e.Addr, e.Reason)
 }
 
 func (e *ConnError) Unwrap() error { return e.Err }

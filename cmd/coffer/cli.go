@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cofferhq/coffer/client"
 )
 
 // Exit codes (SPEC §6).
@@ -131,6 +133,10 @@ func Main(args []string, env *Env) int {
 			return int(st)
 		}
 		fmt.Fprintln(env.Stderr, "coffer:", err)
+		var ce *client.ConnError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(env.Stderr, "coffer: set COFFER_ADDR or --addr to the address coffer serve prints (host:port or a URL)")
+		}
 		return exitError
 	}
 	return exitOK
