@@ -75,18 +75,18 @@ func (c *Client) FPE() FPE { return FPE{c} }
 
 // Encrypt returns one ciphertext per value, in order.
 func (f FPE) Encrypt(ctx context.Context, req FPERequest) ([]string, error) {
-	return f.call(ctx, "encrypt", req)
+	return f.call(ctx, "encrypt", "", req)
 }
 
-// Decrypt returns one plaintext per value, in order.
-func (f FPE) Decrypt(ctx context.Context, req FPERequest) ([]string, error) {
-	return f.call(ctx, "decrypt", req)
+// Decrypt returns one plaintext per value, in order; purpose is audited.
+func (f FPE) Decrypt(ctx context.Context, purpose string, req FPERequest) ([]string, error) {
+	return f.call(ctx, "decrypt", purpose, req)
 }
 
-func (f FPE) call(ctx context.Context, verb string, req FPERequest) ([]string, error) {
+func (f FPE) call(ctx context.Context, verb, purpose string, req FPERequest) ([]string, error) {
 	var out struct {
 		Values []string `json:"values"`
 	}
-	err := f.c.do(ctx, request{method: http.MethodPost, path: path("fpe", verb), in: req}, &out)
+	err := f.c.do(ctx, request{method: http.MethodPost, path: path("fpe", verb), purpose: purpose, in: req}, &out)
 	return out.Values, err
 }
