@@ -250,7 +250,11 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	var eb struct {
 		Error Error `json:"error"`
 	}
-	if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
+	switch {
+	case json.Unmarshal(data, &eb) == nil && eb.Error.Code != "":
+	case resp.StatusCode == http.StatusBadRequest && bytes.Contains(data, []byte("HTTP request to an HTTPS server")):
+		eb.Error = Error{Code: "http", Message: "the server at " + c.base + " speaks https: use an https:// address (and --tls-fingerprint for a self-signed server)"}
+	default:
 		eb.Error = Error{Code: "http", Message: http.StatusText(resp.StatusCode) + " (not a Coffer error answer: is " + c.base + " a Coffer server?)"}
 	}
 	eb.Error.Status = resp.StatusCode

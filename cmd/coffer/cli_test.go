@@ -234,6 +234,9 @@ func TestTLSFingerprintPinsSelfSignedServer(t *testing.T) {
 	if code, out := put(map[string]string{"COFFER_ADDR": addr}); code != 2 || !strings.Contains(out, "--tls-fingerprint") {
 		t.Fatalf("no pin: exit %d %s", code, out)
 	}
+	if code, out := put(map[string]string{"COFFER_ADDR": hostport}); code != 2 || !strings.Contains(out, "speaks https") {
+		t.Fatalf("plain http to the TLS server: exit %d %s", code, out)
+	}
 	other := strings.Repeat("AB:", 31) + "AB"
 	if code, out := put(map[string]string{"COFFER_ADDR": addr, "COFFER_TLS_FINGERPRINT": other}); code != 2 ||
 		!strings.Contains(out, "not the pinned "+other) || !strings.Contains(out, fp) {
