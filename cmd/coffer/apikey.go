@@ -4,10 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"time"
 
+	"github.com/cofferhq/coffer/client"
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
@@ -19,30 +18,23 @@ type apiKeyCmd struct {
 	Revoke apiKeyRevokeCmd `cmd:"" help:"Revoke an API key (uses COFFER_ADDR and COFFER_TOKEN)."`
 }
 
-type apiKeyListCmd struct{}
+type apiKeyListCmd struct{ clientConn }
 
-func (c *apiKeyListCmd) Run(env *Env) error {
-	cl, err := newClient(env)
+func (c *apiKeyListCmd) Run(env *Env, cl *client.Client) error {
+	keys, err := cl.APIKeys().List(env.Ctx)
 	if err != nil {
 		return err
 	}
-	var out map[string]any
-	if err := cl.Do(env.Ctx, http.MethodGet, "/v1/api-keys", "", nil, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
+	return printJSON(env, map[string]any{"keys": keys})
 }
 
 type apiKeyRevokeCmd struct {
+	clientConn
 	ID string `arg:"" help:"Key id (key_…)."`
 }
 
-func (c *apiKeyRevokeCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	if err := cl.Do(env.Ctx, http.MethodDelete, "/v1/api-keys/"+url.PathEscape(c.ID), "", nil, nil); err != nil {
+func (c *apiKeyRevokeCmd) Run(env *Env, cl *client.Client) error {
+	if err := cl.APIKeys().Revoke(env.Ctx, c.ID); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "revoked %s\n", c.ID)

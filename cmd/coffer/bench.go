@@ -1,20 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	mrand "math/rand/v2"
-	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +18,7 @@ import (
 )
 
 type benchCmd struct {
-	Addr        string        `help:"Server address (default $COFFER_ADDR or http://127.0.0.1:8750)."`
-	Token       string        `help:"API key (default $COFFER_TOKEN)."`
+	connFlags
 	Op          string        `help:"Operation to measure (tokenize: --batch card numbers per request; detokenize: one token per request, needs a role that may detokenize namespace cards)." enum:"create,get,search,tokenize,detokenize" default:"create"`
 	Batch       int           `help:"Values per tokenize request." default:"100"`
 	Format      string        `help:"Token format for --op tokenize." enum:"card,random" default:"card"`
@@ -54,24 +48,22 @@ func benchEmail(run string, i int) string {
 }
 
 func (c *benchCmd) Run(env *Env) error {
-	if c.Addr == "" {
-		c.Addr = env.Getenv("COFFER_ADDR")
-	}
-	if c.Addr == "" {
-		c.Addr = "http://127.0.0.1:8750"
-	}
-	if c.Token == "" {
-		c.Token = env.Getenv("COFFER_TOKEN")
-	}
-	if c.Token == "" {
-		return errors.New("--token or COFFER_TOKEN is required")
+	cfg, err := c.config(env)
+	if err != nil {
+		return err
 	}
 	if c.Concurrency < 1 || c.Duration <= 0 {
 		return errors.New("--concurrency must be at least 1 and --duration positive")
 	}
-	tr := &http.Transport{MaxIdleConns: c.Concurrency * 2, MaxIdleConnsPerHost: c.Concurrency * 2, DisableCompression: true, IdleConnTimeout: time.Minute}
-	cl := client.New(c.Addr, c.Token)
-	cl.HTTP = &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	cfg.MaxConns, cfg.Timeout = c.Concurrency*2, 60*time.Second
+	cl, err := client.New(cfg)
+	if err != nil {
+		return err
+	}
+	// A server that cannot be reached is said before any measuring.
+	if _, err := cl.System().Health(env.Ctx); err != nil {
+		return err
+	}
 	var rb [4]byte
 	rand.Read(rb[:])
 	run := hex.EncodeToString(rb[:])
@@ -88,8 +80,11 @@ func (c *benchCmd) Run(env *Env) error {
 		start := time.Now()
 		seeder := cl
 		if c.SeedToken != "" {
-			seeder = client.New(c.Addr, c.SeedToken)
-			seeder.HTTP = cl.HTTP
+			seedCfg := cfg
+			seedCfg.Token = c.SeedToken
+			if seeder, err = client.New(seedCfg); err != nil {
+				return err
+			}
 		}
 		ids, err = c.seed(ctx, seeder, run)
 		if err != nil {
@@ -99,6 +94,11 @@ func (c *benchCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stderr, "seeded %d records in %s (%.0f records/s)\n", len(ids), el.Round(time.Millisecond), float64(len(ids))/el.Seconds())
 	}
 
+	// The run stops at the first request that reaches no server while none
+	// has succeeded: a wrong address is not a measurement.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	var succeeded atomic.Int64
 	var next atomic.Int64
 	var errs atomic.Int64
 	var firstErr atomic.Value
@@ -112,11 +112,17 @@ func (c *benchCmd) Run(env *Env) error {
 			defer wg.Done()
 			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			l := make([]time.Duration, 0, 1<<16)
-			for time.Now().Before(deadline) && ctx.Err() == nil {
+			for time.Now().Before(deadline) && runCtx.Err() == nil {
 				t0 := time.Now()
-				err := c.once(ctx, cl, run, &next, ids, rng)
+				err := c.once(runCtx, cl, run, &next, ids, rng)
 				l = append(l, time.Since(t0))
-				if err != nil {
+				var ce *client.ConnError
+				switch {
+				case err == nil:
+					succeeded.Add(1)
+				case errors.As(err, &ce) && succeeded.Load() == 0:
+					stopRun(err)
+				default:
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 				}
@@ -125,6 +131,9 @@ func (c *benchCmd) Run(env *Env) error {
 		}()
 	}
 	wg.Wait()
+	if err := context.Cause(runCtx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("stopped: no request succeeded: %w", err)
+	}
 	elapsed := time.Since(start)
 	all := slices.Concat(lat...)
 	slices.Sort(all)
@@ -173,17 +182,15 @@ func benchPAN(i int) string {
 func (c *benchCmd) seedTokens(ctx context.Context, cl *client.Client) ([]string, error) {
 	var toks []string
 	for lo := 0; lo < c.Seed; lo += 1000 {
-		vals := make([]map[string]string, 0, 1000)
+		vals := make([]client.TokenValue, 0, 1000)
 		for i := lo; i < min(lo+1000, c.Seed); i++ {
-			vals = append(vals, map[string]string{"format": "card", "value": benchPAN(i)})
+			vals = append(vals, client.TokenValue{Format: "card", Value: benchPAN(i)})
 		}
-		var out struct {
-			Tokens []string `json:"tokens"`
-		}
-		if err := cl.Do(ctx, http.MethodPost, "/v1/tokens", "", map[string]any{"namespace": "cards", "values": vals}, &out); err != nil {
+		out, err := cl.Tokens().Tokenize(ctx, client.Tokenize{Namespace: "cards", Values: vals})
+		if err != nil {
 			return nil, err
 		}
-		toks = append(toks, out.Tokens...)
+		toks = append(toks, out...)
 	}
 	return toks, nil
 }
@@ -213,7 +220,7 @@ func (c *benchCmd) seed(ctx context.Context, cl *client.Client, run string) ([]s
 				if c.SeedPurpose != "" {
 					purpose = c.SeedPurpose
 				}
-				out, err := cl.CreateRecords(ctx, purpose, c.Collection, rs)
+				out, err := cl.Records().CreateBatch(ctx, purpose, c.Collection, rs)
 				if err != nil {
 					failed.CompareAndSwap(nil, err)
 					return
@@ -231,65 +238,33 @@ func (c *benchCmd) seed(ctx context.Context, cl *client.Client, run string) ([]s
 	return ids, nil
 }
 
-// once runs one operation. It builds the request by hand (not through
-// client.Client's reflection-based encoding) to keep the load generator's
-// own cost low: it shares the machine with the server.
+// once runs one operation through the client's typed calls.
 func (c *benchCmd) once(ctx context.Context, cl *client.Client, run string, next *atomic.Int64, ids []string, rng *mrand.Rand) error {
-	var method, path string
-	var body []byte
 	switch c.Op {
 	case "create":
 		i := int(next.Add(1))
-		b, _ := json.Marshal(map[string]any{"subject": "bench_" + run + "_" + strconv.Itoa(i), "fields": benchRecord(run, i)})
-		method, path, body = http.MethodPost, "/v1/collections/"+c.Collection+"/records", b
+		_, err := cl.Records().Create(ctx, c.Purpose, c.Collection, client.NewRecord{Subject: "bench_" + run + "_" + strconv.Itoa(i), Fields: benchRecord(run, i)})
+		return err
 	case "get":
-		method, path = http.MethodGet, "/v1/collections/"+c.Collection+"/records/"+ids[rng.IntN(len(ids))]
+		_, err := cl.Records().Get(ctx, c.Purpose, c.Collection, ids[rng.IntN(len(ids))])
+		return err
 	case "tokenize":
 		base := int(next.Add(int64(c.Batch))) - c.Batch
-		b := make([]byte, 0, 64*c.Batch)
-		b = append(b, `{"namespace":"cards","values":[`...)
-		for k := range c.Batch {
-			if k > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"format":"`+c.Format+`","value":"`...)
-			b = append(b, benchPAN(base+k)...)
-			b = append(b, `"}`...)
+		vals := make([]client.TokenValue, c.Batch)
+		for k := range vals {
+			vals[k] = client.TokenValue{Format: c.Format, Value: benchPAN(base + k)}
 		}
-		b = append(b, "]}"...)
-		method, path, body = http.MethodPost, "/v1/tokens", b
+		_, err := cl.Tokens().Tokenize(ctx, client.Tokenize{Namespace: "cards", Values: vals})
+		return err
 	case "detokenize":
-		method, path = http.MethodPost, "/v1/tokens/detokenize"
-		body = []byte(`{"tokens":["` + ids[rng.IntN(len(ids))] + `"]}`)
+		_, err := cl.Tokens().Detokenize(ctx, c.Purpose, []string{ids[rng.IntN(len(ids))]})
+		return err
 	case "search":
-		i := rng.IntN(len(ids))
-		method, path = http.MethodPost, "/v1/collections/"+c.Collection+"/search"
-		body = []byte(`{"where":{"email":"` + benchEmail(run, i) + `"},"limit":10}`)
-	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, cl.Addr+path, rd)
-	if err != nil {
+		recs, err := cl.Records().Search(ctx, c.Purpose, c.Collection, map[string]any{"email": benchEmail(run, rng.IntN(len(ids)))}, 10)
+		if err == nil && len(recs) == 0 {
+			err = errors.New("search found nothing")
+		}
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+cl.Token)
-	req.Header.Set("Coffer-Purpose", c.Purpose)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := cl.HTTP.Do(req)
-	if err != nil {
-		return err
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, strings.SplitN(path, "/records/", 2)[0], resp.StatusCode, bytes.TrimSpace(data))
-	}
-	if c.Op == "search" && !bytes.Contains(data, []byte(`"id":"rec_`)) {
-		return errors.New("search found nothing")
-	}
-	return nil
+	return fmt.Errorf("unknown --op %s", c.Op)
 }

@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cofferhq/coffer/client"
 )
 
 // Exit codes (SPEC §6).
@@ -58,6 +61,9 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 
 // cli is the command tree.
 type cli struct {
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+
+	Help      helpCmd      `cmd:"" help:"Show help for coffer or one of its commands (coffer help records put)."`
 	Serve     serveCmd     `cmd:"" help:"Run the Coffer server."`
 	Audit     auditCmd     `cmd:"" help:"Inspect the audit log."`
 	APIKey    apiKeyCmd    `cmd:"" name:"api-key" help:"Administer API keys on the store directly."`
@@ -75,14 +81,21 @@ type cli struct {
 	Version   versionCmd   `cmd:"" help:"Print the version."`
 }
 
-// Version is set at build time with -ldflags "-X main.Version=…".
-var Version = "dev"
-
 type versionCmd struct{}
 
 func (versionCmd) Run(env *Env) error {
-	fmt.Fprintln(env.Stdout, "coffer", Version)
+	fmt.Fprintln(env.Stdout, "coffer", version())
 	return nil
+}
+
+type helpCmd struct {
+	Command []string `arg:"" optional:"" help:"The command to explain."`
+}
+
+// Run prints the help of the command named, as --help would.
+func (h *helpCmd) Run(kctx *kong.Context) error {
+	_, err := kctx.Kong.Parse(append(slices.Clone(h.Command), "--help"))
+	return err
 }
 
 // Main parses args, runs the command and returns the process exit code.
@@ -96,6 +109,7 @@ func Main(args []string, env *Env) int {
 		kong.Exit(func(code int) { exited = code }),
 		kong.Bind(env),
 		kong.UsageOnError(),
+		kong.Vars{"version": "coffer " + version()},
 	)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "coffer:", err)
@@ -109,12 +123,20 @@ func Main(args []string, env *Env) int {
 		fmt.Fprintln(env.Stderr, "coffer:", err)
 		return exitError
 	}
-	if err := kctx.Run(); err != nil {
+	err = kctx.Run()
+	if exited >= 0 { // coffer help: the help parse exited
+		return exited
+	}
+	if err != nil {
 		var st exitStatus
 		if errors.As(err, &st) {
 			return int(st)
 		}
 		fmt.Fprintln(env.Stderr, "coffer:", err)
+		var ce *client.ConnError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(env.Stderr, "coffer: set COFFER_ADDR or --addr to the address coffer serve prints (host:port or a URL)")
+		}
 		return exitError
 	}
 	return exitOK

@@ -79,7 +79,7 @@ func TestCrashDurability(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cl := client.New(srv.addr, strings.TrimSpace(string(token)))
+		cl := testClient(t, srv.addr, strings.TrimSpace(string(token)))
 		ctx, cancel := context.WithCancel(context.Background())
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -88,7 +88,7 @@ func TestCrashDurability(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; ctx.Err() == nil; i++ {
-					out, err := cl.CreateRecord(ctx, "account", "customers", client.NewRecord{
+					out, err := cl.Records().Create(ctx, "account", "customers", client.NewRecord{
 						Fields: map[string]any{"email": fmt.Sprintf("r%d.w%d.i%d@crash.example", round, w, i), "name": "Crash Test"}})
 					if err == nil {
 						mu.Lock()
@@ -111,10 +111,10 @@ func TestCrashDurability(t *testing.T) {
 	// Restart once more and read back every acknowledged record.
 	srv := startChild(t, data)
 	token, _ := os.ReadFile(data + "/dev-admin-token")
-	cl := client.New(srv.addr, strings.TrimSpace(string(token)))
+	cl := testClient(t, srv.addr, strings.TrimSpace(string(token)))
 	missing := 0
 	for _, id := range acked {
-		if _, err := cl.GetRecord(context.Background(), "account", "customers", id); err != nil {
+		if _, err := cl.Records().Get(context.Background(), "account", "customers", id); err != nil {
 			missing++
 			if missing <= 5 {
 				t.Errorf("acknowledged record %s: %v", id, err)

@@ -36,7 +36,7 @@ type storeFlags struct {
 
 func (f storeFlags) load() (config.Config, error) {
 	if f.Config != "" {
-		return config.Load(f.Config)
+		return loadConfig(f.Config)
 	}
 	return (&serveCmd{Dev: true, Data: f.Data}).config()
 }

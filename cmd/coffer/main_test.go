@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cofferhq/coffer/client"
 )
 
 // TestMain lets the test binary act as the coffer binary: the crash test
@@ -100,4 +102,14 @@ func devServer(t *testing.T, data string) (addr, token string, logs *syncBuffer,
 	}
 	t.Cleanup(stop)
 	return addr, strings.TrimSpace(string(tok)), logs, stop
+}
+
+// testClient returns a client of addr with token.
+func testClient(t *testing.T, addr, token string) *client.Client {
+	t.Helper()
+	cl, err := client.New(client.Config{Addr: addr, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }

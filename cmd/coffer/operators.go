@@ -3,14 +3,15 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/cofferhq/coffer/client"
 )
 
-// operatorsCmd are the client verbs for operators (COFFER_ADDR, COFFER_TOKEN).
+// operatorsCmd are the client verbs for operators.
 type operatorsCmd struct {
+	clientConn
 	Create   operatorCreateCmd   `cmd:"" help:"Create an operator; prints the TOTP enrollment URI (the password is read from stdin)."`
 	List     operatorListCmd     `cmd:"" help:"List operators."`
 	Lock     operatorLockCmd     `cmd:"" help:"Lock an operator and end its sessions."`
@@ -23,11 +24,7 @@ type operatorCreateCmd struct {
 	Role     string `required:"" help:"Role from the schema."`
 }
 
-func (c *operatorCreateCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
+func (c *operatorCreateCmd) Run(env *Env, cl *client.Client) error {
 	// The password comes from stdin, never from the command line (process
 	// lists and shell history).
 	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
@@ -35,60 +32,53 @@ func (c *operatorCreateCmd) Run(env *Env) error {
 	if pw == "" {
 		return fmt.Errorf("write the new operator's password on standard input (one line): %v", err)
 	}
-	var out map[string]string
-	if err := cl.Do(env.Ctx, http.MethodPost, "/v1/operators", "", map[string]string{"username": c.Username, "password": pw, "role": c.Role}, &out); err != nil {
+	out, err := cl.Operators().Create(env.Ctx, client.NewOperator{Username: c.Username, Password: pw, Role: c.Role})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "created operator %s; enroll this URI in an authenticator app (it is shown once):\n", c.Username)
-	fmt.Fprintln(env.Stdout, out["totp_uri"])
+	fmt.Fprintln(env.Stdout, out.TOTPURI)
 	return nil
 }
 
 type operatorListCmd struct{}
 
-func (c *operatorListCmd) Run(env *Env) error {
-	cl, err := newClient(env)
+func (c *operatorListCmd) Run(env *Env, cl *client.Client) error {
+	ops, err := cl.Operators().List(env.Ctx)
 	if err != nil {
 		return err
 	}
-	var out map[string]any
-	if err := cl.Do(env.Ctx, http.MethodGet, "/v1/operators", "", nil, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
+	return printJSON(env, map[string]any{"operators": ops})
 }
 
 type operatorLockCmd struct {
 	Username string `arg:""`
 }
 
-func (c *operatorLockCmd) Run(env *Env) error { return operatorPost(env, c.Username, "lock", nil) }
+func (c *operatorLockCmd) Run(env *Env, cl *client.Client) error {
+	return done(env, c.Username, "lock", cl.Operators().Lock(env.Ctx, c.Username))
+}
 
 type operatorUnlockCmd struct {
 	Username string `arg:""`
 }
 
-func (c *operatorUnlockCmd) Run(env *Env) error { return operatorPost(env, c.Username, "unlock", nil) }
+func (c *operatorUnlockCmd) Run(env *Env, cl *client.Client) error {
+	return done(env, c.Username, "unlock", cl.Operators().Unlock(env.Ctx, c.Username))
+}
 
 type operatorTrainingCmd struct {
 	Username    string    `arg:""`
 	CompletedAt time.Time `help:"When the training was completed (RFC 3339; default now)."`
 }
 
-func (c *operatorTrainingCmd) Run(env *Env) error {
-	body := map[string]string{}
-	if !c.CompletedAt.IsZero() {
-		body["completed_at"] = c.CompletedAt.Format(time.RFC3339)
-	}
-	return operatorPost(env, c.Username, "training", body)
+func (c *operatorTrainingCmd) Run(env *Env, cl *client.Client) error {
+	return done(env, c.Username, "training", cl.Operators().Training(env.Ctx, c.Username, c.CompletedAt))
 }
 
-func operatorPost(env *Env, username, verb string, body any) error {
-	cl, err := newClient(env)
+// done reports an operator action that answers nothing.
+func done(env *Env, username, verb string, err error) error {
 	if err != nil {
-		return err
-	}
-	if err := cl.Do(env.Ctx, http.MethodPost, "/v1/operators/"+url.PathEscape(username)+"/"+verb, "", body, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "%s: %s done\n", username, verb)

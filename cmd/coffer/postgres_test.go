@@ -54,7 +54,7 @@ func TestServeOnPostgres(t *testing.T) {
 	dbFile := filepath.Join(dir, "database")
 	os.WriteFile(dbFile, []byte(u.String()), 0o600)
 	cfg := filepath.Join(dir, "coffer.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("addr: 127.0.0.1:0\ndata: %s\ndatabase_file: %s\nkeys: {provider: file, file: %s}\n", dir, dbFile, keys)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("addr: 127.0.0.1:0\ndata: %s\ndatabase_file: %s\nkeys: {provider: file, file: %s}\nschema: %s\n", dir, dbFile, keys, shopSchema(t))), 0o600)
 
 	sctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()

@@ -173,20 +173,26 @@ func TestPrivacyEndToEnd(t *testing.T) {
 	c.expect(400, "invalid_argument", "PUT", "/v1/subjects/"+subj+"/consents/astrology", "", map[string]any{"granted": true})
 	c.expect(400, "invalid_argument", "PUT", "/v1/subjects/"+subj+"/consents/marketing", "", map[string]any{"source": "no granted"})
 
-	// A Global Privacy Control signal withdraws partners, keeps marketing.
+	// Sec-GPC from the operator's own browser on a GET changes nothing
+	// (no state change on GET); a consent write carrying "gpc": true, made
+	// for the customer's agent, withdraws partners and keeps marketing.
 	st, m, raw = c.callWith(http.Header{"Sec-GPC": {"1"}}, "GET", "/v1/subjects/"+subj+"/consents", nil)
-	if st != 200 {
-		t.Fatalf("consents with GPC: %d %s", st, raw)
+	if cur := m["current"].(map[string]any); st != 200 || cur["partners"] != true {
+		t.Fatalf("a GET with Sec-GPC: 1 changed consents: %d %s", st, raw)
 	}
-	if cur := m["current"].(map[string]any); cur["partners"] != false || cur["marketing"] != true {
-		t.Fatalf("after GPC: current %v, want partners withdrawn and marketing kept: %s", cur, raw)
+	if st, _, raw = c.call("PUT", "/v1/subjects/"+subj+"/consents/marketing", "", map[string]any{"granted": true, "source": "signup-form", "notice_version": "v3", "gpc": true}); st != 204 {
+		t.Fatalf("consent write with gpc: %d %s", st, raw)
 	}
-	if hist := m["history"].([]any); len(hist) != 3 || hist[2].(map[string]any)["source"] != "gpc" || hist[2].(map[string]any)["purpose"] != "partners" {
+	st, m, raw = c.call("GET", "/v1/subjects/"+subj+"/consents", "", nil)
+	if cur := m["current"].(map[string]any); st != 200 || cur["partners"] != false || cur["marketing"] != true {
+		t.Fatalf("after a GPC write: current %v, want partners withdrawn and marketing kept: %s", cur, raw)
+	}
+	if hist := m["history"].([]any); len(hist) != 4 || hist[3].(map[string]any)["source"] != "gpc" || hist[3].(map[string]any)["purpose"] != "partners" {
 		t.Fatalf("history does not end with the GPC withdrawal of partners: %s", raw)
 	}
 
 	// The same through the CLI: --gpc refuses to grant a sale-or-sharing
-	// purpose, and withdraws it again on a read.
+	// purpose, and withdraws it again with the next consent write.
 	code, _, errs := run(t, env, "", "consents", "set", subj, "partners", "--granted=true", "--gpc")
 	if code != 2 || !strings.Contains(errs, "conflict") || !strings.Contains(errs, "Global Privacy Control") {
 		t.Fatalf("consents set --gpc granting partners: exit %d, %s", code, errs)
@@ -198,9 +204,13 @@ func TestPrivacyEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"partners": true`) || !strings.Contains(out, `"notice_version": "v4"`) {
 		t.Fatalf("consents get: exit %d, %s %s", code, out, errs)
 	}
-	code, out, errs = run(t, env, "", "consents", "get", subj, "--gpc")
+	code, _, errs = run(t, env, "", "consents", "set", subj, "marketing", "--granted=true", "--gpc")
+	if code != 0 {
+		t.Fatalf("consents set --gpc: exit %d, %s", code, errs)
+	}
+	code, out, errs = run(t, env, "", "consents", "get", subj)
 	if code != 0 || !strings.Contains(out, `"partners": false`) || !strings.Contains(out, `"marketing": true`) {
-		t.Fatalf("consents get --gpc: exit %d, %s %s", code, out, errs)
+		t.Fatalf("consents get after set --gpc: exit %d, %s %s", code, out, errs)
 	}
 	if code, _, errs = run(t, env, "", "consents", "set", subj, "marketing"); code != 2 || !strings.Contains(errs, "--granted") {
 		t.Fatalf("consents set without --granted: exit %d, %s", code, errs)
@@ -268,7 +278,8 @@ func TestPrivacyEndToEnd(t *testing.T) {
 		e := e.(map[string]any)
 		consentLog = append(consentLog, fmt.Sprintf("%s=%v/%s", e["purpose"], e["granted"], e["source"]))
 	}
-	wantConsents := []string{"marketing=true/signup-form", "partners=true/signup-form", "partners=false/gpc", "partners=true/cli", "partners=false/gpc", "marketing=false/unsubscribe-link"}
+	wantConsents := []string{"marketing=true/signup-form", "partners=true/signup-form", "marketing=true/signup-form", "partners=false/gpc",
+		"partners=true/cli", "marketing=true/", "partners=false/gpc", "marketing=false/unsubscribe-link"}
 	if !slices.Equal(consentLog, wantConsents) {
 		t.Errorf("consent history %v, want %v", consentLog, wantConsents)
 	}

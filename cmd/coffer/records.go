@@ -2,39 +2,27 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/cofferhq/coffer/client"
 )
 
-// clientFlags are shared by the client verbs. Values come from the
-// environment so that tokens stay out of shell history and process lists.
-type clientFlags struct {
+// dataFlags are shared by the record verbs.
+type dataFlags struct {
 	Purpose    string `short:"p" help:"Purpose of the call (Coffer-Purpose header)." required:""`
 	Collection string `short:"c" help:"Collection." default:"customers"`
 }
 
-func newClient(env *Env) (*client.Client, error) {
-	addr, token := env.Getenv("COFFER_ADDR"), env.Getenv("COFFER_TOKEN")
-	if addr == "" {
-		addr = "http://127.0.0.1:8750"
-	}
-	if token == "" {
-		return nil, errors.New("set COFFER_TOKEN to an API key (in --dev: export COFFER_TOKEN=$(cat coffer-dev/dev-admin-token))")
-	}
-	return client.New(addr, token), nil
-}
-
 type recordsCmd struct {
+	clientConn
 	Put    recordsPutCmd    `cmd:"" help:"Create a record from field=value pairs or a JSON object."`
 	Get    recordsGetCmd    `cmd:"" help:"Read a record by id."`
 	Search recordsSearchCmd `cmd:"" help:"Find records by exact field values."`
 }
 
 type recordsPutCmd struct {
-	clientFlags
+	dataFlags
 	Subject string   `short:"s" help:"Subject id (generated when empty)."`
 	Fields  []string `arg:"" help:"field=value pairs, or one JSON object (- reads it from stdin)."`
 }
@@ -74,16 +62,12 @@ func parseFields(env *Env, args []string) (map[string]any, error) {
 	return m, nil
 }
 
-func (c *recordsPutCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
+func (c *recordsPutCmd) Run(env *Env, cl *client.Client) error {
 	fields, err := parseFields(env, c.Fields)
 	if err != nil {
 		return err
 	}
-	out, err := cl.CreateRecord(env.Ctx, c.Purpose, c.Collection, client.NewRecord{Subject: c.Subject, Fields: fields})
+	out, err := cl.Records().Create(env.Ctx, c.Purpose, c.Collection, client.NewRecord{Subject: c.Subject, Fields: fields})
 	if err != nil {
 		return err
 	}
@@ -91,16 +75,12 @@ func (c *recordsPutCmd) Run(env *Env) error {
 }
 
 type recordsGetCmd struct {
-	clientFlags
+	dataFlags
 	ID string `arg:"" help:"Record id (rec_…)."`
 }
 
-func (c *recordsGetCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	rec, err := cl.GetRecord(env.Ctx, c.Purpose, c.Collection, c.ID)
+func (c *recordsGetCmd) Run(env *Env, cl *client.Client) error {
+	rec, err := cl.Records().Get(env.Ctx, c.Purpose, c.Collection, c.ID)
 	if err != nil {
 		return err
 	}
@@ -108,21 +88,17 @@ func (c *recordsGetCmd) Run(env *Env) error {
 }
 
 type recordsSearchCmd struct {
-	clientFlags
+	dataFlags
 	Limit int      `help:"Most records to return." default:"50"`
 	Where []string `arg:"" help:"field=value pairs (exact match on searchable fields)."`
 }
 
-func (c *recordsSearchCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
+func (c *recordsSearchCmd) Run(env *Env, cl *client.Client) error {
 	where, err := parseFields(env, c.Where)
 	if err != nil {
 		return err
 	}
-	recs, err := cl.Search(env.Ctx, c.Purpose, c.Collection, where, c.Limit)
+	recs, err := cl.Records().Search(env.Ctx, c.Purpose, c.Collection, where, c.Limit)
 	if err != nil {
 		return err
 	}

@@ -5,20 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 
 	"github.com/cofferhq/coffer/client"
 )
 
-// Client verbs for data-subject rights (SPEC §9): requests, consents and
-// the retention sweep. Like the other client verbs they use COFFER_ADDR
-// and COFFER_TOKEN, and a server error is printed as the API's message
-// (exit 2).
+// Client verbs for data-subject requests (SPEC §9). Like the other client
+// verbs they use --addr/COFFER_ADDR and --token/COFFER_TOKEN, and a server
+// error is printed as the API's message (exit 2).
 
 type requestsCmd struct {
+	clientConn
 	Create   requestCreateCmd   `cmd:"" help:"Record a data-subject request (it starts unverified)."`
 	List     requestListCmd     `cmd:"" help:"List requests."`
 	Get      requestGetCmd      `cmd:"" help:"Show one request."`
@@ -36,12 +34,8 @@ type requestCreateCmd struct {
 	Regime  string `required:"" enum:"gdpr,ccpa" help:"gdpr or ccpa (sets the statutory clock)."`
 }
 
-func (c *requestCreateCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	return callPrint(env, cl, http.MethodPost, "/v1/requests", map[string]string{"kind": c.Kind, "subject": c.Subject, "regime": c.Regime})
+func (c *requestCreateCmd) Run(env *Env, cl *client.Client) error {
+	return printResult(env)(cl.Requests().Create(env.Ctx, client.NewRequest{Kind: c.Kind, Subject: c.Subject, Regime: c.Regime}))
 }
 
 type requestListCmd struct {
@@ -49,23 +43,12 @@ type requestListCmd struct {
 	Overdue bool   `help:"Only requests past their deadline and not final."`
 }
 
-func (c *requestListCmd) Run(env *Env) error {
-	cl, err := newClient(env)
+func (c *requestListCmd) Run(env *Env, cl *client.Client) error {
+	rs, err := cl.Requests().List(env.Ctx, client.RequestFilter{Status: c.Status, Overdue: c.Overdue})
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	if c.Status != "" {
-		q.Set("status", c.Status)
-	}
-	if c.Overdue {
-		q.Set("overdue", "true")
-	}
-	path := "/v1/requests"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	return callPrint(env, cl, http.MethodGet, path, nil)
+	return printJSON(env, map[string]any{"requests": rs})
 }
 
 // requestID is the argument of the verbs acting on one request.
@@ -73,55 +56,57 @@ type requestID struct {
 	ID string `arg:"" help:"Request id (req_…)."`
 }
 
-func requestPath(id string) string { return "/v1/requests/" + url.PathEscape(id) }
-
 type requestGetCmd struct{ requestID }
 
-func (c *requestGetCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	return callPrint(env, cl, http.MethodGet, requestPath(c.ID), nil)
+func (c *requestGetCmd) Run(env *Env, cl *client.Client) error {
+	return printResult(env)(cl.Requests().Get(env.Ctx, c.ID))
 }
 
 type requestVerifyCmd struct{ requestID }
 
-func (c *requestVerifyCmd) Run(env *Env) error { return requestAct(env, c.ID, "verify", "") }
+func (c *requestVerifyCmd) Run(env *Env, cl *client.Client) error {
+	return printResult(env)(cl.Requests().Verify(env.Ctx, c.ID))
+}
 
 type requestStartCmd struct{ requestID }
 
-func (c *requestStartCmd) Run(env *Env) error { return requestAct(env, c.ID, "start", "") }
+func (c *requestStartCmd) Run(env *Env, cl *client.Client) error {
+	return printResult(env)(cl.Requests().Start(env.Ctx, c.ID))
+}
 
 type requestCompleteCmd struct{ requestID }
 
-func (c *requestCompleteCmd) Run(env *Env) error { return requestAct(env, c.ID, "complete", "") }
+func (c *requestCompleteCmd) Run(env *Env, cl *client.Client) error {
+	return printResult(env)(cl.Requests().Complete(env.Ctx, c.ID))
+}
 
 type requestDenyCmd struct {
 	requestID
 	Reason string `required:"" help:"Why the request is denied (told to the requester)."`
 }
 
-func (c *requestDenyCmd) Run(env *Env) error { return requestAct(env, c.ID, "deny", c.Reason) }
+func (c *requestDenyCmd) Run(env *Env, cl *client.Client) error {
+	return printResult(env)(cl.Requests().Deny(env.Ctx, c.ID, c.Reason))
+}
 
 type requestExtendCmd struct {
 	requestID
 	Reason string `required:"" help:"Why more time is needed (the law allows one extension)."`
 }
 
-func (c *requestExtendCmd) Run(env *Env) error { return requestAct(env, c.ID, "extend", c.Reason) }
+func (c *requestExtendCmd) Run(env *Env, cl *client.Client) error {
+	return printResult(env)(cl.Requests().Extend(env.Ctx, c.ID, c.Reason))
+}
 
-// requestAct posts one step of a request's life and prints the request.
-func requestAct(env *Env, id, action, reason string) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
+// printResult prints a call's answer, or returns its error:
+// printResult(env)(cl.Requests().Get(…)).
+func printResult(env *Env) func(*client.Request, error) error {
+	return func(r *client.Request, err error) error {
+		if err != nil {
+			return err
+		}
+		return printJSON(env, r)
 	}
-	var body any
-	if reason != "" {
-		body = map[string]string{"reason": reason}
-	}
-	return callPrint(env, cl, http.MethodPost, requestPath(id)+"/"+action, body)
 }
 
 type requestExportCmd struct {
@@ -130,19 +115,14 @@ type requestExportCmd struct {
 	Output string `short:"o" help:"Write to this file (created 0600) instead of standard output."`
 }
 
-func (c *requestExportCmd) Run(env *Env) error {
+func (c *requestExportCmd) Run(env *Env, cl *client.Client) error {
 	toStdout := c.Output == "" || c.Output == "-"
 	if c.Format == "csv" && toStdout && env.StdoutIsTerminal {
 		return errors.New("the csv export is a zip file: write it with -o FILE, or redirect standard output")
 	}
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	path := requestPath(c.ID) + "/export"
 	if c.Format == "json" {
-		var out json.RawMessage
-		if err := cl.Do(env.Ctx, http.MethodGet, path, "", nil, &out); err != nil {
+		out, err := cl.Requests().Export(env.Ctx, c.ID)
+		if err != nil {
 			return err
 		}
 		return writeOutput(env, c.Output, func(w io.Writer) error {
@@ -152,7 +132,7 @@ func (c *requestExportCmd) Run(env *Env) error {
 		})
 	}
 	return writeOutput(env, c.Output, func(w io.Writer) error {
-		return cl.Download(env.Ctx, path+"?format=csv", "", w)
+		return cl.Requests().ExportCSV(env.Ctx, c.ID, w)
 	})
 }
 
@@ -180,83 +160,4 @@ func writeOutput(env *Env, path string, write func(io.Writer) error) error {
 	}
 	fmt.Fprintf(env.Stderr, "wrote %s\n", path)
 	return nil
-}
-
-// callPrint makes a call and prints its JSON answer, indented.
-func callPrint(env *Env, cl *client.Client, method, path string, body any) error {
-	var out json.RawMessage
-	if err := cl.Do(env.Ctx, method, path, "", body, &out); err != nil {
-		return err
-	}
-	return printJSON(env, out)
-}
-
-// gpcClient returns a client whose calls carry the Global Privacy Control
-// signal (Sec-GPC: 1) when gpc is set.
-func gpcClient(env *Env, gpc bool) (*client.Client, error) {
-	cl, err := newClient(env)
-	if err == nil && gpc {
-		cl.Header = http.Header{"Sec-Gpc": {"1"}}
-	}
-	return cl, err
-}
-
-type consentsCmd struct {
-	Get consentsGetCmd `cmd:"" help:"Show a subject's current consents and their history."`
-	Set consentsSetCmd `cmd:"" help:"Grant or withdraw a subject's consent to a purpose."`
-}
-
-func consentsPath(subject string) string {
-	return "/v1/subjects/" + url.PathEscape(subject) + "/consents"
-}
-
-type consentsGetCmd struct {
-	Subject string `arg:"" help:"Subject id."`
-	GPC     bool   `name:"gpc" help:"Send a Global Privacy Control signal (Sec-GPC: 1): withdraws sale and sharing purposes."`
-}
-
-func (c *consentsGetCmd) Run(env *Env) error {
-	cl, err := gpcClient(env, c.GPC)
-	if err != nil {
-		return err
-	}
-	return callPrint(env, cl, http.MethodGet, consentsPath(c.Subject), nil)
-}
-
-type consentsSetCmd struct {
-	Subject       string `arg:"" help:"Subject id."`
-	Purpose       string `arg:"" help:"Purpose from the schema."`
-	Granted       bool   `required:"" help:"--granted=true grants, --granted=false withdraws."`
-	Source        string `help:"Where the consent was given or withdrawn (e.g. web-form)."`
-	NoticeVersion string `name:"notice-version" help:"Version of the privacy notice shown."`
-	GPC           bool   `name:"gpc" help:"Send a Global Privacy Control signal (Sec-GPC: 1): withdraws sale and sharing purposes too."`
-}
-
-func (c *consentsSetCmd) Run(env *Env) error {
-	cl, err := gpcClient(env, c.GPC)
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"granted": c.Granted, "source": c.Source, "notice_version": c.NoticeVersion}
-	if err := cl.Do(env.Ctx, http.MethodPut, consentsPath(c.Subject)+"/"+url.PathEscape(c.Purpose), "", body, nil); err != nil {
-		return err
-	}
-	verb := "withdrawn"
-	if c.Granted {
-		verb = "granted"
-	}
-	fmt.Fprintf(env.Stderr, "%s: consent to %s %s\n", c.Subject, c.Purpose, verb)
-	return nil
-}
-
-type retentionCmd struct {
-	DryRun bool `name:"dry-run" help:"Report what would be deleted; delete nothing."`
-}
-
-func (c *retentionCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	return callPrint(env, cl, http.MethodPost, "/v1/retention/sweep", map[string]bool{"dry_run": c.DryRun})
 }

@@ -68,7 +68,7 @@ func (c *scanCmd) Run(env *Env) error {
 	case "json":
 		err = scan.WriteJSON(env.Stdout, r)
 	case "sarif":
-		err = scan.WriteSARIF(env.Stdout, r, Version)
+		err = scan.WriteSARIF(env.Stdout, r, version())
 	default:
 		err = scan.WriteText(env.Stdout, r)
 	}

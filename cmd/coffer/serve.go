@@ -69,7 +69,9 @@ func (c *serveCmd) Run(env *Env) error {
 		if created {
 			verb = "generated"
 		}
-		fmt.Fprintf(env.Stderr, "tls: %s a self-signed certificate, SHA-256 fingerprint %s\n", verb, server.Fingerprint(cert))
+		fp := server.Fingerprint(cert)
+		fmt.Fprintf(env.Stderr, "tls: %s a self-signed certificate, SHA-256 fingerprint %s\n", verb, fp)
+		fmt.Fprintf(env.Stderr, "tls: clients pin it with --tls-fingerprint or export COFFER_TLS_FINGERPRINT=%s\n", fp)
 		tlsConf = server.TLSConfig(cert)
 	case !server.IsLoopback(cfg.Addr):
 		return fmt.Errorf("refusing to listen on %s without TLS: set tls.cert and tls.key (or tls.self_signed), or listen on a loopback address", cfg.Addr)
@@ -116,19 +118,18 @@ func (c *serveCmd) Run(env *Env) error {
 	defer o.store.Close()
 	v, signer := o.vault, o.signer
 	defer v.Close() // its background writes end before the store closes
-	if c.Dev {
-		if err := devAdminToken(ctx, env, v, cfg.Data); err != nil {
-			return err
-		}
-	}
-
 	scheme := "http"
 	if tlsConf != nil {
 		scheme = "https"
 	}
-	addr := ln.Addr().String()
-	fmt.Fprintf(env.Stderr, "coffer %s listening on %s://%s (data %s)\n", Version, scheme, addr, cfg.Data)
-	h := api.New(v, api.Config{PrivacyNotice: notice, Version: Version, MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
+	served := scheme + "://" + ln.Addr().String() // the address bound, not the one asked for (:0)
+	if c.Dev {
+		if err := devAdminToken(ctx, env, v, cfg.Data, served); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(env.Stderr, "coffer %s listening on %s (data %s)\n", version(), served, cfg.Data)
+	h := api.New(v, api.Config{PrivacyNotice: notice, Version: version(), MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
 		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies()})
 	// The sweeper stops, and is waited for, before the store closes.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -160,7 +161,7 @@ func (c *serveCmd) config() (config.Config, error) {
 		return config.Config{Addr: addr, Data: data, Keys: config.Keys{Provider: "file", File: filepath.Join(data, "keys.json")},
 			MaxBodyBytes: 1 << 20, LogLevel: "info"}, nil
 	case c.Config != "":
-		cfg, err := config.Load(c.Config)
+		cfg, err := loadConfig(c.Config)
 		if err == nil && c.Addr != "" {
 			cfg.Addr = c.Addr
 		}
@@ -169,12 +170,27 @@ func (c *serveCmd) config() (config.Config, error) {
 	return config.Config{}, errors.New("say --dev (a local development server) or --config FILE")
 }
 
+// loadConfig loads a production configuration. One without schema: is
+// refused: the demo schema is for --dev only (SPEC §6).
+func loadConfig(path string) (config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return cfg, err
+	}
+	if cfg.Schema == "" {
+		return config.Config{}, fmt.Errorf("%s: no schema: set schema: to your schema file (examples/shop.yaml is a start); the demo schema is only for --dev", path)
+	}
+	return cfg, nil
+}
+
 // devAdminToken creates the development admin key once, writes it to
 // <data>/dev-admin-token (0600) and prints it; later runs reuse the file.
-func devAdminToken(ctx context.Context, env *Env, v *vault.Vault, data string) error {
+// Both print how to point the client verbs at served, the address bound.
+func devAdminToken(ctx context.Context, env *Env, v *vault.Vault, data, served string) error {
 	path := filepath.Join(data, "dev-admin-token")
+	try := fmt.Sprintf("try:\n  export COFFER_ADDR=%s COFFER_TOKEN=$(cat %s)\n", served, shellQuote(path))
 	if _, err := os.Stat(path); err == nil {
-		fmt.Fprintf(env.Stderr, "admin API key: in %s\n", path)
+		fmt.Fprintf(env.Stderr, "admin API key: in %s\n%s", path, try)
 		return nil
 	}
 	_, token, err := v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "dev-admin", Role: "admin"})
@@ -193,7 +209,7 @@ func devAdminToken(ctx context.Context, env *Env, v *vault.Vault, data string) e
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "admin API key (shown once, also in %s):\n  %s\n", path, token)
-	fmt.Fprintf(env.Stderr, "try:\n  export COFFER_ADDR=http://127.0.0.1:8750 COFFER_TOKEN=$(cat %s)\n", shellQuote(path))
+	fmt.Fprint(env.Stderr, try)
 	return nil
 }
 

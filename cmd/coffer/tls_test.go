@@ -27,8 +27,18 @@ func writeConfig(t *testing.T, dir, extra string) string {
 		}
 	}
 	cfg := filepath.Join(dir, "coffer.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("data: %s\nkeys: {provider: file, file: %s}\n%s", dir, keys, extra)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("data: %s\nkeys: {provider: file, file: %s}\nschema: %s\n%s", dir, keys, shopSchema(t), extra)), 0o600)
 	return cfg
+}
+
+// shopSchema is the absolute path of examples/shop.yaml.
+func shopSchema(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("../../examples/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestRefusesPlainHTTPOffLoopback(t *testing.T) {

@@ -4,16 +4,17 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/cofferhq/coffer/client"
 )
 
 // tokensCmd: the token vault from the command line. Values and tokens are
 // read from standard input, one per line, never from arguments (which
 // land in shell history and the process list).
 type tokensCmd struct {
+	clientConn
 	Tokenize   tokensTokenizeCmd   `cmd:"" help:"Tokenize the values on standard input (one per line); print one token per line."`
 	Detokenize tokensDetokenizeCmd `cmd:"" help:"Detokenize the tokens on standard input (one per line); print one value per line."`
 	Revoke     tokensRevokeCmd     `cmd:"" help:"Revoke a token."`
@@ -81,25 +82,14 @@ func eachBatch(env *Env, fn func([]string) ([]string, error)) error {
 	return nil
 }
 
-func (c *tokensTokenizeCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
+func (c *tokensTokenizeCmd) Run(env *Env, cl *client.Client) error {
 	return eachBatch(env, func(lines []string) ([]string, error) {
-		vals := make([]map[string]string, len(lines))
+		vals := make([]client.TokenValue, len(lines))
 		for i, l := range lines {
-			vals[i] = map[string]string{"value": l, "format": c.Format}
+			vals[i] = client.TokenValue{Value: l, Format: c.Format}
 		}
-		body := map[string]any{"values": vals, "namespace": c.Namespace, "deterministic": c.Deterministic, "card_keep_bin": c.KeepBIN}
-		if c.TTL > 0 {
-			body["ttl"] = c.TTL.String()
-		}
-		var out struct {
-			Tokens []string `json:"tokens"`
-		}
-		err := cl.Do(env.Ctx, http.MethodPost, "/v1/tokens", "", body, &out)
-		return out.Tokens, err
+		return cl.Tokens().Tokenize(env.Ctx, client.Tokenize{Values: vals, Namespace: c.Namespace, Deterministic: c.Deterministic,
+			TTL: c.TTL, CardKeepBIN: c.KeepBIN})
 	})
 }
 
@@ -107,17 +97,9 @@ type tokensDetokenizeCmd struct {
 	Purpose string `short:"p" required:"" help:"Why (Coffer-Purpose); every detokenization is audited."`
 }
 
-func (c *tokensDetokenizeCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
+func (c *tokensDetokenizeCmd) Run(env *Env, cl *client.Client) error {
 	return eachBatch(env, func(lines []string) ([]string, error) {
-		var out struct {
-			Values []string `json:"values"`
-		}
-		err := cl.Do(env.Ctx, http.MethodPost, "/v1/tokens/detokenize", c.Purpose, map[string]any{"tokens": lines}, &out)
-		return out.Values, err
+		return cl.Tokens().Detokenize(env.Ctx, c.Purpose, lines)
 	})
 }
 
@@ -125,10 +107,6 @@ type tokensRevokeCmd struct {
 	Token string `arg:"" help:"The token to revoke."`
 }
 
-func (c *tokensRevokeCmd) Run(env *Env) error {
-	cl, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	return cl.Do(env.Ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(c.Token), "", nil, nil)
+func (c *tokensRevokeCmd) Run(env *Env, cl *client.Client) error {
+	return cl.Tokens().Revoke(env.Ctx, c.Token)
 }

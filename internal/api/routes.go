@@ -45,7 +45,7 @@ var routes = []route{
 
 	// Schema (schema.go)
 	{"GET", "/v1/schema", authed, false, "getSchema", "The schema document (admin)", (*Handler).getSchema},
-	{"PUT", "/v1/schema", authed, false, "putSchema", "Replace the schema (admin)", (*Handler).putSchema},
+	{"PUT", "/v1/schema", authed, false, "replaceSchema", "Replace the schema (admin)", (*Handler).putSchema},
 
 	// Records (records.go, search.go)
 	{"POST", "/v1/collections/{c}/records", authed, purpose, "createRecord", "Create a record", (*Handler).createRecord},
@@ -80,8 +80,8 @@ var routes = []route{
 	{"GET", "/v1/operators", authed, false, "listOperators", "List operators (admin)", (*Handler).listOperators},
 	{"POST", "/v1/operators/{u}/lock", authed, false, "lockOperator", "Lock an operator and end its sessions (admin)", (*Handler).lockOperator},
 	{"POST", "/v1/operators/{u}/unlock", authed, false, "unlockOperator", "Unlock an operator (admin)", (*Handler).unlockOperator},
-	{"POST", "/v1/operators/{u}/acknowledge-policy", authed, false, "acknowledgePolicy", "Acknowledge the current security policy", (*Handler).acknowledgePolicy},
-	{"POST", "/v1/operators/{u}/training", authed, false, "recordTraining", "Record a completed security training (admin)", (*Handler).recordTraining},
+	{"POST", "/v1/operators/{u}/acknowledge-policy", authed, false, "acknowledgeSecurityPolicy", "Acknowledge the current security policy", (*Handler).acknowledgePolicy},
+	{"POST", "/v1/operators/{u}/training", authed, false, "recordOperatorTraining", "Record a completed security training (admin)", (*Handler).recordTraining},
 	{"GET", "/v1/security-policy", authed, false, "getSecurityPolicy", "The current security policy", (*Handler).securityPolicy},
 
 	// Sessions (auth.go)
@@ -98,6 +98,6 @@ var routes = []route{
 	{"DELETE", "/v1/api-keys/{id}", authed, false, "revokeAPIKey", "Revoke an API key (admin)", (*Handler).revokeKey},
 
 	// Audit (audit.go)
-	{"GET", "/v1/audit", authed, false, "listAudit", "Audit entries, newest first (admin)", (*Handler).listAudit},
+	{"GET", "/v1/audit", authed, false, "listAuditEntries", "Audit entries, newest first (admin)", (*Handler).listAudit},
 	{"POST", "/v1/audit/verify", authed, false, "verifyAudit", "Verify the hash chain and the signed head (admin)", (*Handler).verifyAudit},
 }

@@ -1,0 +1,72 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+)
+
+// Schema is the schema document (/v1/schema; admin).
+type Schema struct{ c *Client }
+
+// Schema returns the schema calls.
+func (c *Client) Schema() Schema { return Schema{c} }
+
+// Get returns the schema document (JSON).
+func (s Schema) Get(ctx context.Context) (json.RawMessage, error) {
+	var out []byte
+	err := s.c.do(ctx, request{method: http.MethodGet, path: path("schema")}, &out)
+	return out, err
+}
+
+// Put replaces the schema with doc (YAML or JSON), validated whole, and
+// returns the new document.
+func (s Schema) Put(ctx context.Context, doc []byte) (json.RawMessage, error) {
+	var out []byte
+	err := s.c.do(ctx, request{method: http.MethodPut, path: path("schema"), in: doc, contentType: "application/yaml"}, &out)
+	return out, err
+}
+
+// Health is the server's liveness and seal state.
+type Health struct {
+	Status  string `json:"status"`
+	Sealed  bool   `json:"sealed"`
+	Version string `json:"version"`
+}
+
+// System are the calls about the server itself: health, its OpenAPI
+// document, metrics and privacy notice.
+type System struct{ c *Client }
+
+// System returns the server calls.
+func (c *Client) System() System { return System{c} }
+
+// Health returns liveness and seal state (no authentication needed).
+func (s System) Health(ctx context.Context) (*Health, error) {
+	var out Health
+	if err := s.c.do(ctx, request{method: http.MethodGet, path: path("health")}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// OpenAPI returns the server's OpenAPI document.
+func (s System) OpenAPI(ctx context.Context) (json.RawMessage, error) {
+	var out []byte
+	err := s.c.do(ctx, request{method: http.MethodGet, path: "/openapi.json"}, &out)
+	return out, err
+}
+
+// Metrics returns the Prometheus metrics (text exposition format).
+func (s System) Metrics(ctx context.Context) ([]byte, error) {
+	var out []byte
+	err := s.c.do(ctx, request{method: http.MethodGet, path: "/metrics"}, &out)
+	return out, err
+}
+
+// PrivacyNotice returns the public privacy notice (HTML).
+func (s System) PrivacyNotice(ctx context.Context) ([]byte, error) {
+	var out []byte
+	err := s.c.do(ctx, request{method: http.MethodGet, path: "/privacy"}, &out)
+	return out, err
+}
