@@ -96,6 +96,7 @@ func dekAAD(subject string, version uint32) []byte {
 func (s *Sealer) NewDEK(subject string) (dek *DEK, wrapped []byte, version uint32, err error) {
 	key := make([]byte, keySize)
 	rand.Read(key)
+	defer clear(key) // the AEAD keeps its own schedule; the raw key goes now
 	dek, err = newDEK(key)
 	if err != nil {
 		return nil, nil, 0, err
@@ -130,6 +131,7 @@ func (s *Sealer) OpenDEK(subject string, wrapped []byte, version uint32) (*DEK, 
 	if err != nil {
 		return nil, err
 	}
+	defer clear(key)
 	return newDEK(key)
 }
 
@@ -140,6 +142,7 @@ func (s *Sealer) Rewrap(subject string, wrapped []byte, version uint32) ([]byte,
 	if err != nil {
 		return nil, 0, err
 	}
+	defer clear(key)
 	return s.wrap(subject, key), s.current, nil
 }
 
