@@ -23,7 +23,7 @@ import (
 //     record: tokens live and die with their value),
 //  5. NewTokenKeys, 6. NewTokens (after Updates: a replaced card's new
 //     token is not deleted with the old one), 7. RevokeTokens,
-//     8. DeleteTokens,
+//  8. DeleteTokens,
 //  9. Consents, 10. Restrictions,
 //  11. Erasures (after Deletes: an erasure fails if records of the subject
 //     remain; the subject's tokens go with it),
