@@ -104,7 +104,7 @@ func TestCardTokensDieWithTheirValue(t *testing.T) {
 	if doc == string(examples.Shop) {
 		t.Fatal("schema edit did not apply")
 	}
-	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte(doc)); err != nil {
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte(doc), false); err != nil {
 		t.Fatal(err)
 	}
 	fieldID, fieldTok := f.cardToken(t, billing, canaryPAN)

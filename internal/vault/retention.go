@@ -41,6 +41,7 @@ func (v *Privacy) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) 
 		return nil, err
 	}
 	done()
+	v.startPurges() // a purge a seal stopped goes on
 	rep := &SweepReport{DryRun: dryRun, Records: map[string]int{}, Values: map[string]int{}}
 	s := v.Schema()
 	now := v.now().UTC()
@@ -253,7 +254,7 @@ func (v *Privacy) sweepField(ctx context.Context, coll *coffer.Collection, field
 // one by one instead, skipping those that fail (the store audits each
 // failure as an error). Each commit gets fresh copies of the audit
 // entries: a store fills in (and, on failure, marks) the ones it is given.
-func (v *Privacy) commitUnits(ctx context.Context, units []sweepUnit) (int, error) {
+func (v *core) commitUnits(ctx context.Context, units []sweepUnit) (int, error) {
 	change := func(us []sweepUnit) *coffer.Change {
 		ch := &coffer.Change{}
 		for _, u := range us {
