@@ -145,6 +145,9 @@ func TestStandaloneTokenSubject(t *testing.T) {
 	if _, err := f.store.Subject(ctx, "cus_tok"); err != nil {
 		t.Fatalf("the named subject was not created: %v", err)
 	}
+	if es, err := f.store.Audit(ctx, coffer.AuditFilter{Subject: "cus_ttl"}); err != nil || len(es) != 1 || es[0].Action != "tokenize" {
+		t.Errorf("the tokenization is not in the subject's audit trail: %v %d entries", err, len(es))
+	}
 	if _, err := f.v.Tokens.Tokenize(ctx, billing, vault.TokenizeRequest{Subject: "jane@example.com", Values: []vault.TokenValue{{Value: "x"}}}); coffer.ErrorCode(err) != coffer.EINVALID {
 		t.Errorf("an email as subject: %v", err)
 	}

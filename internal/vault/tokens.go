@@ -114,6 +114,7 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 		return nil, coffer.Errorf(coffer.EINVALID, "subject: 1 to 64 characters of A-Z a-z 0-9 _ - (an opaque id, never personal data)")
 	}
 	e := c.entry("tokenize", "")
+	e.Subject = req.Subject
 	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Tokenize, Namespace: ns}, e); err != nil {
 		return nil, err
 	}
@@ -186,6 +187,7 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 		err := v.store.Commit(ctx, &coffer.Change{NewTokens: toks, Audit: []*coffer.AuditEntry{e}})
 		if coffer.ErrorCode(err) == coffer.ECONFLICT && !req.Deterministic && attempt < 3 {
 			e = c.entry("tokenize", "") // a random token collided: draw again
+			e.Subject = req.Subject
 			continue
 		}
 		if coffer.ErrorCode(err) == coffer.ECONFLICT {
