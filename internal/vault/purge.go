@@ -69,30 +69,89 @@ func declares(s *coffer.Schema, p *coffer.Purge) bool {
 // back), and dropping a field or collection that holds values needs
 // purge. It returns a purge for every dropped name, values or not: a value
 // written between this count and the commit is deleted, never orphaned.
+// Values stored under a name no schema declares (dropped before purges
+// existed) would come back with it too: declaring such a name is refused,
+// and purge purges them.
 func (v *Admin) planPurges(ctx context.Context, next *coffer.Schema, purge bool, now time.Time) ([]*coffer.Purge, string, error) {
 	pending, err := v.store.Purges(ctx)
 	if err != nil {
 		return nil, "", err
 	}
+	busy := map[string]bool{}
 	for _, p := range pending {
 		if declares(next, p) {
 			return nil, "", coffer.Errorf(coffer.ECONFLICT, "%s is still being purged: declare it again once the purge ends", coffer.Name(purgeName(p)))
 		}
+		busy[purgeName(p)] = true
 	}
-	drops := dropped(v.Schema(), next)
+	type count struct {
+		records int64
+		fields  map[string]int64
+	}
+	counts := map[string]count{}
+	countValues := func(coll string) (count, error) {
+		c, ok := counts[coll]
+		if !ok {
+			var err error
+			c.records, c.fields, err = v.store.CountValues(ctx, coll)
+			if err != nil {
+				return c, err
+			}
+			counts[coll] = c
+		}
+		return c, nil
+	}
+	prev := v.Schema()
+	drops := dropped(prev, next)
 	var held []string
 	for _, p := range drops {
-		records, fields, err := v.store.CountValues(ctx, p.Collection)
+		c, err := countValues(p.Collection)
 		if err != nil {
 			return nil, "", err
 		}
-		n, what := records, "records"
+		n, what := c.records, "records"
 		if p.Field != "" {
-			n, what = fields[p.Field], "stored values"
+			n, what = c.fields[p.Field], "stored values"
 		}
 		if n > 0 {
 			held = append(held, fmt.Sprintf("%s (%d %s)", coffer.Name(purgeName(p)), n, what))
 		}
+		busy[purgeName(p)] = true
+	}
+	for _, cname := range slices.Sorted(maps.Keys(next.Collections)) {
+		nc, pc := next.Collections[cname], prev.Collections[cname]
+		var added []string
+		for _, f := range nc.Order {
+			if pc == nil || pc.Fields[f] == nil {
+				added = append(added, f)
+			}
+		}
+		if len(added) == 0 && !purge {
+			continue
+		}
+		c, err := countValues(cname)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, f := range added {
+			if n := c.fields[f]; n > 0 {
+				return nil, "", coffer.Errorf(coffer.ECONFLICT, "%s still holds %d values stored before it was dropped; they would come back: "+
+					"put the schema without it with ?purge=true first", coffer.Name(cname+"."+f), n)
+			}
+		}
+		if !purge {
+			continue
+		}
+		for _, name := range slices.Sorted(maps.Keys(c.fields)) {
+			p := &coffer.Purge{Collection: cname, Field: strings.TrimSuffix(name, tokenSuffix)}
+			if nc.Fields[p.Field] == nil && !busy[purgeName(p)] {
+				busy[purgeName(p)] = true
+				drops = append(drops, p)
+				held = append(held, fmt.Sprintf("%s (%d stored values of an undeclared field)", coffer.Name(purgeName(p)), c.fields[name]))
+			}
+		}
+	}
+	for _, p := range drops {
 		p.ID, p.CreatedAt = newID("pur_", now), now
 	}
 	summary := strings.Join(held, ", ")

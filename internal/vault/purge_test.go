@@ -181,3 +181,51 @@ func TestSchemaDropOrphansNothing(t *testing.T) {
 		t.Fatalf("re-declaring notes after its purge: %v", err)
 	}
 }
+
+// TestSchemaLegacyOrphans: values stored under a field no schema declares
+// (dropped before purges existed) would come back when the name is
+// declared: that is refused naming the count, and a schema change with
+// purge deletes them, after which the name may be declared.
+func TestSchemaLegacyOrphans(t *testing.T) {
+	f := newFixture(t, "legacy-canary-value")
+	if err := f.v.Admin.WaitPurges(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.create(t, "cus_legacy", map[string]any{"email": "l@example.com"})
+	// An orphan as an older release left it: a value under an undeclared name.
+	sr, err := f.store.Record(ctx, "customers", rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := *sr
+	up.Fields = map[string][]byte{"legacy": []byte("legacy-canary-value")}
+	for k, ct := range sr.Fields {
+		up.Fields[k] = ct
+	}
+	if err := f.store.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{&up}}); err != nil {
+		t.Fatal(err)
+	}
+	withLegacy := bytes.Replace(examples.Shop, []byte("      address:"), []byte("      legacy:    {type: string, classification: personal, purposes: [account]}\n      address:"), 1)
+	_, err = f.v.Admin.PutSchema(ctx, f.admin, withLegacy, false)
+	if coffer.ErrorCode(err) != coffer.ECONFLICT || !strings.Contains(coffer.ErrorMessage(err), `"customers.legacy" still holds 1 values`) {
+		t.Fatalf("declaring a name with orphaned values: %v", err)
+	}
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, withLegacy, true); coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("declaring it with purge: %v", err)
+	}
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, examples.Shop, false); err != nil {
+		t.Fatalf("an unchanged schema without purge: %v", err)
+	}
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, examples.Shop, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.v.Admin.WaitPurges(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sr, err := f.store.Record(ctx, "customers", rec.ID); err != nil || sr.Fields["legacy"] != nil || sr.Fields["email"] == nil {
+		t.Fatalf("after the purge: %v", err)
+	}
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, withLegacy, false); err != nil {
+		t.Fatalf("declaring the purged name: %v", err)
+	}
+}
