@@ -16,8 +16,11 @@ import (
 type Change struct {
 	NewSubjects []*Subject      // ECONFLICT if one exists already
 	Creates     []*StoredRecord // ECONFLICT if the id exists
-	Updates     []*StoredRecord // replace fields and index; ECONFLICT if gone or its Version moved on
-	Deletes     []RecordRef     // ENOTFOUND if gone
+	// Updates replace fields and index; ECONFLICT if gone or its Version
+	// moved on. A field whose sealed value changes or goes loses its
+	// tokens (Token.Record and Field) in the same transaction.
+	Updates []*StoredRecord
+	Deletes []RecordRef // ENOTFOUND if gone; the record's tokens go with it
 	// Consents are appended to their subjects' histories and set the
 	// current state; ENOTFOUND if a subject is absent.
 	Consents     []*ConsentEvent
@@ -37,11 +40,34 @@ type Change struct {
 	NewTokens []*Token
 	// RevokeTokens revokes tokens; ENOTFOUND if one is unknown.
 	RevokeTokens []string
-	Audit        []*AuditEntry
+	// DeleteTokens deletes tokens (a retention sweep of expired ones);
+	// unknown ones are skipped.
+	DeleteTokens []string
+	// SchemaDoc, when not nil, replaces the stored schema document
+	// (updated at At), and NewPurges record what it dropped, in the same
+	// transaction: ECONFLICT if a purge of the same name is still pending.
+	SchemaDoc []byte
+	NewPurges []*Purge
+	// PurgesDone ends purges whose values are all deleted; unknown ids are
+	// skipped.
+	PurgesDone []string
+	Audit      []*AuditEntry
 	// At is when the change is made, set by the caller (stores never read
-	// the clock): it stamps erasures in the ledger and token revocations. A
-	// change with Erasures or RevokeTokens and a zero At fails (EINTERNAL).
+	// the clock): it stamps erasures in the ledger, token revocations and
+	// the schema document. A change with Erasures, RevokeTokens or
+	// SchemaDoc and a zero At fails (EINTERNAL).
 	At time.Time
+}
+
+// Purge is a field (or, with Field "", a whole collection) that a schema
+// change dropped while values of it were stored. Until the purge ends, the
+// values are invisible and the name cannot be declared again; a background
+// job deletes them a page at a time.
+type Purge struct {
+	ID         string
+	Collection string
+	Field      string // "": the whole collection
+	CreatedAt  time.Time
 }
 
 // Rewrap is one subject's DEK wrapped anew under another KEK version.
@@ -141,8 +167,12 @@ type TokenReader interface {
 	// TokenKey returns a namespace's key. ENOTFOUND if absent.
 	TokenKey(ctx context.Context, namespace string) (*TokenKey, error)
 	// Tokens returns the tokens found among ids (absent ones are left out:
-	// no error).
+	// no error). A token of a record field under a pending Purge is left
+	// out too: the values a schema change dropped are invisible at once.
 	Tokens(ctx context.Context, ids []string) (map[string]*Token, error)
+	// ExpiredTokens returns up to limit tokens whose expiry is before
+	// cutoff, in expiry order.
+	ExpiredTokens(ctx context.Context, cutoff time.Time, limit int) ([]*Token, error)
 }
 
 // AuditReader reads the audit log.
@@ -202,4 +232,9 @@ type SchemaStore interface {
 	SaveSchema(ctx context.Context, doc []byte, at time.Time, audit *AuditEntry) error
 	// Schema returns the stored document. ENOTFOUND if none.
 	Schema(ctx context.Context) ([]byte, error)
+	// Purges returns the pending purges, oldest first.
+	Purges(ctx context.Context) ([]*Purge, error)
+	// CountValues counts a collection's stored records, and per field name
+	// the records holding a value of it.
+	CountValues(ctx context.Context, collection string) (records int64, fields map[string]int64, err error)
 }

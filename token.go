@@ -11,10 +11,17 @@ type Token struct {
 	// repeated deterministic tokenization from a collision.
 	Fingerprint []byte
 	Value       []byte // AES-256-GCM under the namespace key, bound to namespace and token
-	Subject     string // the owner when the token belongs to a record ("" otherwise)
-	CreatedAt   time.Time
-	ExpiresAt   time.Time // zero: never
-	RevokedAt   time.Time // zero: active
+	// Subject owns the token: a record's owner, or the subject a
+	// standalone token names ("" for none). Erasing the subject deletes it.
+	Subject string
+	// Record and Field name the record field whose value the token stands
+	// for ("" for a standalone token): the change that replaces that value
+	// or deletes the record deletes the token with it.
+	Record    string
+	Field     string
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+	RevokedAt time.Time // zero: active
 }
 
 // TokenKey is a namespace's data key, wrapped under a KEK version.

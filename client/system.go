@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 )
 
 // Schema is the schema document (/v1/schema; admin).
@@ -20,10 +21,15 @@ func (s Schema) Get(ctx context.Context) (json.RawMessage, error) {
 }
 
 // Put replaces the schema with doc (YAML or JSON), validated whole, and
-// returns the new document.
-func (s Schema) Put(ctx context.Context, doc []byte) (json.RawMessage, error) {
+// returns the new document. Dropping a field or collection that holds
+// values is refused (409) unless purge: then its values are deleted.
+func (s Schema) Put(ctx context.Context, doc []byte, purge bool) (json.RawMessage, error) {
 	var out []byte
-	err := s.c.do(ctx, request{method: http.MethodPut, path: path("schema"), in: doc, contentType: "application/yaml"}, &out)
+	var q url.Values
+	if purge {
+		q = url.Values{"purge": {"true"}}
+	}
+	err := s.c.do(ctx, request{method: http.MethodPut, path: path("schema"), query: q, in: doc, contentType: "application/yaml"}, &out)
 	return out, err
 }
 

@@ -19,6 +19,10 @@ type Tokenize struct {
 	Deterministic bool   // same value, same token (in the namespace)
 	TTL           time.Duration
 	CardKeepBIN   int // card tokens: keep the first 0, 6 or 8 digits
+	// Subject, when set, ties the tokens to a customer: erasing the
+	// subject deletes them. Tokens with neither a subject nor a TTL live
+	// until revoked.
+	Subject string
 }
 
 // Tokens are the calls on /v1/tokens.
@@ -35,6 +39,9 @@ func (t Tokens) Tokenize(ctx context.Context, req Tokenize) ([]string, error) {
 	}
 	if req.TTL > 0 {
 		body["ttl"] = req.TTL.String()
+	}
+	if req.Subject != "" {
+		body["subject"] = req.Subject
 	}
 	var out struct {
 		Tokens []string `json:"tokens"`

@@ -23,7 +23,7 @@ func (h *Handler) putSchema(w http.ResponseWriter, r *http.Request, c *vault.Cal
 	if err != nil {
 		return err
 	}
-	if _, err := h.admin.PutSchema(r.Context(), c, body); err != nil {
+	if _, err := h.admin.PutSchema(r.Context(), c, body, r.URL.Query().Get("purge") == "true"); err != nil {
 		return err
 	}
 	return h.getSchema(w, r, c)

@@ -58,7 +58,7 @@ type (
 	}
 	adminService interface {
 		SchemaDocument(ctx context.Context, c *vault.Call) ([]byte, error)
-		PutSchema(ctx context.Context, c *vault.Call, doc []byte) (*coffer.Schema, error)
+		PutSchema(ctx context.Context, c *vault.Call, doc []byte, purge bool) (*coffer.Schema, error)
 		Audit(ctx context.Context, c *vault.Call, f coffer.AuditFilter) ([]*coffer.AuditEntry, error)
 		VerifyAudit(ctx context.Context, c *vault.Call, pub ed25519.PublicKey) (int64, error)
 	}

@@ -19,11 +19,12 @@ func (h *Handler) tokenize(w http.ResponseWriter, r *http.Request, c *vault.Call
 		Deterministic bool   `json:"deterministic"`
 		TTL           string `json:"ttl"`
 		CardKeepBIN   int    `json:"card_keep_bin"`
+		Subject       string `json:"subject"`
 	}
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	tr := vault.TokenizeRequest{Namespace: req.Namespace, Deterministic: req.Deterministic, CardKeepBIN: req.CardKeepBIN}
+	tr := vault.TokenizeRequest{Namespace: req.Namespace, Deterministic: req.Deterministic, CardKeepBIN: req.CardKeepBIN, Subject: req.Subject}
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)
 		if err != nil || d <= 0 {

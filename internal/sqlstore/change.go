@@ -18,25 +18,30 @@ import (
 // ones before it:
 //
 //  1. NewSubjects, 2. Creates, 3. Updates, 4. Deletes (records and their
-//     blind-index entries),
-//  5. NewTokenKeys, 6. NewTokens, 7. RevokeTokens,
-//  8. Consents, 9. Restrictions,
-//  10. Erasures (after Deletes: an erasure fails if records of the subject
-//     remain),
-//  11. RequestDeletes, 12. NewRequests, 13. RequestUpdates.
+//     blind-index entries; an update deletes the tokens of each field whose
+//     sealed value it changes or removes, a delete every token of the
+//     record: tokens live and die with their value),
+//  5. NewTokenKeys, 6. NewTokens (after Updates: a replaced card's new
+//     token is not deleted with the old one), 7. RevokeTokens,
+//  8. DeleteTokens,
+//  9. Consents, 10. Restrictions,
+//  11. Erasures (after Deletes: an erasure fails if records of the subject
+//     remain; the subject's tokens go with it),
+//  12. RequestDeletes, 13. NewRequests, 14. RequestUpdates,
+//  15. PurgesDone, 16. SchemaDoc and NewPurges.
 //
 // The first step that fails stops it with a coffer.Error (ECONFLICT,
 // ENOTFOUND, EINTERNAL for a change without At that needs one) or the
 // driver's error; the writer rolls the transaction back.
 func ApplyChange(ctx context.Context, tx Tx, ch *coffer.Change) error {
-	if (len(ch.Erasures) > 0 || len(ch.RevokeTokens) > 0) && ch.At.IsZero() {
+	if (len(ch.Erasures) > 0 || len(ch.RevokeTokens) > 0 || ch.SchemaDoc != nil) && ch.At.IsZero() {
 		return &coffer.Error{Code: coffer.EINTERNAL, Message: "change without a time", Err: errors.New("Change.At is zero")}
 	}
 	for _, step := range []func(context.Context, Tx, *coffer.Change) error{
 		newSubjects, createRecords, updateRecords, deleteRecords,
-		newTokenKeys, newTokens, revokeTokens,
+		newTokenKeys, newTokens, revokeTokens, deleteTokens,
 		consents, restrictions, erasures,
-		requests,
+		requests, schemaChange,
 	} {
 		if err := step(ctx, tx, ch); err != nil {
 			return err
@@ -83,8 +88,8 @@ func createRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 func updateRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	conflict := coffer.Errorf(coffer.ECONFLICT, "record changed or was deleted concurrently")
 	for _, r := range ch.Updates {
-		var old []byte
-		err := tx.QueryRow(ctx, `SELECT idx FROM records WHERE id = ? AND collection = ? AND version = ?`, r.ID, r.Collection, r.Version).Scan(&old)
+		var old, oldFields []byte
+		err := tx.QueryRow(ctx, `SELECT idx, fields FROM records WHERE id = ? AND collection = ? AND version = ?`, r.ID, r.Collection, r.Version).Scan(&old, &oldFields)
 		if errors.Is(err, sql.ErrNoRows) {
 			return conflict
 		}
@@ -105,8 +110,33 @@ func updateRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 		if err := insertIndex(ctx, tx, r.Collection, r.ID, r.Index); err != nil {
 			return err
 		}
+		if err := dropChangedTokens(ctx, tx, r, oldFields); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// dropChangedTokens deletes the record's tokens of every field whose
+// sealed value the update replaced or removed. Sealing draws a fresh
+// nonce, so a value written again (even the same card) is a changed
+// ciphertext; a field carried over unchanged keeps its token.
+func dropChangedTokens(ctx context.Context, tx Tx, r *coffer.StoredRecord, encoded []byte) error {
+	old, err := decodeFields(encoded)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", r.ID, err)
+	}
+	var changed []any
+	for name, ct := range old {
+		if nct, ok := r.Fields[name]; !ok || !bytes.Equal(ct, nct) {
+			changed = append(changed, name)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM tokens WHERE record = ? AND field IN `+params(len(changed)), append([]any{r.ID}, changed...)...)
+	return err
 }
 
 func deleteRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
@@ -120,6 +150,9 @@ func deleteRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 			return err
 		}
 		if err := deleteIndex(ctx, tx, ref.Collection, ref.ID, old); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM tokens WHERE record = ?`, ref.ID); err != nil {
 			return err
 		}
 	}
@@ -160,19 +193,19 @@ func newTokenKeys(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	return nil
 }
 
-// tokenChunk is how many tokens one INSERT carries (8 parameters each).
+// tokenChunk is how many tokens one INSERT carries (10 parameters each).
 const tokenChunk = 100
 
 // newTokens inserts tokens 100 to a statement; a token that exists must
 // be the same value in the same namespace.
 func newTokens(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	for chunk := range slices.Chunk(ch.NewTokens, tokenChunk) {
-		args := make([]any, 0, 8*len(chunk))
+		args := make([]any, 0, 10*len(chunk))
 		for _, t := range chunk {
-			args = append(args, t.Token, t.Namespace, t.Fingerprint, t.Value, t.Subject, nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.RevokedAt))
+			args = append(args, t.Token, t.Namespace, t.Fingerprint, t.Value, t.Subject, nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.RevokedAt), t.Record, t.Field)
 		}
 		n, err := tx.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES `+
-			strings.Repeat(params(8)+", ", len(chunk)-1)+params(8)+` ON CONFLICT (token) DO NOTHING`, args...)
+			strings.Repeat(params(10)+", ", len(chunk)-1)+params(10)+` ON CONFLICT (token) DO NOTHING`, args...)
 		if err != nil {
 			return err
 		}
@@ -205,6 +238,52 @@ func revokeTokens(ctx context.Context, tx Tx, ch *coffer.Change) error {
 		}
 	}
 	return nil
+}
+
+func deleteTokens(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, id := range ch.DeleteTokens {
+		if _, err := tx.Exec(ctx, `DELETE FROM tokens WHERE token = ?`, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// schemaChange ends purges, then stores the schema document and starts
+// the purges of what it dropped. A name with a pending purge cannot be
+// purged (nor, the vault checks, declared) again until that one ends.
+func schemaChange(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, id := range ch.PurgesDone {
+		if _, err := tx.Exec(ctx, `DELETE FROM purges WHERE id = ?`, id); err != nil {
+			return err
+		}
+	}
+	if ch.SchemaDoc == nil {
+		return nil
+	}
+	for _, p := range ch.NewPurges {
+		var pending int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM purges WHERE collection = ? AND (field = ? OR field = '' OR ? = '')`,
+			p.Collection, p.Field, p.Field).Scan(&pending); err != nil {
+			return err
+		}
+		if pending > 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "a purge of %s is still running", coffer.Name(purgeName(p)))
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO purges (`+purgeColumns+`) VALUES `+params(4), p.ID, p.Collection, p.Field, nanos(p.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO schema_doc (id, doc, updated_at) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at`, ch.SchemaDoc, ch.At.UnixNano())
+	return err
+}
+
+func purgeName(p *coffer.Purge) string {
+	if p.Field == "" {
+		return p.Collection
+	}
+	return p.Collection + "." + p.Field
 }
 
 func consents(ctx context.Context, tx Tx, ch *coffer.Change) error {

@@ -19,7 +19,8 @@ const (
 	sessionColumns  = `id, hash, username, created_at, last_seen_at, expires_at`
 	consentColumns  = `seq, subject, purpose, granted, time, source, notice_version`
 	requestColumns  = `id, kind, regime, subject, status, received_at, due_at, ack_due_at, extended, extension_reason, denial_reason, checklist, completed_at, updated_at, version`
-	tokenColumns    = `token, namespace, fingerprint, value, subject, created_at, expires_at, revoked_at`
+	tokenColumns    = `token, namespace, fingerprint, value, subject, created_at, expires_at, revoked_at, record, field`
+	purgeColumns    = `id, collection, field, created_at`
 
 	// AuditColumns are the columns of the audit table, in AuditArgs order:
 	// the writers insert the chain's entries themselves.
@@ -181,7 +182,7 @@ func scanRequest(row Row) (*coffer.Request, error) {
 func scanToken(row Row) (*coffer.Token, error) {
 	var t coffer.Token
 	var created, expires, revoked int64
-	if err := row.Scan(&t.Token, &t.Namespace, &t.Fingerprint, &t.Value, &t.Subject, &created, &expires, &revoked); err != nil {
+	if err := row.Scan(&t.Token, &t.Namespace, &t.Fingerprint, &t.Value, &t.Subject, &created, &expires, &revoked, &t.Record, &t.Field); err != nil {
 		return nil, err
 	}
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromNanos(created), fromNanos(expires), fromNanos(revoked)
@@ -196,4 +197,14 @@ func scanTokenKey(row Row) (*coffer.TokenKey, error) {
 	}
 	k.KEKVersion, k.CreatedAt = uint32(version), fromNanos(created)
 	return &k, nil
+}
+
+func scanPurge(row Row) (*coffer.Purge, error) {
+	var p coffer.Purge
+	var created int64
+	if err := row.Scan(&p.ID, &p.Collection, &p.Field, &created); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = fromNanos(created)
+	return &p, nil
 }

@@ -245,7 +245,7 @@ func (s *Store) Tokens(ctx context.Context, ids []string) (map[string]*coffer.To
 		for i, id := range chunk {
 			args[i] = id
 		}
-		ts, err := collect(ctx, s.DB, scanToken, `SELECT `+tokenColumns+` FROM tokens WHERE token IN `+params(len(chunk)), args...)
+		ts, err := collect(ctx, s.DB, scanToken, `SELECT `+tokenColumns+` FROM tokens WHERE token IN `+params(len(chunk))+notPurged, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -254,6 +254,51 @@ func (s *Store) Tokens(ctx context.Context, ids []string) (map[string]*coffer.To
 		}
 	}
 	return out, nil
+}
+
+// notPurged leaves out the tokens of a record field (namespace
+// collection.field) that a pending purge covers: a schema change's dropped
+// values are invisible from its commit on, before the job deletes them.
+const notPurged = ` AND NOT EXISTS (SELECT 1 FROM purges p WHERE tokens.namespace = p.collection || '.' || p.field
+	OR (p.field = '' AND substr(tokens.namespace, 1, length(p.collection) + 1) = p.collection || '.'))`
+
+// ExpiredTokens implements coffer.TokenReader.
+func (s *Store) ExpiredTokens(ctx context.Context, cutoff time.Time, limit int) ([]*coffer.Token, error) {
+	return collect(ctx, s.DB, scanToken, `SELECT `+tokenColumns+` FROM tokens WHERE expires_at > 0 AND expires_at < ? ORDER BY expires_at LIMIT ?`,
+		cutoff.UnixNano(), limit)
+}
+
+// Purges implements coffer.SchemaStore.
+func (s *Store) Purges(ctx context.Context) ([]*coffer.Purge, error) {
+	return collect(ctx, s.DB, scanPurge, `SELECT `+purgeColumns+` FROM purges ORDER BY created_at, id`)
+}
+
+// CountValues implements coffer.SchemaStore. It reads the collection's
+// records once (a schema change is rare; the count names what it would
+// orphan).
+func (s *Store) CountValues(ctx context.Context, collection string) (int64, map[string]int64, error) {
+	rows, err := s.DB.Query(ctx, `SELECT fields FROM records WHERE collection = ?`, collection)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	var n int64
+	fields := map[string]int64{}
+	for rows.Next() {
+		var blob []byte
+		if err := rows.Scan(&blob); err != nil {
+			return 0, nil, err
+		}
+		f, err := decodeFields(blob)
+		if err != nil {
+			return 0, nil, err
+		}
+		n++
+		for name := range f {
+			fields[name]++
+		}
+	}
+	return n, fields, rows.Err()
 }
 
 // Audit implements coffer.AuditReader.

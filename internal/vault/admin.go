@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"crypto/ed25519"
+	"sync"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
@@ -11,7 +12,10 @@ import (
 
 // Admin reads and replaces the schema and reads and verifies the audit
 // log.
-type Admin struct{ *core }
+type Admin struct {
+	*core
+	schemaMu sync.Mutex // one schema change at a time: purges are planned against the loaded schema
+}
 
 // SchemaDocument returns the schema as a JSON document (admin).
 func (v *Admin) SchemaDocument(ctx context.Context, c *Call) ([]byte, error) {
@@ -24,7 +28,12 @@ func (v *Admin) SchemaDocument(ctx context.Context, c *Call) ([]byte, error) {
 
 // PutSchema replaces the schema (admin). The document is validated whole
 // before anything changes; the change is audited and survives restarts.
-func (v *Admin) PutSchema(ctx context.Context, c *Call, doc []byte) (*coffer.Schema, error) {
+// Dropping a field or collection that holds values is refused (ECONFLICT
+// naming it and the count) unless purge: then the change commits with a
+// purge of each dropped name, its values are invisible from then on, and
+// a background job deletes them a page at a time (WaitPurges). A name
+// still being purged cannot be declared again.
+func (v *Admin) PutSchema(ctx context.Context, c *Call, doc []byte, purge bool) (*coffer.Schema, error) {
 	e := c.entry("schema.update", "")
 	if err := v.requireAdmin(ctx, c, e); err != nil {
 		return nil, err
@@ -33,11 +42,30 @@ func (v *Admin) PutSchema(ctx context.Context, c *Call, doc []byte) (*coffer.Sch
 	if err != nil {
 		return nil, err
 	}
+	v.schemaMu.Lock()
+	defer v.schemaMu.Unlock()
+	now := v.now().UTC()
+	purges, held, err := v.planPurges(ctx, sc, purge, now)
+	if err != nil {
+		if coffer.ErrorCode(err) == coffer.ECONFLICT {
+			e.Outcome, e.Reason = coffer.OutcomeError, coffer.ECONFLICT
+			if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
+				return nil, aerr
+			}
+		}
+		return nil, err
+	}
 	e.Outcome = coffer.OutcomeAllowed
-	if err := v.store.SaveSchema(ctx, doc, v.now(), e); err != nil {
+	if held != "" {
+		e.Reason = "purge " + held
+	}
+	if err := v.store.Commit(ctx, &coffer.Change{SchemaDoc: doc, NewPurges: purges, At: now, Audit: []*coffer.AuditEntry{e}}); err != nil {
 		return nil, err
 	}
 	v.schema.Store(&loadedSchema{s: sc, doc: doc})
+	if len(purges) > 0 {
+		v.startPurges()
+	}
 	return sc, nil
 }
 

@@ -20,6 +20,8 @@ type SweepReport struct {
 	// Requests counts finished data-subject requests past their
 	// record-keeping period.
 	Requests int `json:"requests"`
+	// Tokens counts standalone tokens past their ttl.
+	Tokens int `json:"tokens"`
 }
 
 // sweepPage is how many records one sweep transaction handles.
@@ -39,6 +41,7 @@ func (v *Privacy) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) 
 		return nil, err
 	}
 	done()
+	v.startPurges() // a purge a seal stopped goes on
 	rep := &SweepReport{DryRun: dryRun, Records: map[string]int{}, Values: map[string]int{}}
 	s := v.Schema()
 	now := v.now().UTC()
@@ -69,9 +72,41 @@ func (v *Privacy) Sweep(ctx context.Context, dryRun bool) (*SweepReport, error) 
 			}
 		}
 	}
-	n, err := v.sweepRequests(ctx, now.Add(-v.opts.RequestRetention), dryRun)
+	n, err := v.sweepTokens(ctx, now, dryRun)
+	rep.Tokens = n
+	if err != nil {
+		return rep, err
+	}
+	n, err = v.sweepRequests(ctx, now.Add(-v.opts.RequestRetention), dryRun)
 	rep.Requests = n
 	return rep, err
+}
+
+// sweepTokens deletes tokens past their ttl (an expired token already
+// answers like an unknown one; now it is one), a page per transaction,
+// each deletion audited under the token's subject.
+func (v *Privacy) sweepTokens(ctx context.Context, now time.Time, dryRun bool) (int, error) {
+	total := 0
+	for {
+		limit := sweepPage
+		if dryRun {
+			limit = 100 * sweepPage // counted, not deleted: no paging by deletion
+		}
+		ts, err := v.store.ExpiredTokens(ctx, now, limit)
+		if err != nil || len(ts) == 0 || dryRun {
+			return total + len(ts), err
+		}
+		ch := &coffer.Change{}
+		for _, t := range ts {
+			ch.DeleteTokens = append(ch.DeleteTokens, t.Token)
+			ch.Audit = append(ch.Audit, &coffer.AuditEntry{Actor: retentionActor, Action: "retention.delete_token", Subject: t.Subject,
+				Outcome: coffer.OutcomeAllowed, Reason: "token ttl ended (namespace " + t.Namespace + ")"})
+		}
+		if err := v.store.Commit(ctx, ch); err != nil {
+			return total, err
+		}
+		total += len(ts)
+	}
 }
 
 // sweepRequests deletes requests finished before cutoff, each audited.
@@ -219,7 +254,7 @@ func (v *Privacy) sweepField(ctx context.Context, coll *coffer.Collection, field
 // one by one instead, skipping those that fail (the store audits each
 // failure as an error). Each commit gets fresh copies of the audit
 // entries: a store fills in (and, on failure, marks) the ones it is given.
-func (v *Privacy) commitUnits(ctx context.Context, units []sweepUnit) (int, error) {
+func (v *core) commitUnits(ctx context.Context, units []sweepUnit) (int, error) {
 	change := func(us []sweepUnit) *coffer.Change {
 		ch := &coffer.Change{}
 		for _, u := range us {
@@ -295,8 +330,8 @@ func (v *Privacy) RunRetention(ctx context.Context, interval time.Duration) {
 		for _, c := range rep.Values {
 			n += c
 		}
-		if n > 0 {
-			v.log.Info("retention sweep", "records", rep.Records, "values", rep.Values)
+		if n += rep.Tokens; n > 0 {
+			v.log.Info("retention sweep", "records", rep.Records, "values", rep.Values, "tokens", rep.Tokens)
 		}
 	}
 }

@@ -43,6 +43,9 @@ type TokenizeRequest struct {
 	Deterministic bool          // same value, same namespace → same token
 	TTL           time.Duration // 0: no expiry
 	CardKeepBIN   int           // card tokens keep the first 0, 6 or 8 digits
+	// Subject, when set, owns the tokens (created if new, like a record's
+	// subject): erasing it deletes them.
+	Subject string
 }
 
 // Tokens tokenizes and detokenizes values, revokes tokens and runs
@@ -107,8 +110,11 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 		return nil, coffer.Errorf(coffer.EINVALID, "card_keep_bin: 0, 6 or 8")
 	case req.TTL < 0:
 		return nil, coffer.Errorf(coffer.EINVALID, "ttl: a positive duration such as 720h")
+	case req.Subject != "" && !validSubjectID(req.Subject):
+		return nil, coffer.Errorf(coffer.EINVALID, "subject: 1 to 64 characters of A-Z a-z 0-9 _ - (an opaque id, never personal data)")
 	}
 	e := c.entry("tokenize", "")
+	e.Subject = req.Subject
 	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Tokenize, Namespace: ns}, e); err != nil {
 		return nil, err
 	}
@@ -137,6 +143,9 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 	}
 	key, err := v.tokenKey(ctx, u, ns)
 	if err != nil {
+		return nil, err
+	}
+	if err := v.ensureSubject(ctx, u, req.Subject); err != nil {
 		return nil, err
 	}
 	var detKey []byte
@@ -172,12 +181,13 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 			}
 			out[i] = t
 			toks = append(toks, &coffer.Token{Token: t, Namespace: ns, Fingerprint: u.sealer.TokenFingerprint(ns, []byte(val)),
-				Value: key.Seal(nil, ns, t, "value", []byte(val)), CreatedAt: now, ExpiresAt: expires})
+				Value: key.Seal(nil, ns, t, "value", []byte(val)), Subject: req.Subject, CreatedAt: now, ExpiresAt: expires})
 		}
 		e.Outcome, e.Reason = coffer.OutcomeAllowed, strconv.Itoa(len(out))+" values into "+ns
 		err := v.store.Commit(ctx, &coffer.Change{NewTokens: toks, Audit: []*coffer.AuditEntry{e}})
 		if coffer.ErrorCode(err) == coffer.ECONFLICT && !req.Deterministic && attempt < 3 {
 			e = c.entry("tokenize", "") // a random token collided: draw again
+			e.Subject = req.Subject
 			continue
 		}
 		if coffer.ErrorCode(err) == coffer.ECONFLICT {
@@ -285,7 +295,8 @@ func (v *Tokens) Revoke(ctx context.Context, c *Call, id string) error {
 // tokenizeField stores a record's tokenized (card) field: the token is
 // sealed in the record beside the value, and kept in the token vault under
 // the field's namespace (collection.field), owned by the subject so that
-// erasure deletes it.
+// erasure deletes it, and naming its record and field so that the change
+// replacing or deleting the value deletes it (sqlstore.ApplyChange).
 func (v *core) tokenizeField(ctx context.Context, ch *coffer.Change, u *unsealed, dek *seal.DEK, collection, recID, subject, field string, plain []byte, now time.Time) ([]byte, error) {
 	var pan string
 	if err := json.Unmarshal(plain, &pan); err != nil {
@@ -301,7 +312,7 @@ func (v *core) tokenizeField(ctx context.Context, ch *coffer.Change, u *unsealed
 		return nil, err
 	}
 	ch.NewTokens = append(ch.NewTokens, &coffer.Token{Token: t, Namespace: ns, Fingerprint: u.sealer.TokenFingerprint(ns, []byte(pan)),
-		Value: key.Seal(nil, ns, t, "value", []byte(pan)), Subject: subject, CreatedAt: now})
+		Value: key.Seal(nil, ns, t, "value", []byte(pan)), Subject: subject, Record: recID, Field: field, CreatedAt: now})
 	return dek.Seal(nil, collection, recID, field+tokenSuffix, []byte(t)), nil
 }
 

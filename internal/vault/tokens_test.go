@@ -230,7 +230,7 @@ func TestRecordTokenPurpose(t *testing.T) {
 	// A role with every purpose and the field's detokenize grant, asking
 	// for a purpose the card is not collected for.
 	doc := strings.Replace(string(examples.Shop), "roles:", "roles:\n  auditor: {purposes: \"*\", collections: {payment_methods: {read: {card_number: token}, detokenize: [card_number]}}}", 1)
-	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte(doc)); err != nil {
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte(doc), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.v.Tokens.Detokenize(ctx, f.call(t, "auditor", "marketing"), []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {

@@ -48,6 +48,8 @@ type core struct {
 	bgMu   sync.Mutex
 	bg     sync.WaitGroup // background goroutines, waited for by Close
 	closed bool
+
+	purges purger // the job deleting what schema changes dropped
 }
 
 type loadedSchema struct {
@@ -167,6 +169,7 @@ func (v *Vault) Unseal(keys *coffer.RootKeys) error {
 	if old := v.core.keys.Swap(newUnsealed(s)); old != nil {
 		old.drop()
 	}
+	v.core.startPurges() // resumes purges a restart or a seal interrupted
 	return nil
 }
 

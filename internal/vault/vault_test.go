@@ -347,11 +347,11 @@ func TestAdminOnlyCalls(t *testing.T) {
 		t.Fatalf("schema: %s %v", doc, err)
 	}
 	// A new schema applies at once and survives a restart.
-	sc, err := f.v.Admin.PutSchema(ctx, f.admin, bytes.Replace(examples.Shop, []byte("  payment_methods:"), []byte("  notes:\n    fields:\n      text: {type: string, classification: personal, purposes: [support]}\n  payment_methods:"), 1))
+	sc, err := f.v.Admin.PutSchema(ctx, f.admin, bytes.Replace(examples.Shop, []byte("  payment_methods:"), []byte("  notes:\n    fields:\n      text: {type: string, classification: personal, purposes: [support]}\n  payment_methods:"), 1), false)
 	if err != nil || sc.Collections["notes"] == nil {
 		t.Fatalf("PutSchema: %v", err)
 	}
-	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte("purposes: {x: {legal_basis: nonsense}}")); coffer.ErrorCode(err) != coffer.EINVALID {
+	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte("purposes: {x: {legal_basis: nonsense}}"), false); coffer.ErrorCode(err) != coffer.EINVALID {
 		t.Errorf("invalid schema: %v", err)
 	}
 	if f.v.Schema().Collections["notes"] == nil {

@@ -1,0 +1,41 @@
+package vault
+
+import (
+	"context"
+
+	"github.com/cofferhq/coffer"
+)
+
+// ensureSubject creates subject (with a new DEK, in its own transaction)
+// unless it exists, so that a standalone token can name it and its
+// erasure reaches the token. "" is no subject. An erased id is refused
+// (SPEC §3: erased ids are not reused).
+func (v *core) ensureSubject(ctx context.Context, u *unsealed, id string) error {
+	if id == "" {
+		return nil
+	}
+	_, err := v.store.Subject(ctx, id)
+	if coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		return err
+	}
+	erased, err := v.store.Erased(ctx, u.sealer.LedgerHash(id))
+	if err != nil {
+		return err
+	}
+	if erased {
+		return coffer.Errorf(coffer.ECONFLICT, "subject: this id belonged to an erased subject and cannot be reused")
+	}
+	dek, wrapped, version, err := u.sealer.NewDEK(id)
+	if err != nil {
+		return err
+	}
+	err = v.store.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{{ID: id, WrappedDEK: wrapped, KEKVersion: version, CreatedAt: v.now().UTC()}}})
+	switch coffer.ErrorCode(err) {
+	case "":
+		u.deks.Put(id, dek)
+		return nil
+	case coffer.ECONFLICT:
+		return nil // created meanwhile by another call: that one's key stands
+	}
+	return err
+}
