@@ -126,6 +126,9 @@ func Decide(r *Request) Decision {
 		}
 		return deny(coffer.EFORBIDDEN, "role %s may not %s in namespace %s", a.Role.Name, r.Action, r.Namespace)
 	case Detokenize:
+		if r.Namespace == "" {
+			return decideDetokenizeAny(r, a)
+		}
 		return decideDetokenize(r, a)
 	}
 	if r.Purpose == "" {
@@ -281,6 +284,26 @@ func decideDetokenize(r *Request, a *coffer.Actor) Decision {
 	}
 	if r.Restricted && purpose.LegalBasis != coffer.BasisLegalObligation {
 		return denyState("processing of this subject is restricted (GDPR Art. 18)")
+	}
+	return Decision{Allowed: true}
+}
+
+// decideDetokenizeAny is a detokenize call's decision before any token is
+// looked up (Request.Namespace ""): a purpose of the role, and a
+// detokenize grant in some namespace. Every refusal after the lookup is
+// answered like an unknown token (SPEC §3).
+func decideDetokenizeAny(r *Request, a *coffer.Actor) Decision {
+	if r.Purpose == "" {
+		return deny(coffer.EPURPOSE, "the Coffer-Purpose header is required")
+	}
+	if _, ok := r.Schema.Purposes[r.Purpose]; !ok {
+		return deny(coffer.EINVALID, "unknown purpose %s", coffer.Name(r.Purpose))
+	}
+	if !a.Role.HasPurpose(r.Purpose) {
+		return deny(coffer.EFORBIDDEN, "role %s may not act for purpose %s", a.Role.Name, r.Purpose)
+	}
+	if !MayDetokenizeAny(a.Role) {
+		return deny(coffer.EFORBIDDEN, "role %s may not detokenize", a.Role.Name)
 	}
 	return Decision{Allowed: true}
 }
