@@ -115,6 +115,7 @@ func New(v *vault.Vault, c Config) *Handler {
 	h.handle("DELETE /v1/api-keys/{id}", h.auth(h.revokeKey))
 	h.privacyRoutes()
 	h.tokenRoutes()
+	h.subjectRoutes(v)
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, coffer.Errorf(coffer.ENOTFOUND, "no such API call: %s %s", r.Method, routeShape(r.URL.Path)))
 	})
