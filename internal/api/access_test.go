@@ -359,6 +359,24 @@ func TestSearchLimitHidesNothing(t *testing.T) {
 			t.Errorf("limit %d: %s", limit, b)
 		}
 	}
+	// A missing consent hides a match too (filtered page by page after
+	// the store's query): it never uses up the limit.
+	e.consent("cus_shown", true)
+	for _, limit := range []int{1, 2} {
+		b := e.mustDo(200, "POST", "/v1/collections/customers/search", "marketer", "marketing", map[string]any{"where": map[string]any{"email": "shared@example.com"}, "limit": limit})
+		if strings.Count(b, `"id"`) != 1 || !strings.Contains(b, shown) {
+			t.Errorf("marketing, limit %d: %s", limit, b)
+		}
+	}
+	if err := e.v.Privacy.SetRestriction(context.Background(), e.adminCall(""), "cus_hidden", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{1, 2} {
+		b := e.mustDo(200, "POST", "/v1/collections/customers/search", "marketer", "marketing", map[string]any{"where": map[string]any{"email": "shared@example.com"}, "limit": limit})
+		if strings.Count(b, `"id"`) != 1 || !strings.Contains(b, shown) {
+			t.Errorf("marketing, consent-less older match, limit %d: %s", limit, b)
+		}
+	}
 	other := mk("cus_other", "two@example.com", "+14155550103")
 	mk("cus_other2", "two@example.com", "+14155550104")
 	_ = other
