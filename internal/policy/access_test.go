@@ -39,7 +39,9 @@ func TestDeterministicNeedsDetokenize(t *testing.T) {
 	s := testSchema()
 	s.Roles["tok"] = &coffer.Role{Name: "tok", AllPurposes: true, Tokenize: []string{"cards"}}
 	s.Roles["both"] = &coffer.Role{Name: "both", AllPurposes: true, Tokenize: []string{"cards"}, Detokenize: []string{"cards"}}
-	a := func(role string) *coffer.Actor { return &coffer.Actor{Kind: coffer.ActorAPIKey, RoleName: role, Role: s.Roles[role]} }
+	a := func(role string) *coffer.Actor {
+		return &coffer.Actor{Kind: coffer.ActorAPIKey, RoleName: role, Role: s.Roles[role]}
+	}
 	for _, c := range []struct {
 		role          string
 		deterministic bool
