@@ -88,6 +88,7 @@ func tokenRef(u *unsealed, t string) string {
 
 // Tokenize replaces values by tokens, all or nothing: a bad value fails
 // the whole call with 400 naming its index, and nothing is stored.
+// Deterministic tokens need the namespace's detokenize right as well.
 func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]string, error) {
 	u, done, err := v.open()
 	if err != nil {
@@ -373,8 +374,9 @@ var fpeAlphabets = map[string]string{"": fpe.Digits, "digits": fpe.Digits, "base
 
 // FPE runs format-preserving encryption (NIST SP 800-38G FF1 or FF3-1 on
 // AES-256) with a key derived from the root keys. Encrypting needs the
-// role's tokenize right on the key name, decrypting its detokenize right
-// and a purpose. One audit entry per call.
+// role's tokenize and detokenize rights on the key name (a deterministic
+// cipher lets its user confirm guesses, SPEC §3), decrypting its detokenize
+// right and a purpose. One audit entry per call.
 func (v *Tokens) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool) ([]string, error) {
 	u, done, err := v.open()
 	if err != nil {
