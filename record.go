@@ -22,6 +22,16 @@ type Record struct {
 type NewRecord struct {
 	Subject string                     `json:"subject"`
 	Fields  map[string]json.RawMessage `json:"fields"`
+	// Consents are recorded for the subject in the record's transaction
+	// (purpose → grant); only a role with the consents grant may send them.
+	Consents map[string]ConsentGrant `json:"consents,omitempty"`
+}
+
+// ConsentGrant is a consent given (or withdrawn) with a create.
+type ConsentGrant struct {
+	Granted       bool   `json:"granted"`
+	Source        string `json:"source"`
+	NoticeVersion string `json:"notice_version"`
 }
 
 // StoredRecord is a record as a store holds it: every field value sealed

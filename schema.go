@@ -112,6 +112,9 @@ type Role struct {
 	// collection grant's Detokenize instead.
 	Tokenize   []string
 	Detokenize []string
+	// Consents lets the role record a subject's consent with the data it
+	// creates (a create's "consents").
+	Consents bool
 }
 
 // HasPurpose reports whether the role may act for purpose p.

@@ -120,9 +120,10 @@ type RecordReader interface {
 	// Record returns one record of collection. ENOTFOUND if absent (or in
 	// another collection).
 	Record(ctx context.Context, collection, id string) (*StoredRecord, error)
-	// FindRecords returns records of collection whose field has the blind
-	// index hash, at most limit, oldest first. None found is no error.
-	FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*StoredRecord, error)
+	// FindRecords returns the records q selects, at most q.Limit, oldest
+	// first. Every filter of q is applied before the limit. None found is
+	// no error.
+	FindRecords(ctx context.Context, q RecordQuery) ([]*StoredRecord, error)
 	// SubjectRecords returns every record of a subject, oldest first.
 	SubjectRecords(ctx context.Context, subject string) ([]*StoredRecord, error)
 	// ExpiredRecords returns up to limit records of collection last
@@ -130,6 +131,21 @@ type RecordReader interface {
 	// (afterUpdated, afterID); the zero cursor starts at the oldest. The
 	// records carry their Index (the sweeper rewrites them).
 	ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*StoredRecord, error)
+}
+
+// RecordQuery selects records of a collection by exact blind-index matches.
+// A search leaves out what its caller may not see in the store, before the
+// limit, so that the limit cannot reveal a hidden match (SPEC §3).
+type RecordQuery struct {
+	Collection string
+	Where      []IndexEntry // every entry must match (at least one)
+	// UpdatedSince leaves out records last updated before it (retention);
+	// zero: no bound.
+	UpdatedSince time.Time
+	// Unrestricted leaves out the records of restricted subjects.
+	Unrestricted bool
+	After        string // record id cursor: only ids after it
+	Limit        int
 }
 
 // SubjectStore reads subjects and rotates their wrapped DEKs.

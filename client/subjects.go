@@ -35,6 +35,25 @@ type Subjects struct{ c *Client }
 // Subjects returns the per-subject calls.
 func (c *Client) Subjects() Subjects { return Subjects{c} }
 
+// Subject is a whole subject as the caller may see it: its records by
+// collection in the caller's views, current consents and restriction.
+type Subject struct {
+	Subject    string              `json:"subject"`
+	Records    map[string][]Record `json:"records"`
+	Consents   map[string]bool     `json:"consents"`
+	Restricted bool                `json:"restricted"`
+}
+
+// Get reads a subject for purpose. An unknown or erased subject, and one
+// the caller may not see, answer the same not_found.
+func (s Subjects) Get(ctx context.Context, subject, purpose string) (*Subject, error) {
+	var out Subject
+	if err := s.c.do(ctx, request{method: http.MethodGet, path: path("subjects", subject), purpose: purpose}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Consents returns a subject's consents.
 func (s Subjects) Consents(ctx context.Context, subject string) (*Consents, error) {
 	var out Consents

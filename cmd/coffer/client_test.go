@@ -44,7 +44,8 @@ func TestClientAgainstDevServer(t *testing.T) {
 	if err := cl.Subjects().SetRestriction(ctx, "cus_c1", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := recs.Get(ctx, "account", "customers", c.ID); client.ErrorCode(err) != "forbidden" {
+	// SPEC §3: a restricted subject's record answers like an unknown one.
+	if _, err := recs.Get(ctx, "account", "customers", c.ID); client.ErrorCode(err) != "not_found" {
 		t.Fatalf("read while restricted: %v", err)
 	}
 	if err := cl.Subjects().SetRestriction(ctx, "cus_c1", false); err != nil {

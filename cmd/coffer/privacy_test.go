@@ -227,13 +227,13 @@ func TestPrivacyEndToEnd(t *testing.T) {
 	if f := m["fields"].(map[string]any); len(f) != 1 || f["email"] != privacyCustomer["email"] {
 		t.Fatalf("marketing read shows %v, want the email only", f)
 	}
-	if st, _, raw = c.call("GET", "/v1/collections/customers/records/"+custID, "partners", nil); st != 403 {
+	if st, _, raw = c.call("GET", "/v1/collections/customers/records/"+custID, "partners", nil); st != 404 { // SPEC §3: like an unknown id
 		t.Fatalf("partners read after the GPC withdrawal: %d %s", st, raw)
 	}
 	if st, _, raw = c.call("PUT", "/v1/subjects/"+subj+"/consents/marketing", "", map[string]any{"granted": false, "source": "unsubscribe-link"}); st != 204 {
 		t.Fatalf("withdraw marketing: %d %s", st, raw)
 	}
-	c.expect(403, "forbidden", "GET", "/v1/collections/customers/records/"+custID, "marketing", nil)
+	c.expect(404, "not_found", "GET", "/v1/collections/customers/records/"+custID, "marketing", nil) // consent withdrawn: like an unknown id
 	if st, _, raw = c.call("GET", "/v1/collections/payment_methods/records/"+payID, "billing", nil); st != 200 {
 		t.Fatalf("billing read: %d %s", st, raw)
 	}

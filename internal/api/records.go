@@ -9,8 +9,9 @@ import (
 )
 
 type createRequest struct {
-	Subject string                     `json:"subject"`
-	Fields  map[string]json.RawMessage `json:"fields"`
+	Subject  string                         `json:"subject"`
+	Fields   map[string]json.RawMessage     `json:"fields"`
+	Consents map[string]coffer.ConsentGrant `json:"consents"`
 }
 
 func (h *Handler) createRecord(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
@@ -21,7 +22,7 @@ func (h *Handler) createRecord(w http.ResponseWriter, r *http.Request, c *vault.
 	if req.Fields == nil {
 		return coffer.Errorf(coffer.EINVALID, "fields: required")
 	}
-	out, err := h.records.Create(r.Context(), c, r.PathValue("c"), []coffer.NewRecord{{Subject: req.Subject, Fields: req.Fields}})
+	out, err := h.records.Create(r.Context(), c, r.PathValue("c"), []coffer.NewRecord{{Subject: req.Subject, Fields: req.Fields, Consents: req.Consents}})
 	if err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request, c *vault.C
 		if x.Fields == nil {
 			return coffer.Errorf(coffer.EINVALID, "records[%d].fields: required", i)
 		}
-		recs[i] = coffer.NewRecord{Subject: x.Subject, Fields: x.Fields}
+		recs[i] = coffer.NewRecord{Subject: x.Subject, Fields: x.Fields, Consents: x.Consents}
 	}
 	out, err := h.records.Create(r.Context(), c, r.PathValue("c"), recs)
 	if err != nil {

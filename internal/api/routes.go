@@ -63,6 +63,7 @@ var routes = []route{
 	{"POST", "/v1/fpe/decrypt", authed, purpose, "fpeDecrypt", "Format-preserving decryption (FF1, FF3-1)", (*Handler).fpeDecrypt},
 
 	// Subjects: consents, restriction; retention (privacy.go)
+	{"GET", "/v1/subjects/{s}", authed, true, "getSubject", "A subject's records in the caller's views, consents and restriction", (*Handler).getSubject},
 	{"GET", "/v1/subjects/{s}/consents", authed, false, "getConsents", "A subject's current consents and history (admin)", (*Handler).getConsents},
 	{"PUT", "/v1/subjects/{s}/consents/{purpose}", authed, false, "setConsent", "Grant or withdraw a consent", (*Handler).putConsent},
 	{"PUT", "/v1/subjects/{s}/restriction", authed, false, "setRestriction", "Restrict a subject's processing or lift it", (*Handler).putRestriction},

@@ -20,6 +20,7 @@ type (
 		Update(ctx context.Context, c *vault.Call, collection, id string, fields map[string]json.RawMessage) (*coffer.Record, error)
 		Delete(ctx context.Context, c *vault.Call, collection, id string) error
 		Search(ctx context.Context, c *vault.Call, collection string, where map[string]json.RawMessage, limit int) ([]*coffer.Record, error)
+		Subject(ctx context.Context, c *vault.Call, id string) (*vault.SubjectView, error)
 	}
 	tokenService interface {
 		Tokenize(ctx context.Context, c *vault.Call, req vault.TokenizeRequest) ([]string, error)

@@ -18,6 +18,9 @@ const (
 	Admin  = "admin" // administration calls: schema, keys, audit log
 
 	// Token actions name Request.Namespace instead of a collection.
+	// Tokenize with Request.Deterministic (deterministic tokens, FPE
+	// encryption) also needs the detokenize right: a caller that may
+	// confirm a guess may as well read the value.
 	Tokenize    = "tokenize"
 	Detokenize  = "detokenize"
 	RevokeToken = "revoke_token"
@@ -42,6 +45,9 @@ type Request struct {
 	Consent func(purpose string) bool
 	// Restricted is true when the subject is under an Art. 18 restriction.
 	Restricted bool
+	// Deterministic marks a Tokenize whose output repeats for a repeated
+	// value (deterministic tokens, FPE encryption).
+	Deterministic bool
 }
 
 // Decision is the answer. For reads, Views holds the view of each field of
@@ -53,11 +59,26 @@ type Decision struct {
 	Reason   string // why, for the audit log and the error message (no values)
 	Views    []coffer.View
 	Withheld []string
+	// State is true when the refusal comes from the subject's state (its
+	// consents or restriction), not from the actor's grants. Reads answer
+	// such a refusal exactly like an unknown record (SPEC §3).
+	State bool
 }
 
 func deny(code, format string, args ...any) Decision {
 	return Decision{Code: code, Reason: fmt.Sprintf(format, args...)}
 }
+
+// denyState refuses for the subject's state.
+func denyState(format string, args ...any) Decision {
+	d := deny(coffer.EFORBIDDEN, format, args...)
+	d.State = true
+	return d
+}
+
+// AnyState is a Request.Consent for deciding the actor's grants alone,
+// before any subject is looked up: the subject's state is applied later.
+func AnyState(string) bool { return true }
 
 // Decide applies SPEC §3:
 //  1. the role grants the action on each field (reads: in a view);
@@ -94,12 +115,20 @@ func Decide(r *Request) Decision {
 			return deny(coffer.EFORBIDDEN, "this call needs the admin role")
 		}
 		return Decision{Allowed: true}
-	case Tokenize, RevokeToken:
+	case Tokenize:
+		if r.Deterministic && mayToken(a.Role, r.Namespace, false) && !mayToken(a.Role, r.Namespace, true) {
+			return deny(coffer.EFORBIDDEN, "role %s may not make deterministic tokens or FPE ciphertexts in namespace %s without the detokenize right there", a.Role.Name, r.Namespace)
+		}
+		fallthrough
+	case RevokeToken:
 		if mayToken(a.Role, r.Namespace, false) || r.Action == RevokeToken && mayToken(a.Role, r.Namespace, true) {
 			return Decision{Allowed: true}
 		}
 		return deny(coffer.EFORBIDDEN, "role %s may not %s in namespace %s", a.Role.Name, r.Action, r.Namespace)
 	case Detokenize:
+		if r.Namespace == "" {
+			return decideDetokenizeAny(r, a)
+		}
 		return decideDetokenize(r, a)
 	}
 	if r.Purpose == "" {
@@ -117,10 +146,10 @@ func Decide(r *Request) Decision {
 		return deny(coffer.EFORBIDDEN, "role %s may not act for purpose %s", a.Role.Name, r.Purpose)
 	}
 	if purpose.LegalBasis == coffer.BasisConsent && (r.Consent == nil || !r.Consent(r.Purpose)) {
-		return deny(coffer.EFORBIDDEN, "purpose %s needs the subject's consent, which is not on record", r.Purpose)
+		return denyState("purpose %s needs the subject's consent, which is not on record", r.Purpose)
 	}
 	if r.Restricted && purpose.LegalBasis != coffer.BasisLegalObligation && r.Action != Delete {
-		return deny(coffer.EFORBIDDEN, "processing of this subject is restricted (GDPR Art. 18)")
+		return denyState("processing of this subject is restricted (GDPR Art. 18)")
 	}
 	g := a.Role.Grant(r.Collection)
 	if g == nil {
@@ -177,6 +206,40 @@ func Decide(r *Request) Decision {
 	return deny(coffer.EINVALID, "unknown action %q", r.Action)
 }
 
+// MayDetokenizeAny reports whether role may detokenize in any namespace
+// (its tokens lists or a collection grant's detokenize): a caller that may
+// not is refused before any token is looked up.
+func MayDetokenizeAny(role *coffer.Role) bool {
+	if role == nil {
+		return false
+	}
+	if len(role.Detokenize) > 0 {
+		return true
+	}
+	for _, g := range role.Collections {
+		if g != nil && len(g.Detokenize) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// MayTokenAny reports whether role may tokenize or detokenize anywhere
+// (revoking a token needs one of them in its namespace).
+func MayTokenAny(role *coffer.Role) bool {
+	return role != nil && len(role.Tokenize) > 0 || MayDetokenizeAny(role)
+}
+
+// ExportView is the view of a field in a subject's access export (SPEC §3):
+// plain, except a tokenized field, which is masked (BIN and last 4) unless
+// role may detokenize it.
+func ExportView(role *coffer.Role, collection string, f *coffer.Field) coffer.View {
+	if f != nil && f.Tokenize != "" && (role == nil || !role.Grant(collection).CanDetokenize(f.Name)) {
+		return coffer.ViewMasked
+	}
+	return coffer.ViewPlain
+}
+
 // mayToken reports whether role may tokenize (detok false) or detokenize
 // in namespace ns. The tokens of a record's field (collection.field) are
 // made by writing the record and revealed by the collection grant's
@@ -217,10 +280,30 @@ func decideDetokenize(r *Request, a *coffer.Actor) Decision {
 		return deny(coffer.EFORBIDDEN, "field %s is not collected for purpose %s", r.Namespace, r.Purpose)
 	}
 	if purpose.LegalBasis == coffer.BasisConsent && (r.Consent == nil || !r.Consent(r.Purpose)) {
-		return deny(coffer.EFORBIDDEN, "purpose %s needs the subject's consent, which is not on record", r.Purpose)
+		return denyState("purpose %s needs the subject's consent, which is not on record", r.Purpose)
 	}
 	if r.Restricted && purpose.LegalBasis != coffer.BasisLegalObligation {
-		return deny(coffer.EFORBIDDEN, "processing of this subject is restricted (GDPR Art. 18)")
+		return denyState("processing of this subject is restricted (GDPR Art. 18)")
+	}
+	return Decision{Allowed: true}
+}
+
+// decideDetokenizeAny is a detokenize call's decision before any token is
+// looked up (Request.Namespace ""): a purpose of the role, and a
+// detokenize grant in some namespace. Every refusal after the lookup is
+// answered like an unknown token (SPEC §3).
+func decideDetokenizeAny(r *Request, a *coffer.Actor) Decision {
+	if r.Purpose == "" {
+		return deny(coffer.EPURPOSE, "the Coffer-Purpose header is required")
+	}
+	if _, ok := r.Schema.Purposes[r.Purpose]; !ok {
+		return deny(coffer.EINVALID, "unknown purpose %s", coffer.Name(r.Purpose))
+	}
+	if !a.Role.HasPurpose(r.Purpose) {
+		return deny(coffer.EFORBIDDEN, "role %s may not act for purpose %s", a.Role.Name, r.Purpose)
+	}
+	if !MayDetokenizeAny(a.Role) {
+		return deny(coffer.EFORBIDDEN, "role %s may not detokenize", a.Role.Name)
 	}
 	return Decision{Allowed: true}
 }

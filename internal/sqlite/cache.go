@@ -105,8 +105,9 @@ func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.Stor
 
 // FindRecords implements coffer.RecordReader. The index yields record ids;
 // the records come through Record and its cache.
-func (s *Store) FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*coffer.StoredRecord, error) {
-	rows, err := s.rdb.Query(ctx, sqlstore.QueryFindIDs, collection, field, hash, limit)
+func (s *Store) FindRecords(ctx context.Context, q coffer.RecordQuery) ([]*coffer.StoredRecord, error) {
+	query, args := sqlstore.FindQuery("r.id", q)
+	rows, err := s.rdb.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (s *Store) FindRecords(ctx context.Context, collection, field string, hash 
 	}
 	out := make([]*coffer.StoredRecord, 0, len(ids))
 	for _, id := range ids {
-		r, err := s.Record(ctx, collection, id)
+		r, err := s.Record(ctx, q.Collection, id)
 		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 			continue // deleted since the index was read
 		}

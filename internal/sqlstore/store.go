@@ -8,6 +8,7 @@ import (
 	"iter"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -120,15 +121,37 @@ func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.Stor
 
 // FindRecords implements coffer.RecordReader. Record ids are time-ordered,
 // so ordering by id is oldest first.
-func (s *Store) FindRecords(ctx context.Context, collection, field string, hash []byte, limit int) ([]*coffer.StoredRecord, error) {
-	return collect(ctx, s.DB, scanRecord, `SELECT r.id, r.collection, r.subject, r.fields, r.version, r.created_at, r.updated_at
-		FROM blind_index b JOIN records r ON r.id = b.record
-		WHERE b.collection = ? AND b.field = ? AND b.hash = ? ORDER BY r.id LIMIT ?`, collection, field, hash, limit)
+func (s *Store) FindRecords(ctx context.Context, q coffer.RecordQuery) ([]*coffer.StoredRecord, error) {
+	query, args := FindQuery(`r.id, r.collection, r.subject, r.fields, r.version, r.created_at, r.updated_at`, q)
+	return collect(ctx, s.DB, scanRecord, query, args...)
 }
 
-// QueryFindIDs selects the record ids of a blind-index hash (for a store
-// that reads the records through a cache).
-const QueryFindIDs = `SELECT record FROM blind_index WHERE collection = ? AND field = ? AND hash = ? ORDER BY record LIMIT ?`
+// FindQuery returns the statement selecting columns of the records q
+// selects, and its arguments: one join on the blind index per where entry,
+// the subject's restriction and the retention bound, all before LIMIT.
+// A store that reads records through a cache selects r.id only.
+func FindQuery(columns string, q coffer.RecordQuery) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 3*len(q.Where)+5)
+	b.WriteString(`SELECT ` + columns + ` FROM records r`)
+	for i, w := range q.Where {
+		t := "b" + strconv.Itoa(i)
+		b.WriteString(` JOIN blind_index ` + t + ` ON ` + t + `.record = r.id AND ` + t + `.collection = ? AND ` + t + `.field = ? AND ` + t + `.hash = ?`)
+		args = append(args, q.Collection, w.Field, w.Hash)
+	}
+	if q.Unrestricted {
+		b.WriteString(` JOIN subjects s ON s.id = r.subject AND s.restricted = 0`)
+	}
+	b.WriteString(` WHERE r.collection = ? AND r.id > ?`)
+	args = append(args, q.Collection, q.After)
+	if !q.UpdatedSince.IsZero() {
+		b.WriteString(` AND r.updated_at >= ?`)
+		args = append(args, q.UpdatedSince.UnixNano())
+	}
+	b.WriteString(` ORDER BY r.id LIMIT ?`)
+	args = append(args, q.Limit)
+	return b.String(), args
+}
 
 // SubjectRecords implements coffer.RecordReader.
 func (s *Store) SubjectRecords(ctx context.Context, subject string) ([]*coffer.StoredRecord, error) {

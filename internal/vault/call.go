@@ -62,11 +62,16 @@ func (k *core) decide(ctx context.Context, c *Call, r *policy.Request, e *coffer
 	if d.Allowed {
 		return d, nil
 	}
+	return d, k.refuse(ctx, e, d)
+}
+
+// refuse audits a refused decision and returns the error to answer.
+func (k *core) refuse(ctx context.Context, e *coffer.AuditEntry, d policy.Decision) error {
 	e.Outcome, e.Reason = coffer.OutcomeDenied, d.Reason
 	if err := k.store.AppendAudit(ctx, e); err != nil {
-		return d, err
+		return err
 	}
-	return d, coffer.Errorf(d.Code, "%s", d.Reason)
+	return coffer.Errorf(d.Code, "%s", d.Reason)
 }
 
 // requireAdmin refuses callers that may not administer, auditing the

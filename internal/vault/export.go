@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/policy"
 	"github.com/cofferhq/coffer/internal/rights"
 )
 
@@ -24,7 +25,9 @@ type Export struct {
 	AccessHistory []Access               `json:"access_history"`
 }
 
-// ExportRecord is one record of the subject, every field in plaintext.
+// ExportRecord is one record of the subject: every field in plaintext,
+// except tokenized fields, which show the pan mask (BIN and last 4) unless
+// the exporting actor may detokenize them.
 type ExportRecord struct {
 	Collection string                     `json:"collection"`
 	ID         string                     `json:"id"`
@@ -47,8 +50,11 @@ type Access struct {
 	Outcome    string    `json:"outcome"`
 }
 
-// ExportRequest builds the export of a verified request's subject. The
-// export is audited (durably, before it is returned) like any read.
+// ExportRequest builds the export of a verified request's subject. It is
+// its own decided action (SPEC §3): the admin check, then each field's
+// view from policy.ExportView; values past their retention are left out
+// as if swept. The export is audited (durably, before it is returned)
+// like any read, naming the fields shown in plain and those masked.
 func (v *Privacy) ExportRequest(ctx context.Context, c *Call, id string) (*Export, error) {
 	e, err := v.privacyAdmin(ctx, c, "request.export", "")
 	if err != nil {
@@ -110,10 +116,17 @@ func (v *Privacy) ExportRequest(ctx context.Context, c *Call, id string) (*Expor
 		if err != nil {
 			return nil, err
 		}
-		shown := map[string]bool{}
-		schema := v.Schema()
+		shown, masked := map[string]bool{}, map[string]bool{}
+		var role *coffer.Role // nil (a system call): tokenized fields masked
+		if a := c.actor(); a != nil {
+			role = a.Role
+		}
+		schema, now := v.Schema(), v.now()
 		for _, sr := range recs {
 			coll := schema.Collections[sr.Collection]
+			if sr = live(coll, sr, now); sr == nil {
+				continue // past retention: as if swept
+			}
 			xr := ExportRecord{Collection: sr.Collection, ID: sr.ID, Fields: map[string]json.RawMessage{}, CreatedAt: sr.CreatedAt, UpdatedAt: sr.UpdatedAt}
 			for name, ct := range sr.Fields {
 				if strings.HasSuffix(name, tokenSuffix) {
@@ -127,11 +140,25 @@ func (v *Privacy) ExportRequest(ctx context.Context, c *Call, id string) (*Expor
 				if coll != nil {
 					f = coll.Fields[name]
 				}
-				if f == nil { // a field the schema no longer declares: still the subject's data
+				_, tokenized := sr.Fields[name+tokenSuffix]
+				if f == nil && !tokenized { // a field the schema no longer declares: still the subject's data
 					xr.Fields[name] = plain
 					continue
 				}
-				val, ok := render(f, coffer.ViewPlain, plain)
+				if f == nil { // undeclared now, but it was tokenized: masked
+					f = &coffer.Field{Name: name, Tokenize: "card"}
+				}
+				view := policy.ExportView(role, sr.Collection, f)
+				if view == coffer.ViewMasked {
+					var s string
+					if json.Unmarshal(plain, &s) != nil {
+						continue
+					}
+					xr.Fields[name], _ = json.Marshal(policy.Mask("pan", s))
+					masked[sr.Collection+"."+name] = true
+					continue
+				}
+				val, ok := render(f, view, plain)
 				if !ok {
 					continue
 				}
@@ -141,6 +168,9 @@ func (v *Privacy) ExportRequest(ctx context.Context, c *Call, id string) (*Expor
 			x.Records = append(x.Records, xr)
 		}
 		e.Fields = sortedKeys(shown)
+		if len(masked) > 0 {
+			e.Reason = "masked: " + strings.Join(sortedKeys(masked), ",")
+		}
 	}
 	if x.Consents, err = v.store.Consents(ctx, r.Subject); err != nil {
 		return nil, err

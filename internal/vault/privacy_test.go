@@ -28,7 +28,7 @@ func TestConsentGatesConsentPurposes(t *testing.T) {
 	f := newFixture(t)
 	rec := f.create(t, "cus_c1", map[string]any{"email": "c1@example.com", "name": "Consent One"})
 	mkt := f.call(t, "admin", "marketing")
-	if _, err := f.readAs(mkt, rec); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.readAs(mkt, rec); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Fatalf("marketing read without consent: %v", err)
 	}
 	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_c1", "marketing", vault.ConsentChange{Granted: true, Source: "signup", NoticeVersion: "2026-11"}); err != nil {
@@ -41,7 +41,7 @@ func TestConsentGatesConsentPurposes(t *testing.T) {
 	if err := f.v.Privacy.SetConsent(ctx, f.admin, "cus_c1", "marketing", vault.ConsentChange{Granted: false, Source: "unsubscribe link"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.readAs(mkt, rec); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.readAs(mkt, rec); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Fatalf("marketing read after withdrawal: %v", err)
 	}
 	// Other purposes are untouched by marketing consent.
@@ -108,7 +108,7 @@ func TestConsentWithdrawalRace(t *testing.T) {
 					if before.Add(1) >= 50 {
 						sawOnce.Do(func() { close(saw) })
 					}
-				case coffer.ErrorCode(err) == coffer.EFORBIDDEN:
+				case coffer.ErrorCode(err) == coffer.ENOTFOUND: // SPEC §3: a state refusal answers like an unknown record
 					if after.Add(1) >= 50 {
 						refusedOnce.Do(func() { close(refused) })
 					}
@@ -192,7 +192,7 @@ func TestRestriction(t *testing.T) {
 			t.Fatal(a, err)
 		}
 	}
-	if _, err := f.readAs(f.admin, rec); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.readAs(f.admin, rec); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Fatalf("account read of a restricted subject: %v", err)
 	}
 	got, err := f.readAs(f.call(t, "admin", "tax"), rec)

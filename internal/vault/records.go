@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,8 +75,29 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 	fields := sortedKeys(names)
 	e := c.entry("create", collection)
 	e.Fields = fields
-	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Write, Collection: collection, Fields: fields}, e); err != nil {
+	if _, err := v.decideGrants(ctx, c, policy.Write, collection, fields, e); err != nil {
 		return nil, err
+	}
+	// Then each named subject's state, before anything is encrypted or
+	// stored: an erased id is never reused, and a write to an existing
+	// subject follows its restriction and consents like a read.
+	known := map[string]*coffer.Subject{}
+	for i, r := range recs {
+		if err := v.checkCreateConsents(ctx, c, r.Consents, at(i, len(recs)), e); err != nil {
+			return nil, err
+		}
+		sub := known[r.Subject]
+		if r.Subject != "" && sub == nil {
+			if sub, err = v.writableSubject(ctx, u, r.Subject, e); err != nil {
+				return nil, err
+			}
+			if sub != nil {
+				known[r.Subject] = sub
+			}
+		}
+		if err := v.decideCreate(ctx, c, collection, fields, r, sub, e); err != nil {
+			return nil, err
+		}
 	}
 	// Normalize every value before anything is encrypted or stored.
 	type plainField struct {
@@ -110,9 +132,22 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 			}
 			dek := deks[subj]
 			if dek == nil {
-				err = coffer.Errorf(coffer.ENOTFOUND, "new subject") // a generated id is new: no lookup
-				if !generated {
-					dek, err = v.subjectDEK(ctx, u, subj)
+				err = coffer.Errorf(coffer.ENOTFOUND, "new subject") // a generated or unknown id is new: no lookup
+				sub := known[subj]
+				if sub == nil && !generated && attempt > 0 {
+					// Another request created the subject first: its key.
+					sub, err = v.writableSubject(ctx, u, subj, e)
+					if err == nil && sub != nil {
+						err = v.decideCreate(ctx, c, collection, fields, r, sub, e)
+					}
+					if err != nil {
+						return nil, err
+					}
+					err = coffer.Errorf(coffer.ENOTFOUND, "new subject")
+				}
+				if sub != nil {
+					known[subj] = sub
+					dek, err = v.openDEK(u, sub)
 				}
 				if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 					var wrapped []byte
@@ -144,6 +179,16 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 			}
 			slices.Sort(recFields)
 			ch.Creates = append(ch.Creates, sr)
+			for _, p := range slices.Sorted(maps.Keys(r.Consents)) {
+				g := r.Consents[p]
+				ch.Consents = append(ch.Consents, &coffer.ConsentEvent{Subject: subj, Purpose: p, Granted: g.Granted, Time: now, Source: g.Source, NoticeVersion: g.NoticeVersion})
+				ce := c.entry("consent.set", "")
+				ce.Subject, ce.Outcome, ce.Reason = subj, coffer.OutcomeAllowed, "withdrawn: "+p
+				if g.Granted {
+					ce.Reason = "granted: " + p
+				}
+				ch.Audit = append(ch.Audit, ce)
+			}
 			re := c.entry("create", collection)
 			re.Record, re.Subject, re.Fields, re.Outcome = sr.ID, subj, recFields, coffer.OutcomeAllowed
 			ch.Audit = append(ch.Audit, re)
@@ -162,6 +207,73 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 		}
 		return out, nil
 	}
+}
+
+// writableSubject returns the subject a create names (nil when it is new).
+// An id in the erasure ledger is refused with ECONFLICT: erased ids are
+// never reused, so a new person can never inherit an erased one's history,
+// and a restore's ledger replay can never erase a new person (SPEC §3;
+// issue 14.4). This is the one place the rule lives.
+func (v *Records) writableSubject(ctx context.Context, u *unsealed, id string, e *coffer.AuditEntry) (*coffer.Subject, error) {
+	sub, err := v.store.Subject(ctx, id)
+	if coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		return sub, err
+	}
+	erased, err := v.store.Erased(ctx, u.sealer.LedgerHash(id))
+	if err != nil || !erased {
+		return nil, err
+	}
+	de := *e
+	de.Subject, de.Outcome, de.Reason = id, coffer.OutcomeDenied, "subject id is in the erasure ledger"
+	if err := v.store.AppendAudit(ctx, &de); err != nil {
+		return nil, err
+	}
+	return nil, coffer.Errorf(coffer.ECONFLICT, "subject: this id belonged to an erased subject and cannot be reused")
+}
+
+// decideCreate decides a create's write against its subject's state (sub
+// nil: a new subject, with no consent but those the create carries): a
+// restricted subject is refused, a consent-basis purpose needs consent.
+func (v *Records) decideCreate(ctx context.Context, c *Call, collection string, fields []string, r coffer.NewRecord, sub *coffer.Subject, e *coffer.AuditEntry) error {
+	consent := func(p string) bool {
+		if g, ok := r.Consents[p]; ok {
+			return g.Granted
+		}
+		return sub != nil && sub.Consents[p]
+	}
+	se := *e
+	se.Subject = r.Subject
+	_, err := v.decide(ctx, c, &policy.Request{Action: policy.Write, Collection: collection, Fields: fields,
+		Consent: consent, Restricted: sub != nil && sub.Restricted}, &se)
+	return err
+}
+
+// checkCreateConsents validates the consents a create carries: only a role
+// with the consents grant may record them, for declared purposes.
+func (v *Records) checkCreateConsents(ctx context.Context, c *Call, cs map[string]coffer.ConsentGrant, at string, e *coffer.AuditEntry) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if a := c.actor(); a == nil || a.Role == nil || !a.Role.Consents {
+		de := *e
+		de.Outcome, de.Reason = coffer.OutcomeDenied, "role may not record consents"
+		if err := v.store.AppendAudit(ctx, &de); err != nil {
+			return err
+		}
+		return coffer.Errorf(coffer.EFORBIDDEN, "%sconsents: this role may not record consent (it needs consents: true)", at)
+	}
+	for p, g := range cs {
+		if v.Schema().Purposes[p] == nil {
+			return coffer.Errorf(coffer.EINVALID, "%sconsents: purpose %s is not declared in the schema", at, coffer.Name(p))
+		}
+		if err := checkNote("source", g.Source); err != nil {
+			return prefixErr(err, at+"consents: ")
+		}
+		if err := checkNote("notice_version", g.NoticeVersion); err != nil {
+			return prefixErr(err, at+"consents: ")
+		}
+	}
+	return nil
 }
 
 func at(i, n int) string {
@@ -216,140 +328,6 @@ func (v *core) openDEK(u *unsealed, sub *coffer.Subject) (*seal.DEK, error) {
 	return d, nil
 }
 
-// GetRecord returns a record as the caller may see it.
-func (v *Records) Get(ctx context.Context, c *Call, collection, id string) (*coffer.Record, error) {
-	u, done, _, err := v.target(collection)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	sr, err := v.store.Record(ctx, collection, id)
-	if err != nil {
-		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
-			// Probing for records is traced too.
-			e := c.entry("read", collection)
-			e.Record, e.Outcome, e.Reason = id, coffer.OutcomeError, coffer.ENOTFOUND
-			if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
-				return nil, aerr
-			}
-		}
-		return nil, err
-	}
-	recs, err := v.reveal(ctx, c, u, "read", []*coffer.StoredRecord{sr}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return recs[0], nil
-}
-
-// reveal decides, decrypts and audits the reading of records, then
-// returns them. Nothing is returned unless every audit entry is durable.
-// extra audit entries (a search) are appended in the same commit.
-func (v *Records) reveal(ctx context.Context, c *Call, u *unsealed, action string, srs []*coffer.StoredRecord, extra *coffer.AuditEntry) ([]*coffer.Record, error) {
-	coll := v.Schema().Collections[srs[0].Collection]
-	out := make([]*coffer.Record, 0, len(srs))
-	entries := make([]*coffer.AuditEntry, 0, len(srs)+1)
-	if extra != nil {
-		entries = append(entries, extra)
-	}
-	for _, sr := range srs {
-		names := make([]string, 0, len(sr.Fields))
-		for _, name := range coll.Order {
-			if _, ok := sr.Fields[name]; ok {
-				names = append(names, name)
-			}
-		}
-		e := c.entry(action, sr.Collection)
-		e.Record, e.Subject = sr.ID, sr.Subject
-		// The subject's consents and restriction as of now: a withdrawal
-		// applies to the very next read.
-		sub, err := v.store.Subject(ctx, sr.Subject)
-		if err != nil {
-			return nil, err
-		}
-		d, err := v.decide(ctx, c, &policy.Request{Action: policy.Read, Collection: sr.Collection, Fields: names,
-			Consent: func(p string) bool { return sub.Consents[p] }, Restricted: sub.Restricted}, e)
-		if err != nil {
-			if extra != nil && coffer.ErrorCode(err) == coffer.EFORBIDDEN && len(srs) > 1 {
-				continue // a search leaves out records the caller may not see
-			}
-			return nil, err
-		}
-		dek, err := v.openDEK(u, sub)
-		if err != nil {
-			return nil, err
-		}
-		rec := &coffer.Record{ID: sr.ID, Subject: sr.Subject, Collection: sr.Collection,
-			Fields: make(map[string]json.RawMessage, len(names)), Withheld: d.Withheld, CreatedAt: sr.CreatedAt, UpdatedAt: sr.UpdatedAt}
-		if rec.Withheld == nil {
-			rec.Withheld = []string{}
-		}
-		var shown []string
-		for i, name := range names {
-			view := d.Views[i]
-			if view == "" {
-				continue
-			}
-			if view == coffer.ViewToken {
-				ct, ok := sr.Fields[name+tokenSuffix]
-				if !ok {
-					rec.Withheld = append(rec.Withheld, name) // no token: not shown in another view
-					continue
-				}
-				t, err := dek.Open(nil, sr.Collection, sr.ID, name+tokenSuffix, ct)
-				if err != nil {
-					return nil, coffer.Errorf(coffer.EINTERNAL, "field %s of record %s failed to decrypt", name, sr.ID)
-				}
-				rec.Fields[name], _ = json.Marshal(string(t))
-				shown = append(shown, name)
-				continue
-			}
-			plain, err := dek.Open(nil, sr.Collection, sr.ID, name, sr.Fields[name])
-			if err != nil {
-				v.log.Error("field failed to decrypt", "collection", sr.Collection, "record", sr.ID, "field", name, "err", err)
-				return nil, coffer.Errorf(coffer.EINTERNAL, "field %s of record %s failed to decrypt", name, sr.ID)
-			}
-			val, ok := render(coll.Fields[name], view, plain)
-			if !ok {
-				rec.Withheld = append(rec.Withheld, name)
-				continue
-			}
-			rec.Fields[name] = val
-			shown = append(shown, name)
-		}
-		slices.Sort(shown)
-		e.Fields, e.Outcome = shown, coffer.OutcomeAllowed
-		if len(rec.Withheld) > 0 {
-			e.Reason = "withheld: " + strings.Join(rec.Withheld, ",")
-		}
-		entries = append(entries, e)
-		out = append(out, rec)
-	}
-	// Fail closed: nothing leaves unless its audit entries are durable.
-	if err := v.store.AppendAudit(ctx, entries...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// render returns the JSON value of a field in a view.
-func render(f *coffer.Field, view coffer.View, plain []byte) (json.RawMessage, bool) {
-	switch view {
-	case coffer.ViewPlain:
-		return plain, true
-	case coffer.ViewMasked:
-		var s string
-		if err := json.Unmarshal(plain, &s); err != nil {
-			s = ""
-		}
-		b, _ := json.Marshal(policy.Mask(f.Mask, s))
-		return b, true
-	}
-	// The token view needs a token (tokenization); without one the field is
-	// withheld rather than shown in another view.
-	return nil, false
-}
-
 // UpdateRecord changes fields of a record (a null value removes a field)
 // and returns the record as the caller may see it.
 func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fields map[string]json.RawMessage) (*coffer.Record, error) {
@@ -385,13 +363,27 @@ func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fi
 	}
 	e := c.entry("update", collection)
 	e.Record, e.Fields = id, sortedKeys(names)
+	// The role's grants first, before the record is looked up.
+	if _, err := v.decideGrants(ctx, c, policy.Write, collection, e.Fields, e); err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		sr, err := v.store.Record(ctx, collection, id)
+		if err == nil && live(coll, sr, v.now()) == nil {
+			err = errNoRecord // past retention: as if swept
+		}
 		if err != nil {
 			return nil, err
 		}
 		e.Subject = sr.Subject
-		if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Write, Collection: collection, Fields: e.Fields}, e); err != nil {
+		sub, err := v.store.Subject(ctx, sr.Subject)
+		if err != nil {
+			return nil, err
+		}
+		// The whole write is decided before it commits, against the
+		// subject's current state: a writer may learn of a restriction.
+		if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Write, Collection: collection, Fields: e.Fields,
+			Consent: func(p string) bool { return sub.Consents[p] }, Restricted: sub.Restricted}, e); err != nil {
 			return nil, err
 		}
 		dek, err := v.subjectDEK(ctx, u, sr.Subject)
@@ -435,16 +427,28 @@ func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fi
 			}
 			up.Index = append(up.Index, coffer.IndexEntry{Field: name, Hash: u.sealer.BlindIndex(collection, name, ix)})
 		}
+		// The answer is decided before the commit too, from the record as
+		// written and the subject's state it was decided on, and its reading
+		// is audited in the same transaction: a committed write is never
+		// answered with an error. A role that may write but not read gets
+		// the record with every field withheld.
+		rec, re, _, err := v.readRecord(c, u, coll, live(coll, up, now), sub, "read")
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil { // cannot happen: the write was allowed on this state
+			return nil, coffer.Errorf(coffer.EINTERNAL, "internal error")
+		}
 		ue := *e
 		ue.Outcome = coffer.OutcomeAllowed
-		err = v.store.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}, NewTokens: tch.NewTokens, Audit: []*coffer.AuditEntry{&ue}})
+		err = v.store.Commit(ctx, &coffer.Change{Updates: []*coffer.StoredRecord{up}, NewTokens: tch.NewTokens, Audit: []*coffer.AuditEntry{&ue, re}})
 		if coffer.ErrorCode(err) == coffer.ECONFLICT && attempt < 5 {
 			continue // a concurrent update won; apply ours on top of it
 		}
 		if err != nil {
 			return nil, err
 		}
-		return v.Get(ctx, c, collection, id)
+		return rec, nil
 	}
 }
 

@@ -39,60 +39,75 @@ func (v *Records) Search(ctx context.Context, c *Call, collection string, where 
 	fields := sortedKeys(names)
 	e := c.entry("search", collection)
 	e.Fields = fields
-	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Search, Collection: collection, Fields: fields}, e); err != nil {
+	// The role's grants first, before anything is looked up: the search
+	// grant on every where field, and a read grant in the collection.
+	if _, err := v.decideGrants(ctx, c, policy.Search, collection, fields, e); err != nil {
 		return nil, err
 	}
-	hashes := make(map[string][]byte, len(fields))
+	if _, err := v.decideGrants(ctx, c, policy.Read, collection, coll.Order, e); err != nil {
+		return nil, err
+	}
+	now := v.now()
+	q := coffer.RecordQuery{Collection: collection, Limit: limit,
+		Unrestricted: v.Schema().Purposes[c.Purpose].LegalBasis != coffer.BasisLegalObligation}
 	for _, name := range fields {
 		_, ix, err := schema.Normalize(coll.Fields[name], where[name])
 		if err != nil {
 			return nil, err
 		}
-		hashes[name] = u.sealer.BlindIndex(collection, name, ix)
+		q.Where = append(q.Where, coffer.IndexEntry{Field: name, Hash: u.sealer.BlindIndex(collection, name, ix)})
+		// A value past its retention matches nothing.
+		if cut := retentionCutoff(coll, name, now); cut.After(q.UpdatedSince) {
+			q.UpdatedSince = cut
+		}
 	}
-	// Look up by the first field; the others are checked against the
-	// record's own values (decrypted, normalized, hashed the same way).
-	first := fields[0]
-	srs, err := v.store.FindRecords(ctx, collection, first, hashes[first], limit)
-	if err != nil {
-		return nil, err
-	}
-	if len(fields) > 1 {
-		kept := srs[:0]
+	// Every where field, the restriction and retention apply in the store
+	// before its limit. What remains (a missing consent, a record none of
+	// whose fields the role may read) is left out here, page by page, until
+	// limit records are kept: the answer never depends on hidden records.
+	out := make([]*coffer.Record, 0, min(limit, 64))
+	entries := []*coffer.AuditEntry{e}
+	subs := map[string]*coffer.Subject{}
+	for len(out) < limit {
+		q.Limit = limit - len(out)
+		srs, err := v.store.FindRecords(ctx, q)
+		if err != nil {
+			return nil, err
+		}
 		for _, sr := range srs {
-			dek, err := v.subjectDEK(ctx, u, sr.Subject)
+			sub := subs[sr.Subject]
+			if sub == nil {
+				sub, err = v.store.Subject(ctx, sr.Subject)
+				if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+					continue // erased since the index was read
+				}
+				if err != nil {
+					return nil, err
+				}
+				subs[sr.Subject] = sub
+			}
+			if sr = live(coll, sr, now); sr == nil {
+				continue
+			}
+			rec, re, d, err := v.readRecord(c, u, coll, sr, sub, "read")
 			if err != nil {
 				return nil, err
 			}
-			match := true
-			for _, name := range fields[1:] {
-				ct, ok := sr.Fields[name]
-				if !ok {
-					match = false
-					break
-				}
-				p, err := dek.Open(nil, collection, sr.ID, name, ct)
-				if err != nil {
-					return nil, coffer.Errorf(coffer.EINTERNAL, "field %s of record %s failed to decrypt", name, sr.ID)
-				}
-				_, ix, err := schema.Normalize(coll.Fields[name], p)
-				if err != nil || string(u.sealer.BlindIndex(collection, name, ix)) != string(hashes[name]) {
-					match = false
-					break
-				}
+			if rec == nil || !d.Allowed {
+				continue // left out exactly as if it did not match
 			}
-			if match {
-				kept = append(kept, sr)
-			}
+			out = append(out, rec)
+			entries = append(entries, re)
 		}
-		srs = kept
+		if len(srs) < q.Limit {
+			break
+		}
+		q.After = srs[len(srs)-1].ID
 	}
 	e.Outcome = coffer.OutcomeAllowed
-	if len(srs) == 0 {
-		if err := v.store.AppendAudit(ctx, e); err != nil {
-			return nil, err
-		}
-		return []*coffer.Record{}, nil
+	// Fail closed: nothing leaves unless its audit entries are durable.
+	if err := v.store.AppendAudit(ctx, entries...); err != nil {
+		return nil, err
 	}
-	return v.reveal(ctx, c, u, "read", srs, e)
+	return out, nil
 }

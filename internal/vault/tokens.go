@@ -91,6 +91,7 @@ func tokenRef(u *unsealed, t string) string {
 
 // Tokenize replaces values by tokens, all or nothing: a bad value fails
 // the whole call with 400 naming its index, and nothing is stored.
+// Deterministic tokens need the namespace's detokenize right as well.
 func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]string, error) {
 	u, done, err := v.open()
 	if err != nil {
@@ -115,7 +116,7 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 	}
 	e := c.entry("tokenize", "")
 	e.Subject = req.Subject
-	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Tokenize, Namespace: ns}, e); err != nil {
+	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Tokenize, Namespace: ns, Deterministic: req.Deterministic}, e); err != nil {
 		return nil, err
 	}
 	// Validate every value before anything is generated or stored.
@@ -200,8 +201,15 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 	}
 }
 
-// Detokenize returns the values of tokens, all or nothing: an unknown,
-// revoked or expired token fails the call with 404 naming its index. Each
+// errNoToken is the one answer for a token the caller may not use:
+// unknown, revoked, expired, past its value's retention, of a subject
+// whose state denies the read, or in a namespace the caller may not
+// detokenize (SPEC §3).
+func errNoToken(i int) error { return coffer.Errorf(coffer.ENOTFOUND, "tokens[%d]: unknown token", i) }
+
+// Detokenize returns the values of tokens, all or nothing. A caller with
+// no detokenize grant anywhere is refused before any token is looked up;
+// every other refusal answers the same 404 naming the token's index. Each
 // token's detokenization is audited with the actor and purpose, durably,
 // before any value is returned.
 func (v *Tokens) Detokenize(ctx context.Context, c *Call, ids []string) ([]string, error) {
@@ -218,6 +226,9 @@ func (v *Tokens) Detokenize(ctx context.Context, c *Call, ids []string) ([]strin
 			return nil, coffer.Errorf(coffer.EINVALID, "tokens[%d]: not a token", i)
 		}
 	}
+	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Detokenize}, c.entry("detokenize", "")); err != nil {
+		return nil, err
+	}
 	found, err := v.store.Tokens(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -229,26 +240,16 @@ func (v *Tokens) Detokenize(ctx context.Context, c *Call, ids []string) ([]strin
 		e := c.entry("detokenize", "")
 		e.Record = tokenRef(u, id)
 		t := found[id]
-		if t == nil || !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && now.After(t.ExpiresAt)) {
-			e.Outcome, e.Reason = coffer.OutcomeDenied, "unknown, revoked or expired token"
+		reason, err := v.mayReveal(ctx, c, t, now, e)
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			e.Outcome, e.Reason = coffer.OutcomeDenied, reason
 			if err := v.store.AppendAudit(ctx, e); err != nil {
 				return nil, err
 			}
-			return nil, coffer.Errorf(coffer.ENOTFOUND, "tokens[%d]: unknown, revoked or expired token", i)
-		}
-		dr := &policy.Request{Action: policy.Detokenize, Namespace: t.Namespace}
-		if coll, field, ok := strings.Cut(t.Namespace, "."); ok {
-			e.Collection, e.Fields, e.Subject = coll, []string{field}, t.Subject
-			// A record's token reveals the record's field: the subject's
-			// consents and restriction apply as to a read.
-			sub, err := v.store.Subject(ctx, t.Subject)
-			if err != nil {
-				return nil, err
-			}
-			dr.Consent, dr.Restricted = func(p string) bool { return sub.Consents[p] }, sub.Restricted
-		}
-		if _, err := v.decide(ctx, c, dr, e); err != nil {
-			return nil, err
+			return nil, errNoToken(i)
 		}
 		key, err := v.tokenKey(ctx, u, t.Namespace)
 		if err != nil {
@@ -268,7 +269,43 @@ func (v *Tokens) Detokenize(ctx context.Context, c *Call, ids []string) ([]strin
 	return out, nil
 }
 
-// RevokeToken revokes a token: it never detokenizes again.
+// mayReveal decides the detokenization of t (nil: unknown) and returns
+// why it is refused ("" when allowed). A record field's token reveals the
+// field: the subject's consents, restriction and the field's retention
+// apply as to a read. The token's age stands for the value's: a record's
+// token is made when its value is written.
+func (v *Tokens) mayReveal(ctx context.Context, c *Call, t *coffer.Token, now time.Time, e *coffer.AuditEntry) (string, error) {
+	if t == nil || !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && now.After(t.ExpiresAt)) {
+		return "unknown, revoked or expired token", nil
+	}
+	dr := &policy.Request{Action: policy.Detokenize, Namespace: t.Namespace}
+	if coll, field, ok := strings.Cut(t.Namespace, "."); ok {
+		e.Collection, e.Fields, e.Subject = coll, []string{field}, t.Subject
+		if sc := v.Schema().Collections[coll]; sc != nil {
+			if cut := retentionCutoff(sc, field, now); !cut.IsZero() && t.CreatedAt.Before(cut) {
+				return "past retention", nil
+			}
+		}
+		sub, err := v.store.Subject(ctx, t.Subject)
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+			return "subject not found", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		dr.Consent, dr.Restricted = func(p string) bool { return sub.Consents[p] }, sub.Restricted
+	}
+	dr.Schema, dr.Actor, dr.Now, dr.Purpose = v.Schema(), c.actor(), now, c.Purpose
+	if d := policy.Decide(dr); !d.Allowed {
+		return d.Reason, nil
+	}
+	return "", nil
+}
+
+// RevokeToken revokes a token: it never detokenizes again. A caller with
+// no token grant anywhere is refused before the lookup; an unknown token
+// and one in a namespace the caller may not touch answer the same 404.
+// Every attempt is audited, probes included.
 func (v *Tokens) Revoke(ctx context.Context, c *Call, id string) error {
 	u, done, err := v.open()
 	if err != nil {
@@ -277,16 +314,34 @@ func (v *Tokens) Revoke(ctx context.Context, c *Call, id string) error {
 	defer done()
 	e := c.entry("token.revoke", "")
 	e.Record = tokenRef(u, id)
+	if a := c.actor(); a != nil && a.Role != nil && !policy.MayTokenAny(a.Role) {
+		e.Outcome, e.Reason = coffer.OutcomeDenied, "role "+a.Role.Name+" has no token grant"
+		if err := v.store.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		return coffer.Errorf(coffer.EFORBIDDEN, "role %s may not revoke tokens", a.Role.Name)
+	}
 	found, err := v.store.Tokens(ctx, []string{id})
 	if err != nil {
 		return err
 	}
 	t := found[id]
-	if t == nil {
-		return coffer.Errorf(coffer.ENOTFOUND, "token not found")
+	reason := "unknown token"
+	if t != nil {
+		d := policy.Decide(&policy.Request{Schema: v.Schema(), Actor: c.actor(), Now: v.now(), Action: policy.RevokeToken, Namespace: t.Namespace})
+		reason = d.Reason
+		if d.Allowed {
+			reason = ""
+		} else if d.Code != coffer.EFORBIDDEN {
+			return v.refuse(ctx, e, d) // no actor, locked, …: not about the token
+		}
 	}
-	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.RevokeToken, Namespace: t.Namespace}, e); err != nil {
-		return err
+	if reason != "" {
+		e.Outcome, e.Reason = coffer.OutcomeDenied, reason
+		if err := v.store.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		return coffer.Errorf(coffer.ENOTFOUND, "token not found")
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	return v.store.Commit(ctx, &coffer.Change{RevokeTokens: []string{id}, At: v.now(), Audit: []*coffer.AuditEntry{e}})
@@ -330,8 +385,9 @@ var fpeAlphabets = map[string]string{"": fpe.Digits, "digits": fpe.Digits, "base
 
 // FPE runs format-preserving encryption (NIST SP 800-38G FF1 or FF3-1 on
 // AES-256) with a key derived from the root keys. Encrypting needs the
-// role's tokenize right on the key name, decrypting its detokenize right
-// and a purpose. One audit entry per call.
+// role's tokenize and detokenize rights on the key name (a deterministic
+// cipher lets its user confirm guesses, SPEC §3), decrypting its detokenize
+// right and a purpose. One audit entry per call.
 func (v *Tokens) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool) ([]string, error) {
 	u, done, err := v.open()
 	if err != nil {
@@ -362,7 +418,8 @@ func (v *Tokens) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool)
 	}
 	// The decision comes before any key is derived or cipher built: a
 	// refused call leaves nothing behind.
-	if _, err := v.decide(ctx, c, &policy.Request{Action: pa, Namespace: req.Key}, e); err != nil {
+	// FPE encryption is deterministic: it needs the detokenize right too.
+	if _, err := v.decide(ctx, c, &policy.Request{Action: pa, Namespace: req.Key, Deterministic: true}, e); err != nil {
 		return nil, err
 	}
 	ciph, err := u.fpeCipher(req.Key, req.Algorithm, alphabet)

@@ -159,7 +159,7 @@ func TestCardFieldIsTokenized(t *testing.T) {
 	if err := f.v.Privacy.SetRestriction(ctx, f.admin, "cus_pay", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Tokens.Detokenize(ctx, billing, []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Tokens.Detokenize(ctx, billing, []string{tok}); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("detokenized a restricted subject's card: %v", err)
 	}
 	if err := f.v.Privacy.SetRestriction(ctx, f.admin, "cus_pay", false); err != nil {
@@ -233,7 +233,7 @@ func TestRecordTokenPurpose(t *testing.T) {
 	if _, err := f.v.Admin.PutSchema(ctx, f.admin, []byte(doc), false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.v.Tokens.Detokenize(ctx, f.call(t, "auditor", "marketing"), []string{tok}); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+	if _, err := f.v.Tokens.Detokenize(ctx, f.call(t, "auditor", "marketing"), []string{tok}); coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		t.Errorf("detokenized for a purpose the field lacks: %v", err)
 	}
 	if vals, err := f.v.Tokens.Detokenize(ctx, f.call(t, "auditor", "billing"), []string{tok}); err != nil || vals[0] != canaryPAN2 {
