@@ -154,6 +154,8 @@ type AuditReader interface {
 	AuditLog(ctx context.Context) iter.Seq2[*AuditEntry, error]
 	// AuditHead returns the signed head. ENOTFOUND if never signed.
 	AuditHead(ctx context.Context) (*AuditHead, error)
+	// Checkpoints returns the log's signed checkpoints, oldest first.
+	Checkpoints(ctx context.Context) ([]*AuditCheckpoint, error)
 }
 
 // CredentialStore keeps API keys.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/cofferhq/coffer"
 )
@@ -65,5 +66,30 @@ func (q *Queue) Close() {
 	if !q.closed {
 		q.closed = true
 		close(q.ops)
+	}
+}
+
+// Tick queues an empty write every d until stop is closed, so that the
+// writer considers a time-based checkpoint (SPEC §8: at least one a
+// minute) even while nothing is written. It returns when stop is closed.
+func Tick(stop <-chan struct{}, d time.Duration, w Writer) {
+	if d <= 0 {
+		d = DefaultCheckpointInterval
+	}
+	t := time.NewTicker(d)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = w.Write(ctx, &Write{})
+		}
 	}
 }

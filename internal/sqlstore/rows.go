@@ -23,7 +23,7 @@ const (
 
 	// AuditColumns are the columns of the audit table, in AuditArgs order:
 	// the writers insert the chain's entries themselves.
-	AuditColumns = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash`
+	AuditColumns = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash, views`
 )
 
 // params returns n comma-separated ? parameters in parentheses.
@@ -32,16 +32,32 @@ func params(n int) string { return "(" + strings.TrimSuffix(strings.Repeat("?, "
 // AuditArgs returns an entry's values in AuditColumns order.
 func AuditArgs(e *coffer.AuditEntry) []any {
 	return []any{e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection, e.Record, e.Subject,
-		strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash}
+		strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash, joinViews(e.Views)}
+}
+
+func joinViews(vs []coffer.View) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(v))
+	}
+	return b.String()
 }
 
 func scanAudit(row Row) (*coffer.AuditEntry, error) {
 	var e coffer.AuditEntry
 	var t int64
-	var fields string
+	var fields, views string
 	if err := row.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Collection, &e.Record, &e.Subject, &fields,
-		&e.Purpose, &e.Outcome, &e.Reason, &e.ClientIP, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
+		&e.Purpose, &e.Outcome, &e.Reason, &e.ClientIP, &e.RequestID, &e.PrevHash, &e.Hash, &views); err != nil {
 		return nil, err
+	}
+	if views != "" {
+		for v := range strings.SplitSeq(views, ",") {
+			e.Views = append(e.Views, coffer.View(v))
+		}
 	}
 	e.Time = time.Unix(0, t).UTC()
 	if fields != "" {
