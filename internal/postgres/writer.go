@@ -133,7 +133,7 @@ func (w *writer) commit(batch []*sqlstore.Op) {
 		}
 		if err != nil {
 			var ce *coffer.Error
-			if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL {
+			if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL && ce.Code != coffer.EUNAVAILABLE {
 				err = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
 			}
 		} else {

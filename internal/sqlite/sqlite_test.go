@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -189,6 +190,31 @@ func BenchmarkCreateParallel(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+func TestIntegrity(t *testing.T) {
+	storetest.RunIntegrity(t, func(t *testing.T, o storetest.IntegrityOptions) storetest.Database {
+		path := filepath.Join(t.TempDir(), "coffer.db")
+		return storetest.Database{
+			Open: func(t *testing.T) coffer.Store {
+				s, err := sqlite.Open(context.Background(), path, sqlite.Options{Signer: o.Signer, Witness: o.Witness, CheckpointEvery: o.Every})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+			Exec: func(t *testing.T, q string, args ...any) {
+				db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				if _, err := db.Exec(q, args...); err != nil {
+					t.Fatal(err)
+				}
+			},
 		}
 	})
 }

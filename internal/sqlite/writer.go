@@ -342,7 +342,7 @@ func (w *writer) rollback(ctx context.Context, b *batch) {
 func (w *writer) fail(ctx context.Context, b *batch, err error) {
 	w.rollback(ctx, b)
 	var ce *coffer.Error
-	if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL {
+	if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL && ce.Code != coffer.EUNAVAILABLE {
 		ce = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
 	}
 	for _, o := range b.ops {
