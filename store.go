@@ -173,6 +173,9 @@ type CredentialStore interface {
 	// RevokeAPIKey marks a key revoked at at. ENOTFOUND if absent or
 	// revoked already.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time, audit *AuditEntry) error
+	// SetCredentialMACs writes MACs (and API-key verifiers) over the rows
+	// that have no MAC yet; rows that have one are left alone.
+	SetCredentialMACs(ctx context.Context, m *CredentialMACs, audit *AuditEntry) error
 }
 
 // OperatorStore keeps operators and their sessions.
@@ -202,6 +205,11 @@ type OperatorStore interface {
 type SchemaStore interface {
 	// SaveSchema stores the document, updated at at. No domain errors.
 	SaveSchema(ctx context.Context, doc []byte, at time.Time, audit *AuditEntry) error
+	// SaveSchemaMAC stores the document with its MAC (SPEC §4).
+	SaveSchemaMAC(ctx context.Context, doc, mac []byte, at time.Time, audit *AuditEntry) error
+	// SchemaMAC returns the stored document's MAC (nil: none yet).
+	// ENOTFOUND if no schema is stored.
+	SchemaMAC(ctx context.Context) ([]byte, error)
 	// Schema returns the stored document. ENOTFOUND if none.
 	Schema(ctx context.Context) ([]byte, error)
 }

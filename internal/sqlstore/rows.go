@@ -14,8 +14,8 @@ import (
 const (
 	recordColumns   = `id, collection, subject, fields, version, created_at, updated_at`
 	subjectColumns  = `id, dek, kek_version, created_at, restricted, consents`
-	keyColumns      = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at, last_used_at`
-	operatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at, webauthn`
+	keyColumns      = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at, last_used_at, mac`
+	operatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at, webauthn, mac`
 	sessionColumns  = `id, hash, username, created_at, last_seen_at, expires_at`
 	consentColumns  = `seq, subject, purpose, granted, time, source, notice_version`
 	requestColumns  = `id, kind, regime, subject, status, received_at, due_at, ack_due_at, extended, extension_reason, denial_reason, checklist, completed_at, updated_at, version`
@@ -121,7 +121,7 @@ func scanKey(row Row) (*coffer.APIKey, error) {
 	var k coffer.APIKey
 	var cidrs string
 	var created, expires, revoked, used int64
-	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked, &used); err != nil {
+	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked, &used, &k.MAC); err != nil {
 		return nil, err
 	}
 	if cidrs != "" {
@@ -133,14 +133,14 @@ func scanKey(row Row) (*coffer.APIKey, error) {
 
 func operatorArgs(o *coffer.Operator) []any {
 	return []any{o.Username, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, boolInt(o.MFAEnrolled), boolInt(o.Locked),
-		nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, nanos(o.CreatedAt), o.Version, nanos(o.TrainedAt), o.WebAuthn}
+		nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, nanos(o.CreatedAt), o.Version, nanos(o.TrainedAt), o.WebAuthn, o.MAC}
 }
 
 func scanOperator(row Row) (*coffer.Operator, error) {
 	var o coffer.Operator
 	var mfa, locked, until, failed, created, trained int64
 	if err := row.Scan(&o.Username, &o.Role, &o.PasswordHash, &o.TOTPSecret, &o.TOTPLastStep, &mfa, &locked, &until, &failed,
-		&o.PolicyVersion, &created, &o.Version, &trained, &o.WebAuthn); err != nil {
+		&o.PolicyVersion, &created, &o.Version, &trained, &o.WebAuthn, &o.MAC); err != nil {
 		return nil, err
 	}
 	o.MFAEnrolled, o.Locked, o.LockedUntil, o.FailedLogins = mfa == 1, locked == 1, fromNanos(until), int(failed)

@@ -33,8 +33,13 @@ func (v *Admin) PutSchema(ctx context.Context, c *Call, doc []byte) (*coffer.Sch
 	if err != nil {
 		return nil, err
 	}
+	u, done, err := v.open()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	e.Outcome = coffer.OutcomeAllowed
-	if err := v.store.SaveSchema(ctx, doc, v.now(), e); err != nil {
+	if err := v.store.SaveSchemaMAC(ctx, doc, schemaMAC(u.sealer, doc), v.now(), e); err != nil {
 		return nil, err
 	}
 	v.schema.Store(&loadedSchema{s: sc, doc: doc})
