@@ -68,7 +68,8 @@ func (v *Admin) Audit(ctx context.Context, c *Call, f coffer.AuditFilter) ([]*co
 	return v.store.Audit(ctx, f)
 }
 
-// VerifyAudit checks the whole audit chain and its signed head (admin). It
+// VerifyAudit checks the whole audit chain, its signed head and the stored
+// checkpoints (admin). It
 // returns the number of entries checked; a broken log is an *audit.Failure
 // naming the first bad sequence number.
 func (v *Admin) VerifyAudit(ctx context.Context, c *Call, pub ed25519.PublicKey) (int64, error) {
@@ -80,9 +81,5 @@ func (v *Admin) VerifyAudit(ctx context.Context, c *Call, pub ed25519.PublicKey)
 	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return 0, err
 	}
-	head, err := v.store.AuditHead(ctx)
-	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		return 0, err
-	}
-	return audit.Verify(v.store.AuditLog(ctx), head, pub)
+	return audit.VerifyStore(ctx, v.store, pub, nil, nil)
 }
