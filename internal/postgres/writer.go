@@ -56,7 +56,7 @@ func newWriter(ctx context.Context, pool *pgxpool.Pool, o Options) (*writer, err
 	go w.loop()
 	go func() {
 		defer close(w.ticked)
-		sqlstore.Tick(w.tickStop, w.guard.Interval, w.Queue)
+		sqlstore.Tick(w.tickStop, w.guard.Interval, w.Queue, w.guard)
 	}()
 	return w, nil
 }

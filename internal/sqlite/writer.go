@@ -109,7 +109,7 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 	w.tickStop, w.ticked = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(w.ticked)
-		sqlstore.Tick(w.tickStop, w.guard.Interval, w.Queue)
+		sqlstore.Tick(w.tickStop, w.guard.Interval, w.Queue, w.guard)
 	}()
 	return w, nil
 }

@@ -42,10 +42,15 @@ type AuditGuard struct {
 	// PostgreSQL, where nodes share the chain).
 	Lock string
 
-	last   audit.Chain // the last position this writer signed or verified
-	cp     cpState
-	broken atomic.Pointer[coffer.Error]
+	last    audit.Chain // the last position this writer signed or verified
+	cp      cpState
+	broken  atomic.Pointer[coffer.Error]
+	pending atomic.Bool // entries were committed past the last checkpoint
 }
+
+// Pending reports whether entries were committed since the last
+// checkpoint (safe from any goroutine).
+func (g *AuditGuard) Pending() bool { return g.pending.Load() && g.Err() == nil }
 
 type cpState struct {
 	counter uint64
@@ -242,6 +247,7 @@ func (g *AuditGuard) Committed(c audit.Chain, cp *audit.Checkpoint) {
 	if cp != nil {
 		g.cp = cpState{counter: cp.Counter, seq: cp.Seq, at: cp.Time}
 	}
+	g.pending.Store(g.last.Seq > g.cp.seq)
 }
 
 // Witnessed appends cp to the witness file once the transaction holding it

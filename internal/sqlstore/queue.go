@@ -69,10 +69,11 @@ func (q *Queue) Close() {
 	}
 }
 
-// Tick queues an empty write every d until stop is closed, so that the
-// writer considers a time-based checkpoint (SPEC §8: at least one a
-// minute) even while nothing is written. It returns when stop is closed.
-func Tick(stop <-chan struct{}, d time.Duration, w Writer) {
+// Tick queues an empty write every d while g has entries past its last
+// checkpoint, until stop is closed, so that the writer considers a
+// time-based checkpoint (SPEC §8: at least one a minute) even while
+// nothing is written. An idle log costs nothing.
+func Tick(stop <-chan struct{}, d time.Duration, w Writer, g *AuditGuard) {
 	if d <= 0 {
 		d = DefaultCheckpointInterval
 	}
@@ -89,7 +90,9 @@ func Tick(stop <-chan struct{}, d time.Duration, w Writer) {
 		case <-stop:
 			return
 		case <-t.C:
-			_ = w.Write(ctx, &Write{})
+			if g.Pending() {
+				_ = w.Write(ctx, &Write{})
+			}
 		}
 	}
 }

@@ -159,6 +159,9 @@ func testEditRehash(t *testing.T, create IntegrityFactory) {
 		}
 		prev = e.Hash
 	}
+	if _, err := audit.Verify(s.AuditLog(ctx), nil, nil); err != nil {
+		t.Fatalf("precondition: the re-hashed chain is consistent on its own: %v", err)
+	}
 	wantRefused(t, s)
 	wantBroken(t, s, sg, nil, 5)
 }

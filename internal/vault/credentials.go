@@ -24,9 +24,13 @@ const reasonMAC = "credential_mac_failed"
 // apiKeyVerifier is what is stored of a key's secret. It is the HMAC of
 // SHA-256(secret), so that rows written before verifiers existed (which
 // held SHA-256(secret)) are migrated without the secret.
-func apiKeyVerifier(s *seal.Sealer, secret string) []byte { return s.APIKeyVerifier(hashSecret(secret)) }
+func apiKeyVerifier(s *seal.Sealer, secret string) []byte {
+	return s.APIKeyVerifier(hashSecret(secret))
+}
 
-func apiKeyMAC(s *seal.Sealer, k *coffer.APIKey) []byte { return s.CredentialMAC("api_key", apiKeyMACParts(k)...) }
+func apiKeyMAC(s *seal.Sealer, k *coffer.APIKey) []byte {
+	return s.CredentialMAC("api_key", apiKeyMACParts(k)...)
+}
 
 func apiKeyMACParts(k *coffer.APIKey) [][]byte {
 	var exp [8]byte

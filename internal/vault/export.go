@@ -141,6 +141,7 @@ func (v *Privacy) ExportRequest(ctx context.Context, c *Call, id string) (*Expor
 			x.Records = append(x.Records, xr)
 		}
 		e.Fields = sortedKeys(shown)
+		e.Views = sameView(len(e.Fields), coffer.ViewPlain)
 	}
 	if x.Consents, err = v.store.Consents(ctx, r.Subject); err != nil {
 		return nil, err

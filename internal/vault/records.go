@@ -318,7 +318,7 @@ func (v *Records) reveal(ctx context.Context, c *Call, u *unsealed, action strin
 			shown = append(shown, name)
 		}
 		slices.Sort(shown)
-		e.Fields, e.Outcome = shown, coffer.OutcomeAllowed
+		e.Fields, e.Views, e.Outcome = shown, shownViews(shown, names, d.Views), coffer.OutcomeAllowed
 		if len(rec.Withheld) > 0 {
 			e.Reason = "withheld: " + strings.Join(rec.Withheld, ",")
 		}

@@ -228,7 +228,7 @@ func (v *Tokens) Detokenize(ctx context.Context, c *Call, ids []string) ([]strin
 		}
 		dr := &policy.Request{Action: policy.Detokenize, Namespace: t.Namespace}
 		if coll, field, ok := strings.Cut(t.Namespace, "."); ok {
-			e.Collection, e.Fields, e.Subject = coll, []string{field}, t.Subject
+			e.Collection, e.Fields, e.Views, e.Subject = coll, []string{field}, []coffer.View{coffer.ViewPlain}, t.Subject
 			// A record's token reveals the record's field: the subject's
 			// consents and restriction apply as to a read.
 			sub, err := v.store.Subject(ctx, t.Subject)
