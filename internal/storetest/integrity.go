@@ -42,6 +42,7 @@ func RunIntegrity(t *testing.T, create IntegrityFactory) {
 		{"TruncatedWhileStoppedStopsWrites", testTruncateStopped},
 		{"ReplayedHeadWhileStoppedCaughtByWitness", testReplayStopped},
 		{"CheckpointsStoredAndWitnessed", testCheckpoints},
+		{"FormatOneLogStaysVerifiable", testFormatOne},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, create) })
@@ -238,4 +239,48 @@ func testCheckpoints(t *testing.T, create IntegrityFactory) {
 	if err := verify(t, s, sg, w); err != nil {
 		t.Fatalf("intact log with its witness: %v", err)
 	}
+}
+
+// testFormatOne: a log written in format 1 (before views) and opened by
+// this version gets a format checkpoint at its tail; it verifies, old
+// entries under format 1, new ones under format 2.
+func testFormatOne(t *testing.T, create IntegrityFactory) {
+	sg := integritySigner(t)
+	db := create(t, IntegrityOptions{Signer: sg})
+	s := db.Open(t)
+	appendN(t, s, 3)
+	var es []*coffer.AuditEntry
+	for e, err := range s.AuditLog(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, e)
+	}
+	s.Close()
+	// Make it the log a format-1 writer left: format-1 hashes, no
+	// checkpoints, its head.
+	var prev []byte
+	for _, e := range es {
+		e.PrevHash = prev
+		e.Hash = audit.HashV1(e)
+		prev = e.Hash
+		db.Exec(t, `UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Seq)
+	}
+	db.Exec(t, `DELETE FROM audit_checkpoints`)
+	h := sg.Sign(3, prev)
+	db.Exec(t, `UPDATE audit_head SET seq = ?, hash = ?, signature = ? WHERE id = 1`, h.Seq, h.Hash, h.Signature)
+
+	s = db.Open(t)
+	defer s.Close()
+	appendN(t, s, 2)
+	if err := verify(t, s, sg, nil); err != nil {
+		t.Fatalf("a format-1 log continued in format 2: %v", err)
+	}
+	cps := must(s.Checkpoints(ctx))(t)
+	if len(cps) != 1 || cps[0].Kind != audit.KindFormat || cps[0].Seq != 3 {
+		t.Fatalf("checkpoints %+v, want one format checkpoint at seq 3", cps)
+	}
+	// Without the format checkpoint, the log does not verify.
+	db.Exec(t, `DELETE FROM audit_checkpoints`)
+	wantBroken(t, s, sg, nil, 4)
 }
