@@ -10,6 +10,7 @@ import (
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/sqlstore"
 )
 
 // IntegrityOptions are what the integrity suite opens a store with.
@@ -119,9 +120,25 @@ func testTruncateLive(t *testing.T, create IntegrityFactory) {
 	if err := verify(t, s, sg, nil); err != nil {
 		t.Fatalf("precondition: intact log: %v", err)
 	}
+	var es []*coffer.AuditEntry
+	for e, err := range s.AuditLog(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, e)
+	}
 	db.Exec(t, `DELETE FROM audit WHERE seq > 3`)
 	wantRefused(t, s)
 	wantBroken(t, s, sg, nil, 4)
+	// Putting the entries back does not reopen the store: once broken it
+	// stays stopped until someone has looked (and restarted it).
+	for _, e := range es[3:] {
+		db.Exec(t, `INSERT INTO audit (`+sqlstore.AuditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sqlstore.AuditArgs(e)...)
+	}
+	if err := verify(t, s, sg, nil); err != nil {
+		t.Fatalf("precondition: the log is whole again: %v", err)
+	}
+	wantRefused(t, s)
 }
 
 func testTruncateReplayLive(t *testing.T, create IntegrityFactory) {

@@ -157,6 +157,20 @@ func TestCredentialMigrationAndSchemaMAC(t *testing.T) {
 	if _, err := v.Identity.Authenticate(ctx, token, netip.MustParseAddr("127.0.0.1")); coffer.ErrorCode(err) != coffer.EUNAUTHENTICATED {
 		t.Fatalf("a row stripped of its MAC after the migration: %v, want unauthenticated", err)
 	}
+	// Nor when the schema's MAC is stripped too: other rows still carry
+	// theirs, so this is not a first start.
+	var mac []byte
+	if err := db.QueryRow(`SELECT mac FROM schema_doc`).Scan(&mac); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, `UPDATE schema_doc SET mac = NULL`)
+	if _, err := vault.New(ctx, vault.Options{Store: f.store, Keys: f.keys}); err == nil {
+		t.Fatal("a store stripped of its schema MAC was migrated again")
+	}
+	if n := 0; db.QueryRow(`SELECT count(*) FROM api_keys WHERE mac IS NULL`).Scan(&n) != nil || n != 1 {
+		t.Fatalf("%d keys without a MAC, want the stripped one left alone", n)
+	}
+	exec(t, db, `UPDATE schema_doc SET mac = ?`, mac)
 	exec(t, db, `UPDATE schema_doc SET doc = CAST(doc || char(10) || '# edited' AS BLOB)`)
 	if _, err := vault.New(ctx, vault.Options{Store: f.store, Keys: f.keys}); err == nil {
 		t.Fatal("a schema edited in the database was accepted")
