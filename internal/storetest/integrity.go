@@ -43,6 +43,7 @@ func RunIntegrity(t *testing.T, create IntegrityFactory) {
 		{"ReplayedHeadWhileStoppedCaughtByWitness", testReplayStopped},
 		{"CheckpointsStoredAndWitnessed", testCheckpoints},
 		{"FormatOneLogStaysVerifiable", testFormatOne},
+		{"TwoWritersShareTheLog", testTwoWriters},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, create) })
@@ -301,4 +302,26 @@ func testFormatOne(t *testing.T, create IntegrityFactory) {
 	// Without the format checkpoint, the log does not verify.
 	db.Exec(t, `DELETE FROM audit_checkpoints`)
 	wantBroken(t, s, sg, nil, 4)
+}
+
+// testTwoWriters: two stores on one database (two nodes, or a server and
+// an administration command) extend the one log in turn: each accepts
+// what the other signed, nothing is refused, and the log verifies.
+func testTwoWriters(t *testing.T, create IntegrityFactory) {
+	sg := integritySigner(t)
+	db := create(t, IntegrityOptions{Signer: sg, Every: 3})
+	a := db.Open(t)
+	defer a.Close()
+	b := db.Open(t)
+	defer b.Close()
+	for range 4 {
+		appendN(t, a, 2)
+		appendN(t, b, 1)
+	}
+	if err := verify(t, a, sg, nil); err != nil {
+		t.Fatalf("a log extended by two writers: %v", err)
+	}
+	if h := must(b.AuditHead(ctx))(t); h.Seq != 12 {
+		t.Fatalf("head at seq %d, want 12", h.Seq)
+	}
 }
