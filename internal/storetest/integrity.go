@@ -44,6 +44,7 @@ func RunIntegrity(t *testing.T, create IntegrityFactory) {
 		{"CheckpointsStoredAndWitnessed", testCheckpoints},
 		{"FormatOneLogStaysVerifiable", testFormatOne},
 		{"TwoWritersShareTheLog", testTwoWriters},
+		{"ForgedAppendIsNotSigned", testForgedAppend},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, create) })
@@ -324,4 +325,25 @@ func testTwoWriters(t *testing.T, create IntegrityFactory) {
 	if h := must(b.AuditHead(ctx))(t); h.Seq != 12 {
 		t.Fatalf("head at seq %d, want 12", h.Seq)
 	}
+}
+
+// testForgedAppend: someone appends a well-linked entry (the chain needs no
+// key) and moves the head to it with a signature of their own: the
+// writer refuses to extend it rather than sign over it.
+func testForgedAppend(t *testing.T, create IntegrityFactory) {
+	sg := integritySigner(t)
+	db := create(t, IntegrityOptions{Signer: sg})
+	s := db.Open(t)
+	defer s.Close()
+	appendN(t, s, 3)
+	last := lastAudit(t, s)
+	e := &coffer.AuditEntry{Seq: last.Seq + 1, Time: last.Time, Actor: "key_forged", Action: "read", Outcome: coffer.OutcomeAllowed, PrevHash: last.Hash}
+	e.Hash = audit.Hash(e)
+	db.Exec(t, `INSERT INTO audit (seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash, views)
+		VALUES (?, ?, ?, ?, '', '', '', '', '', ?, '', '', '', ?, ?, '')`, e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Outcome, e.PrevHash, e.Hash)
+	other, _ := audit.NewSigner(coffer.NewSecret(bytes.Repeat([]byte{1}, 32)))
+	h := other.Sign(e.Seq, e.Hash)
+	db.Exec(t, `UPDATE audit_head SET seq = ?, hash = ?, signature = ? WHERE id = 1`, h.Seq, h.Hash, h.Signature)
+	wantRefused(t, s)
+	wantBroken(t, s, sg, nil, 4)
 }
