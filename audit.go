@@ -21,13 +21,36 @@ type AuditEntry struct {
 	Record     string    `json:"record,omitempty"`
 	Subject    string    `json:"subject,omitempty"`
 	Fields     []string  `json:"fields,omitempty"`
-	Purpose    string    `json:"purpose,omitempty"`
-	Outcome    string    `json:"outcome"`
-	Reason     string    `json:"reason,omitempty"`
-	ClientIP   string    `json:"client_ip,omitempty"`
-	RequestID  string    `json:"request_id,omitempty"`
-	PrevHash   []byte    `json:"prev_hash"`
-	Hash       []byte    `json:"hash"`
+	// Views[i] is the view Fields[i] was returned in (ViewPlain,
+	// ViewMasked, ViewToken; empty or missing: ViewNone). Format 2.
+	Views     []View `json:"views,omitempty"`
+	Purpose   string `json:"purpose,omitempty"`
+	Outcome   string `json:"outcome"`
+	Reason    string `json:"reason,omitempty"`
+	ClientIP  string `json:"client_ip,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	PrevHash  []byte `json:"prev_hash"`
+	Hash      []byte `json:"hash"`
+}
+
+// View returns the view of Fields[i] (ViewNone when not set).
+func (e *AuditEntry) View(i int) View {
+	if i < len(e.Views) && e.Views[i] != "" {
+		return e.Views[i]
+	}
+	return ViewNone
+}
+
+// AuditCheckpoint is a signed checkpoint of the log as a store keeps it
+// (the fields of audit.Checkpoint, which converts from it).
+type AuditCheckpoint struct {
+	Kind       string
+	Seq        int64
+	Hash       []byte
+	Time       time.Time
+	Counter    uint64
+	KeyVersion uint32
+	Signature  []byte
 }
 
 // AuditFilter selects audit entries. Zero values match everything.

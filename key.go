@@ -51,10 +51,28 @@ type APIKey struct {
 	ID           string
 	Name         string
 	Role         string
-	Hash         []byte // SHA-256 of the secret part of the key
+	Hash         []byte // the verifier: HMAC under a root-derived key of SHA-256(secret)
 	AllowedCIDRs []string
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // zero: never
 	RevokedAt    time.Time // zero: active
 	LastUsedAt   time.Time // zero: never; recorded to within 30 seconds
+	// MAC authenticates id, role, networks, expiry and verifier under a
+	// root-derived key (SPEC §4); nil on rows written before it existed.
+	MAC []byte
+}
+
+// APIKeyMAC is the verifier and MAC computed for an existing key row.
+type APIKeyMAC struct {
+	ID   string
+	Hash []byte
+	MAC  []byte
+}
+
+// CredentialMACs are written over credential rows that have none yet, at
+// the first start with the keys (rows with a MAC are left alone).
+type CredentialMACs struct {
+	APIKeys   []APIKeyMAC
+	Operators map[string][]byte // username → MAC
+	Schema    []byte            // MAC of the stored schema document
 }

@@ -19,6 +19,9 @@ type Operator struct {
 	WebAuthn      []byte    // registered WebAuthn credentials (JSON; public keys only)
 	CreatedAt     time.Time
 	Version       int64 // bumped by every update; updates name the version read
+	// MAC authenticates username, role and password hash under a
+	// root-derived key (SPEC §4); set at creation, kept by updates.
+	MAC []byte
 }
 
 // Session is an operator's login. Only a hash of its secret is stored.

@@ -47,6 +47,7 @@ type Change struct {
 	// (updated at At), and NewPurges record what it dropped, in the same
 	// transaction: ECONFLICT if a purge of the same name is still pending.
 	SchemaDoc []byte
+	SchemaMAC []byte // the root-derived MAC of SchemaDoc (credential rows, SPEC §4)
 	NewPurges []*Purge
 	// PurgesDone ends purges whose values are all deleted; unknown ids are
 	// skipped.
@@ -200,6 +201,8 @@ type AuditReader interface {
 	AuditLog(ctx context.Context) iter.Seq2[*AuditEntry, error]
 	// AuditHead returns the signed head. ENOTFOUND if never signed.
 	AuditHead(ctx context.Context) (*AuditHead, error)
+	// Checkpoints returns the log's signed checkpoints, oldest first.
+	Checkpoints(ctx context.Context) ([]*AuditCheckpoint, error)
 }
 
 // CredentialStore keeps API keys.
@@ -217,6 +220,9 @@ type CredentialStore interface {
 	// RevokeAPIKey marks a key revoked at at. ENOTFOUND if absent or
 	// revoked already.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time, audit *AuditEntry) error
+	// SetCredentialMACs writes MACs (and API-key verifiers) over the rows
+	// that have no MAC yet; rows that have one are left alone.
+	SetCredentialMACs(ctx context.Context, m *CredentialMACs, audit *AuditEntry) error
 }
 
 // OperatorStore keeps operators and their sessions.
@@ -246,6 +252,11 @@ type OperatorStore interface {
 type SchemaStore interface {
 	// SaveSchema stores the document, updated at at. No domain errors.
 	SaveSchema(ctx context.Context, doc []byte, at time.Time, audit *AuditEntry) error
+	// SaveSchemaMAC stores the document with its MAC (SPEC §4).
+	SaveSchemaMAC(ctx context.Context, doc, mac []byte, at time.Time, audit *AuditEntry) error
+	// SchemaMAC returns the stored document's MAC (nil: none yet).
+	// ENOTFOUND if no schema is stored.
+	SchemaMAC(ctx context.Context) ([]byte, error)
 	// Schema returns the stored document. ENOTFOUND if none.
 	Schema(ctx context.Context) ([]byte, error)
 	// Purges returns the pending purges, oldest first.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -13,12 +14,14 @@ import (
 )
 
 type auditCmd struct {
-	Verify auditVerifyCmd `cmd:"" help:"Verify the audit log's hash chain and signed head. Exit 0 intact, 1 broken."`
+	Verify auditVerifyCmd `cmd:"" help:"Verify the audit log's hash chain, signed head, checkpoints and (--witness) witness. Exit 0 intact, 1 broken."`
 }
 
 type auditVerifyCmd struct {
-	Data string `help:"Data directory holding coffer.db." default:"./coffer-dev"`
-	Keys string `help:"Key file (default <data>/keys.json); needed to check the signed head."`
+	Data      string `help:"Data directory holding coffer.db." default:"./coffer-dev"`
+	Keys      string `help:"Key file (default <data>/keys.json); the audit public key is derived from it when it is there."`
+	PublicKey string `name:"public-key" help:"Audit public key file written beside the config (default <data>/audit-keys.txt); used when there is no key file, so verification needs no unseal."`
+	Witness   string `help:"Witness file (audit.witness; --dev writes <data>.witness): also catches truncation and a replayed old head."`
 }
 
 func (c *auditVerifyCmd) Run(env *Env) error {
@@ -26,28 +29,33 @@ func (c *auditVerifyCmd) Run(env *Env) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no database at %s (use --data)", path)
 	}
-	keysPath := c.Keys
-	if keysPath == "" {
-		keysPath = filepath.Join(c.Data, "keys.json")
-	}
-	keys, err := (&keyring.File{Path: keysPath}).Keys()
+	pub, err := c.publicKey()
 	if err != nil {
 		return err
 	}
-	signer, err := audit.NewSigner(keys.IndexKey)
-	if err != nil {
-		return err
+	var wcps []audit.Checkpoint
+	var wpubs map[uint32]ed25519.PublicKey
+	if c.Witness != "" {
+		f, err := os.Open(c.Witness)
+		if err != nil {
+			return fmt.Errorf("witness: %w", err)
+		}
+		wcps, wpubs, err = audit.ReadWitness(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(env.Stdout, "FAIL: %v\n", err)
+			return exitStatus(exitFindings)
+		}
+		if wcps == nil {
+			wcps = []audit.Checkpoint{} // an empty witness still counts as given
+		}
 	}
 	st, err := sqlite.Open(env.Ctx, path, sqlite.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	head, err := st.AuditHead(env.Ctx)
-	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		return err
-	}
-	n, err := audit.Verify(st.AuditLog(env.Ctx), head, signer.PublicKey())
+	n, err := audit.VerifyStore(env.Ctx, st, pub, wcps, wpubs)
 	var f *audit.Failure
 	if errors.As(err, &f) {
 		fmt.Fprintf(env.Stdout, "FAIL: audit log broken at seq %d: %s (%d entries verified before it)\n", f.Seq, f.Reason, n)
@@ -56,10 +64,53 @@ func (c *auditVerifyCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	if head == nil {
+	head, err := st.AuditHead(env.Ctx)
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		fmt.Fprintf(env.Stdout, "ok: empty log\n")
 		return nil
 	}
-	fmt.Fprintf(env.Stdout, "ok: %d entries, chain intact, signed head at seq %d verified\n", n, head.Seq)
+	if err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("ok: %d entries, chain intact, signed head at seq %d verified", n, head.Seq)
+	if c.Witness != "" {
+		msg += fmt.Sprintf(", %d witness checkpoints agree", len(wcps))
+	}
+	fmt.Fprintln(env.Stdout, msg)
 	return nil
+}
+
+// publicKey is the audit public key: derived from the key file when there
+// is one, else read from the public key file.
+func (c *auditVerifyCmd) publicKey() (ed25519.PublicKey, error) {
+	keysPath := c.Keys
+	if keysPath == "" {
+		keysPath = filepath.Join(c.Data, "keys.json")
+	}
+	if _, err := os.Stat(keysPath); err == nil || c.Keys != "" {
+		keys, err := (&keyring.File{Path: keysPath}).Keys()
+		if err != nil {
+			return nil, err
+		}
+		signer, err := audit.NewSigner(keys.IndexKey)
+		if err != nil {
+			return nil, err
+		}
+		return signer.PublicKey(), nil
+	}
+	pubPath := c.PublicKey
+	if pubPath == "" {
+		pubPath = filepath.Join(c.Data, "audit-keys.txt")
+	}
+	keys, err := audit.ReadKeyFile(pubPath)
+	if err != nil {
+		return nil, fmt.Errorf("no key file and no audit public key (--public-key): %w", err)
+	}
+	if len(keys) != 1 {
+		return nil, fmt.Errorf("%s: expected one audit key version, found %d", pubPath, len(keys))
+	}
+	for _, k := range keys {
+		return k, nil
+	}
+	return nil, nil
 }

@@ -240,13 +240,21 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *pr
 	if err != nil {
 		return nil, err
 	}
+	// The audit public key beside the config (verification needs no
+	// unseal) and the witness outside the data directory (SPEC §8).
+	if err := audit.WriteKeyFile(cfg.AuditKeysPath(), signer.Version(), signer.PublicKey()); err != nil {
+		return nil, fmt.Errorf("audit public key: %w", err)
+	}
+	witness := &audit.WitnessFile{Path: cfg.WitnessPath()}
 	var store coffer.Store
 	if cfg.Database != "" {
-		if store, err = postgres.Open(ctx, cfg.Database, signer); err != nil {
+		if store, err = postgres.OpenWith(ctx, cfg.Database, postgres.Options{Signer: signer, Witness: witness,
+			CheckpointEvery: cfg.Audit.CheckpointEvery, Logger: log}); err != nil {
 			return nil, err
 		}
 	} else {
-		lite, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "coffer.db"), sqlite.Options{Signer: signer})
+		lite, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "coffer.db"), sqlite.Options{Signer: signer, Witness: witness,
+			CheckpointEvery: cfg.Audit.CheckpointEvery, Logger: log})
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,7 @@ var statuses = map[string]int{
 	coffer.ERATELIMITED:     http.StatusTooManyRequests,
 	coffer.EINTERNAL:        http.StatusInternalServerError,
 	coffer.ESEALED:          http.StatusServiceUnavailable,
+	coffer.EUNAVAILABLE:     http.StatusServiceUnavailable,
 }
 
 // Status returns the HTTP status of an error code.

@@ -8,40 +8,67 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"math"
 
 	"github.com/cofferhq/coffer"
 )
 
-const domain = "coffer/audit/v1"
+// Entry formats. Format 2 (SPEC §8) adds the view each field was returned
+// in; entries up to a KindFormat checkpoint were written in format 1 and
+// keep verifying under format 1's encoding.
+const (
+	domainV1 = "coffer/audit/v1"
+	domainV2 = "coffer/audit/v2"
+)
 
-// Hash returns the SHA-256 of e's canonical encoding, which covers every
-// field but Hash itself, PrevHash included.
-func Hash(e *coffer.AuditEntry) []byte {
+// Hash returns the SHA-256 of e's canonical encoding (format 2), which
+// covers every field but Hash itself, PrevHash included.
+func Hash(e *coffer.AuditEntry) []byte { return hashFormat(e, 2) }
+
+// HashV1 is the hash of an entry written in format 1 (no views).
+func HashV1(e *coffer.AuditEntry) []byte { return hashFormat(e, 1) }
+
+func hashFormat(e *coffer.AuditEntry, format int) []byte {
 	h := sha256.New()
 	var buf [512]byte
-	b := appendCanonical(buf[:0], e)
+	b := appendCanonical(buf[:0], e, format)
 	h.Write(b)
 	return h.Sum(nil)
 }
 
 // appendCanonical encodes e unambiguously: fixed-width integers and
-// length-prefixed strings, in a fixed order.
-func appendCanonical(b []byte, e *coffer.AuditEntry) []byte {
-	b = appendString(b, domain)
+// length-prefixed strings, in a fixed order. Format 2 follows every field
+// name with its view ("none" when the entry says none).
+func appendCanonical(b []byte, e *coffer.AuditEntry, format int) []byte {
+	if format == 1 {
+		b = appendString(b, domainV1)
+	} else {
+		b = appendString(b, domainV2)
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Seq))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
 	for _, s := range [...]string{e.Actor, e.Action, e.Collection, e.Record, e.Subject} {
 		b = appendString(b, s)
 	}
 	b = binary.AppendUvarint(b, uint64(len(e.Fields)))
-	for _, f := range e.Fields {
+	for i, f := range e.Fields {
 		b = appendString(b, f)
+		if format != 1 {
+			b = appendString(b, string(e.View(i)))
+		}
 	}
 	for _, s := range [...]string{e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID} {
 		b = appendString(b, s)
 	}
 	b = binary.AppendUvarint(b, uint64(len(e.PrevHash)))
 	return append(b, e.PrevHash...)
+}
+
+func entryHash(e *coffer.AuditEntry, v1Until int64) []byte {
+	if e.Seq <= v1Until {
+		return HashV1(e)
+	}
+	return Hash(e)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -127,6 +154,33 @@ func (f *Failure) Error() string {
 // It returns the number of entries checked and a *Failure naming the first
 // bad sequence number, or another error when reading fails.
 func Verify(entries iter.Seq2[*coffer.AuditEntry, error], head *Head, pub ed25519.PublicKey) (int64, error) {
+	return VerifyWith(entries, head, pub, VerifyOptions{})
+}
+
+// VerifyOptions extend Verify.
+type VerifyOptions struct {
+	// V1Until: entries with seq ≤ V1Until are format 1 (FormatBoundary).
+	V1Until int64
+	// Witnesses also see every entry and are checked at the end (signed
+	// checkpoints from the database, from a witness file).
+	Witnesses []*Witnessed
+}
+
+// FormatBoundary is V1Until for a log whose checkpoints are cps (already
+// verified): the seq of the format checkpoint, or every entry when there
+// is none (a log no format-2 writer has opened yet). Removing the format
+// checkpoint therefore makes format-2 entries fail, never pass.
+func FormatBoundary(cps []Checkpoint) int64 {
+	for _, cp := range cps {
+		if cp.Kind == KindFormat {
+			return cp.Seq
+		}
+	}
+	return math.MaxInt64
+}
+
+// VerifyWith is Verify with options.
+func VerifyWith(entries iter.Seq2[*coffer.AuditEntry, error], head *Head, pub ed25519.PublicKey, o VerifyOptions) (int64, error) {
 	var want int64 = 1
 	var prev []byte
 	var n int64
@@ -141,12 +195,20 @@ func Verify(entries iter.Seq2[*coffer.AuditEntry, error], head *Head, pub ed2551
 			return n, &Failure{Seq: want, Reason: fmt.Sprintf("expected seq %d, found %d (entry deleted, inserted or reordered)", want, e.Seq)}
 		case !bytes.Equal(e.PrevHash, prev):
 			return n, &Failure{Seq: e.Seq, Reason: "prev_hash does not match the previous entry (entry edited or reordered)"}
-		case !bytes.Equal(Hash(e), e.Hash):
+		case !bytes.Equal(entryHash(e, o.V1Until), e.Hash):
 			return n, &Failure{Seq: e.Seq, Reason: "hash does not match the entry's content (entry edited)"}
+		}
+		for _, w := range o.Witnesses {
+			w.See(e.Seq, e.Hash)
 		}
 		prev = e.Hash
 		want++
 		n++
+	}
+	for _, w := range o.Witnesses {
+		if err := w.Check(n); err != nil {
+			return n, err
+		}
 	}
 	if head == nil {
 		if n > 0 && pub != nil {

@@ -138,3 +138,42 @@ func TestCanonicalEncodingIsUnambiguous(t *testing.T) {
 		t.Error("field list boundary is ambiguous")
 	}
 }
+
+// A log written in format 1 up to a format checkpoint, format 2 after it,
+// verifies; the same log without the boundary does not (either way), and
+// a format-2 entry's view is covered by its hash.
+func TestFormatBoundary(t *testing.T) {
+	var c Chain
+	var es []*coffer.AuditEntry
+	for i := range 6 {
+		e := &coffer.AuditEntry{Time: time.Unix(1700000000, int64(i)).UTC(), Actor: "key_a", Action: "read", Fields: []string{"email", "name"}, Outcome: coffer.OutcomeAllowed}
+		c.Seq++
+		e.Seq, e.PrevHash = c.Seq, c.Last
+		if i < 3 {
+			e.Hash = HashV1(e)
+		} else {
+			e.Views = []coffer.View{coffer.ViewMasked, coffer.ViewPlain}
+			e.Hash = Hash(e)
+		}
+		c.Last = e.Hash
+		es = append(es, e)
+	}
+	cps := []Checkpoint{{Kind: KindPeriodic, Seq: 1}, {Kind: KindFormat, Seq: 3}}
+	if _, err := VerifyWith(seq(es), nil, nil, VerifyOptions{V1Until: FormatBoundary(cps)}); err != nil {
+		t.Fatalf("mixed log with its boundary: %v", err)
+	}
+	for _, until := range []int64{FormatBoundary(nil), 0, 2, 4} {
+		if _, err := VerifyWith(seq(es), nil, nil, VerifyOptions{V1Until: until}); err == nil {
+			t.Errorf("boundary %d: verified", until)
+		}
+	}
+	edited := clone(es)
+	edited[4].Views = []coffer.View{coffer.ViewMasked, coffer.ViewMasked} // claim it was masked
+	var f *Failure
+	if _, err := VerifyWith(seq(edited), nil, nil, VerifyOptions{V1Until: 3}); !errors.As(err, &f) || f.Seq != 5 {
+		t.Fatalf("edited view: %v, want a failure at seq 5", err)
+	}
+	if bytes.Equal(Hash(es[0]), HashV1(es[0])) {
+		t.Error("formats 1 and 2 hash alike")
+	}
+}

@@ -48,6 +48,51 @@ type Config struct {
 	// Inventory is the data inventory (inventory.yaml): /privacy renders
 	// the public privacy notice from it.
 	Inventory string `yaml:"inventory"`
+	// Audit configures the audit log's checkpoints and their witness.
+	Audit Audit `yaml:"audit"`
+	// Dir is the configuration file's directory (set by Load): the audit
+	// public keys are written there.
+	Dir string `yaml:"-"`
+}
+
+// Audit: a signed checkpoint of the log every CheckpointEvery entries
+// (default 1000) and at least every minute, each appended to Witness.
+//
+// Witness is a file outside the data directory (default <data>.witness,
+// beside it). A witness on the same host catches a database writer — a
+// compromised database account, a restored or edited database file, a
+// PostgreSQL administrator — who shortens, edits and re-hashes, or rolls
+// back the log to an old signed head: the witness holds later checkpoints
+// they cannot forge or make disappear from the database alone. It does not
+// protect against someone with write access to the witness file too (root
+// on the host, the coffer user): they can truncate both. Put the witness
+// on other storage (a remote append-only mount, or syslog to another host)
+// for that.
+type Audit struct {
+	Witness         string `yaml:"witness"`
+	CheckpointEvery int64  `yaml:"checkpoint_every"`
+}
+
+// WitnessPath is the witness file (Witness, or <data>.witness).
+func (c Config) WitnessPath() string {
+	if c.Audit.Witness != "" {
+		return c.Audit.Witness
+	}
+	return DefaultWitness(c.Data)
+}
+
+// DefaultWitness is the development witness beside the data directory.
+func DefaultWitness(data string) string {
+	return filepath.Clean(data) + ".witness"
+}
+
+// AuditKeysPath is where the audit public keys are written: beside the
+// configuration file, or in the data directory without one (--dev).
+func (c Config) AuditKeysPath() string {
+	if c.Dir != "" {
+		return filepath.Join(c.Dir, "audit-keys.txt")
+	}
+	return filepath.Join(c.Data, "audit-keys.txt")
 }
 
 // Privacy: the time zone statutory deadlines end in, the systems outside
@@ -158,6 +203,8 @@ func Load(path string) (Config, error) {
 	abs(&c.DatabaseFile)
 	abs(&c.SecurityPolicy.TextFile)
 	abs(&c.Inventory)
+	abs(&c.Audit.Witness)
+	c.Dir = dir
 	if c.SecurityPolicy.TextFile != "" {
 		b, err := os.ReadFile(c.SecurityPolicy.TextFile)
 		if err != nil {
@@ -212,6 +259,12 @@ func (c *Config) validate(path string) error {
 		return fmt.Errorf("%s: tls: self_signed generates its own pair; do not also set cert and key", path)
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("%s: max_body_bytes: at least 1024", path)
+	}
+	if c.Audit.CheckpointEvery < 0 {
+		return fmt.Errorf("%s: audit: checkpoint_every must not be negative", path)
+	}
+	if w, d := filepath.Clean(c.WitnessPath()), filepath.Clean(c.Data); w == d || strings.HasPrefix(w, d+string(filepath.Separator)) {
+		return fmt.Errorf("%s: audit: witness must be outside the data directory (whoever can rewrite the data can rewrite it too)", path)
 	}
 	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 {
 		return fmt.Errorf("%s: rate_limit: per_second and burst must not be negative", path)

@@ -26,19 +26,28 @@ func TestLoad(t *testing.T) {
 		c.MaxBodyBytes != 1<<20 || len(c.Proxies()) != 2 {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if c.WitnessPath() != c.Data+".witness" || c.AuditKeysPath() != filepath.Join(filepath.Dir(p), "audit-keys.txt") {
+		t.Fatalf("audit paths: %s %s", c.WitnessPath(), c.AuditKeysPath())
+	}
+	c, err = Load(write(t, "data: d\naudit: {witness: ../elsewhere/w.jsonl, checkpoint_every: 50}\n"))
+	if err != nil || c.Audit.CheckpointEvery != 50 || !filepath.IsAbs(c.WitnessPath()) {
+		t.Fatalf("audit section: %+v %v", c.Audit, err)
+	}
 }
 
 func TestLoadRefuses(t *testing.T) {
 	dbf := filepath.Join(t.TempDir(), "db")
 	os.WriteFile(dbf, []byte("postgres://u:secret@h/db\n"), 0o600)
 	for body, want := range map[string]string{
-		"addr: x\n":                                   "data: the data directory is required",
-		"data: d\ncolour: red\n":                      "field colour not found",
-		"data: d\ntrusted_proxies: [10.0.0.1]\n":      "trusted_proxies",
-		"data: d\ntls: {cert: a}\n":                   "set both cert and key",
-		"data: d\nkeys: {provider: vault}\n":          "not available",
-		"data: d\ndatabase: x\ndatabase_file: " + dbf: "not both",
-		"data: d\nwebauthn: {rp_id: example.com}\n":   "origins: name at least one",
+		"addr: x\n":                                                                   "data: the data directory is required",
+		"data: d\ncolour: red\n":                                                      "field colour not found",
+		"data: d\ntrusted_proxies: [10.0.0.1]\n":                                      "trusted_proxies",
+		"data: d\ntls: {cert: a}\n":                                                   "set both cert and key",
+		"data: d\nkeys: {provider: vault}\n":                                          "not available",
+		"data: d\ndatabase: x\ndatabase_file: " + dbf:                                 "not both",
+		"data: d\nwebauthn: {rp_id: example.com}\n":                                   "origins: name at least one",
+		"data: d\naudit: {witness: d/w.jsonl}\n":                                      "witness must be outside the data directory",
+		"data: d\naudit: {checkpoint_every: -1}\n":                                    "checkpoint_every",
 		"data: d\nwebauthn: {rp_id: example.com, origins: [http://example.com]}\n":    "plain http only for localhost",
 		"data: d\nwebauthn: {rp_id: example.com, origins: [https://evil.com]}\n":      "not within rp_id",
 		"data: d\nwebauthn: {rp_id: example.com, origins: [https://example.com/x]}\n": "not an origin",

@@ -5,6 +5,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -28,9 +30,28 @@ type Store struct {
 	w    *writer
 }
 
+// Options tune a Store.
+type Options struct {
+	// Signer signs the audit head and checkpoints (nil: unsigned).
+	Signer *audit.Signer
+	// Witness, when set, receives every audit checkpoint.
+	Witness *audit.WitnessFile
+	// CheckpointEvery and CheckpointInterval: a signed checkpoint after
+	// that many entries or that long (defaults 1000, one minute).
+	CheckpointEvery    int64
+	CheckpointInterval time.Duration
+	// Logger receives audit_tamper and witness_failed (default: none).
+	Logger *slog.Logger
+}
+
 // Open connects to dsn, migrates the schema and returns the store. signer
 // signs the audit head (nil: unsigned).
 func Open(ctx context.Context, dsn string, signer *audit.Signer) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{Signer: signer})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: bad DSN: %w", err)
@@ -43,7 +64,11 @@ func Open(ctx context.Context, dsn string, signer *audit.Signer) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	w := newWriter(pool, signer)
+	w, err := newWriter(ctx, pool, o)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: audit log: %w", err)
+	}
 	return &Store{Store: &sqlstore.Store{DB: poolDB{pool}, W: w}, pool: pool, w: w}, nil
 }
 

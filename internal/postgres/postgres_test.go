@@ -13,6 +13,7 @@ import (
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/postgres"
+	"github.com/cofferhq/coffer/internal/sqlstore"
 	"github.com/cofferhq/coffer/internal/storetest"
 )
 
@@ -130,4 +131,66 @@ func TestChainVerifies(t *testing.T) {
 	if n, err := audit.Verify(s.AuditLog(ctx), head, signer.PublicKey()); err != nil || n != 5 {
 		t.Fatalf("Verify = %d, %v", n, err)
 	}
+}
+
+// freshSchema creates a schema dropped on cleanup and returns a DSN that
+// uses it.
+func freshSchema(t *testing.T) string {
+	dsn := os.Getenv("COFFER_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("COFFER_TEST_POSTGRES is not set (a PostgreSQL DSN); .ci/run sets it when a server answers")
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "coffer_test_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func TestIntegrity(t *testing.T) {
+	storetest.RunIntegrity(t, func(t *testing.T, o storetest.IntegrityOptions) storetest.Database {
+		dsn := freshSchema(t)
+		return storetest.Database{
+			Open: func(t *testing.T) coffer.Store {
+				s, err := postgres.OpenWith(context.Background(), dsn, postgres.Options{Signer: o.Signer, Witness: o.Witness, CheckpointEvery: o.Every})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+			Exec: func(t *testing.T, q string, args ...any) {
+				ctx := context.Background()
+				c, err := pgx.Connect(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close(ctx)
+				if _, err := c.Exec(ctx, sqlstore.Postgres.SQL(q), args...); err != nil {
+					t.Fatal(err)
+				}
+			},
+		}
+	})
 }

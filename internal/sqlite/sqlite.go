@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -30,6 +32,14 @@ type Options struct {
 	// Signer signs the audit head after every commit. Nil disables head
 	// signing (verification then cannot detect truncation).
 	Signer *audit.Signer
+	// Witness, when set, receives every audit checkpoint.
+	Witness *audit.WitnessFile
+	// CheckpointEvery and CheckpointInterval: a signed checkpoint after
+	// that many entries or that long (defaults 1000, one minute).
+	CheckpointEvery    int64
+	CheckpointInterval time.Duration
+	// Logger receives audit_tamper and witness_failed (default: none).
+	Logger *slog.Logger
 	// MaxBatch bounds the number of changes in one transaction (default 512).
 	MaxBatch int
 	// ReadConns is the size of the read pool (default 4).

@@ -16,7 +16,6 @@ import (
 )
 
 type stmts struct {
-	putHead *sql.Stmt
 	// insAudit[n] inserts n audit rows in one statement.
 	insAudit map[int]*sql.Stmt
 }
@@ -25,22 +24,23 @@ type stmts struct {
 // first: one statement per chunk instead of one per entry.
 var auditChunks = []int{128, 32, 8, 1}
 
-const auditPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+const auditPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 type writer struct {
 	conn     *sql.Conn
 	tx       *connTx // the statements of sqlstore, prepared on first use
 	st       stmts
-	signer   *audit.Signer
+	guard    *sqlstore.AuditGuard // the end of the log as this writer signed it
 	maxBatch int
 
 	chain audit.Chain
-	tail  *sql.Stmt // reads the chain's last entry
 
 	nCommits, nChanges atomic.Int64 // committed transactions and the changes in them
 
 	*sqlstore.Queue // Write: callers queue their writes
 	stopped         chan struct{}
+	tickStop        chan struct{} // stops the checkpoint timer
+	ticked          chan struct{} // closed when it stopped
 
 	// The syncer makes committed batches durable: the writer commits with
 	// synchronous=NORMAL (frames written to the WAL, not fsync'd) and hands
@@ -48,7 +48,7 @@ type writer struct {
 	// So the next transaction runs while the previous one is being synced.
 	wal      *os.File
 	walPath  string
-	synced   chan []*sqlstore.Op
+	synced   chan syncBatch
 	ready    chan struct{} // the syncer's token: it is free to sync a commit
 	syncDone chan struct{}
 	broken   atomic.Pointer[coffer.Error] // set when an fsync failed: fail closed
@@ -60,14 +60,15 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 		return nil, err
 	}
 	w := &writer{
-		conn:     conn,
-		tx:       newConnTx(conn),
-		signer:   opts.Signer,
+		conn: conn,
+		tx:   newConnTx(conn),
+		guard: &sqlstore.AuditGuard{Signer: opts.Signer, Witness: opts.Witness, Every: opts.CheckpointEvery,
+			Interval: opts.CheckpointInterval, Log: opts.Logger},
 		maxBatch: opts.MaxBatch,
 		Queue:    sqlstore.NewQueue(opts.MaxBatch),
 		stopped:  make(chan struct{}),
 		walPath:  path + "-wal",
-		synced:   make(chan []*sqlstore.Op, 1),
+		synced:   make(chan syncBatch, 1),
 		ready:    make(chan struct{}, 1),
 		syncDone: make(chan struct{}),
 	}
@@ -96,33 +97,62 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 		prep(&st, `INSERT INTO audit (`+sqlstore.AuditColumns+`) VALUES `+strings.TrimSuffix(strings.Repeat(auditPlaceholders+", ", n), ", "))
 		w.st.insAudit[n] = st
 	}
-	prep(&w.st.putHead, `INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`)
-	if err != nil {
-		conn.Close()
-		return nil, err
+	if err == nil {
+		err = w.start(ctx)
 	}
-	w.tail, err = conn.PrepareContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
 	go w.loop()
 	go w.syncLoop()
+	w.tickStop, w.ticked = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(w.ticked)
+		sqlstore.Tick(w.tickStop, w.guard.Interval, w.Queue, w.guard)
+	}()
 	return w, nil
 }
 
-// loadTail sets the chain to the last entry on disk.
-func (w *writer) loadTail(ctx context.Context) error {
-	var c audit.Chain
-	err := w.tail.QueryRowContext(ctx).Scan(&c.Seq, &c.Last)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+// start checks the log against its signed head (a mismatch leaves the
+// guard broken: the store opens, and refuses every write) and writes the
+// format checkpoint of a log opened for the first time by this version.
+func (w *writer) start(ctx context.Context) error {
+	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
-	w.chain = c
+	cp, err := w.guard.Start(ctx, w.tx)
+	if err != nil {
+		_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
+		if w.guard.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return err
+	}
+	if err := w.wal.Sync(); err != nil {
+		return err
+	}
+	c, err := w.guard.Extend(ctx, w.tx)
+	if err != nil {
+		return err
+	}
+	w.guard.Committed(c, cp)
+	w.guard.Witnessed(cp)
 	return nil
 }
 
+// syncBatch is a committed batch and the checkpoint it holds, if any.
+type syncBatch struct {
+	ops []*sqlstore.Op
+	cp  *audit.Checkpoint
+}
+
 func (w *writer) close() {
+	close(w.tickStop)
+	<-w.ticked
 	w.Queue.Close()
 	<-w.stopped
 	<-w.syncDone
@@ -141,12 +171,15 @@ func (w *writer) syncLoop() {
 		case <-w.stopped:
 			return
 		}
-		b, ok := <-w.synced
+		sb, ok := <-w.synced
 		if !ok {
 			return
 		}
 		err := w.syncWAL()
-		for _, o := range b {
+		if err == nil {
+			w.guard.Witnessed(sb.cp) // only once the checkpoint is durable
+		}
+		for _, o := range sb.ops {
 			if err != nil {
 				o.Done(err)
 			} else {
@@ -261,12 +294,15 @@ func (w *writer) begin(ctx context.Context, b *batch) error {
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
-	// Continue the chain from what is on disk, under the write lock: an
-	// administration command in another process may have appended.
-	if err := w.loadTail(ctx); err != nil {
+	// Continue the chain from where this writer signed it, under the
+	// write lock, after checking that the stored tail is still there (an
+	// administration command in another process may have appended).
+	c, err := w.guard.Extend(ctx, w.tx)
+	if err != nil {
 		_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
 		return err
 	}
+	w.chain = c
 	b.open = true
 	b.saved = w.chain
 	b.audit = b.audit[:0]
@@ -306,7 +342,7 @@ func (w *writer) rollback(ctx context.Context, b *batch) {
 func (w *writer) fail(ctx context.Context, b *batch, err error) {
 	w.rollback(ctx, b)
 	var ce *coffer.Error
-	if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL {
+	if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL && ce.Code != coffer.EUNAVAILABLE {
 		ce = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}
 	}
 	for _, o := range b.ops {
@@ -339,7 +375,7 @@ func (w *writer) apply(ctx context.Context, b *batch, o *sqlstore.Op) error {
 // insertAudit writes the batch's audit entries with multi-row inserts.
 func (w *writer) insertAudit(ctx context.Context, b *batch) error {
 	rest := b.audit
-	args := make([]any, 0, 15*auditChunks[0])
+	args := make([]any, 0, 16*auditChunks[0])
 	for len(rest) > 0 {
 		n := auditChunks[len(auditChunks)-1]
 		for _, c := range auditChunks {
@@ -374,13 +410,11 @@ func (w *writer) commit(ctx context.Context, b *batch) {
 		w.ready <- struct{}{} // give the unused token back
 		return
 	}
-	if w.signer != nil && w.chain.Seq > 0 && w.chain.Seq != b.saved.Seq {
-		h := w.signer.Sign(w.chain.Seq, w.chain.Last)
-		if _, err := w.st.putHead.ExecContext(ctx, h.Seq, h.Hash, h.Signature); err != nil {
-			w.fail(ctx, b, err)
-			w.ready <- struct{}{} // give the unused token back
-			return
-		}
+	cp, err := w.guard.Seal(ctx, w.tx, b.saved, w.chain, time.Now().UTC())
+	if err != nil {
+		w.fail(ctx, b, err)
+		w.ready <- struct{}{} // give the unused token back
+		return
 	}
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		w.fail(ctx, b, err)
@@ -388,6 +422,7 @@ func (w *writer) commit(ctx context.Context, b *batch) {
 		return
 	}
 	b.open = false
+	w.guard.Committed(w.chain, cp)
 	for _, o := range b.ops {
 		if o.Failed == nil && o.Committed != nil {
 			o.Committed()
@@ -395,6 +430,6 @@ func (w *writer) commit(ctx context.Context, b *batch) {
 	}
 	w.nCommits.Add(1)
 	w.nChanges.Add(int64(len(b.ops)))
-	w.synced <- b.ops
+	w.synced <- syncBatch{ops: b.ops, cp: cp}
 	b.ops = nil
 }

@@ -274,8 +274,8 @@ func schemaChange(ctx context.Context, tx Tx, ch *coffer.Change) error {
 			return err
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO schema_doc (id, doc, updated_at) VALUES (1, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at`, ch.SchemaDoc, ch.At.UnixNano())
+	_, err := tx.Exec(ctx, `INSERT INTO schema_doc (id, doc, updated_at, mac) VALUES (1, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at, mac = excluded.mac`, ch.SchemaDoc, ch.At.UnixNano(), ch.SchemaMAC)
 	return err
 }
 

@@ -11,9 +11,9 @@ import (
 // CreateAPIKey implements coffer.CredentialStore.
 func (s *Store) CreateAPIKey(ctx context.Context, k *coffer.APIKey, e *coffer.AuditEntry) error {
 	return s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
-		n, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING`,
-			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), nanos(k.CreatedAt), nanos(k.ExpiresAt))
+		n, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at, mac)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
+			k.ID, k.Name, k.Role, k.Hash, strings.Join(k.AllowedCIDRs, ","), nanos(k.CreatedAt), nanos(k.ExpiresAt), k.MAC)
 		if err == nil && n == 0 {
 			return coffer.Errorf(coffer.ECONFLICT, "api key id already exists")
 		}
@@ -60,7 +60,7 @@ func (s *Store) CreateOperator(ctx context.Context, o *coffer.Operator, e *coffe
 	return s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
 		args := operatorArgs(o)
 		args[11] = int64(1) // version
-		n, err := tx.Exec(ctx, `INSERT INTO operators (`+operatorColumns+`) VALUES `+params(14)+` ON CONFLICT (username) DO NOTHING`, args...)
+		n, err := tx.Exec(ctx, `INSERT INTO operators (`+operatorColumns+`) VALUES `+params(15)+` ON CONFLICT (username) DO NOTHING`, args...)
 		if err == nil && n == 0 {
 			return coffer.Errorf(coffer.ECONFLICT, "operator already exists")
 		}
@@ -130,10 +130,44 @@ func (s *Store) DeleteSessions(ctx context.Context, id, username string, e *coff
 
 // SaveSchema implements coffer.SchemaStore.
 func (s *Store) SaveSchema(ctx context.Context, doc []byte, at time.Time, e *coffer.AuditEntry) error {
+	return s.SaveSchemaMAC(ctx, doc, nil, at, e)
+}
+
+// SaveSchemaMAC implements coffer.SchemaStore.
+func (s *Store) SaveSchemaMAC(ctx context.Context, doc, mac []byte, at time.Time, e *coffer.AuditEntry) error {
 	return s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO schema_doc (id, doc, updated_at) VALUES (1, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at`, doc, at.UnixNano())
+		_, err := tx.Exec(ctx, `INSERT INTO schema_doc (id, doc, updated_at, mac) VALUES (1, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at, mac = excluded.mac`, doc, at.UnixNano(), mac)
 		return err
+	}})
+}
+
+// SchemaMAC implements coffer.SchemaStore.
+func (s *Store) SchemaMAC(ctx context.Context) ([]byte, error) {
+	var mac []byte
+	err := s.DB.QueryRow(ctx, `SELECT mac FROM schema_doc WHERE id = 1`).Scan(&mac)
+	return notFound(mac, err, "no schema stored")
+}
+
+// SetCredentialMACs implements coffer.CredentialStore.
+func (s *Store) SetCredentialMACs(ctx context.Context, m *coffer.CredentialMACs, e *coffer.AuditEntry) error {
+	return s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
+		for _, k := range m.APIKeys {
+			if _, err := tx.Exec(ctx, `UPDATE api_keys SET hash = ?, mac = ? WHERE id = ? AND mac IS NULL`, k.Hash, k.MAC, k.ID); err != nil {
+				return err
+			}
+		}
+		for u, mac := range m.Operators {
+			if _, err := tx.Exec(ctx, `UPDATE operators SET mac = ? WHERE username = ? AND mac IS NULL`, mac, u); err != nil {
+				return err
+			}
+		}
+		if m.Schema != nil {
+			if _, err := tx.Exec(ctx, `UPDATE schema_doc SET mac = ? WHERE id = 1 AND mac IS NULL`, m.Schema); err != nil {
+				return err
+			}
+		}
+		return nil
 	}})
 }
 

@@ -14,8 +14,8 @@ import (
 const (
 	recordColumns   = `id, collection, subject, fields, version, created_at, updated_at`
 	subjectColumns  = `id, dek, kek_version, created_at, restricted, consents`
-	keyColumns      = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at, last_used_at`
-	operatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at, webauthn`
+	keyColumns      = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at, last_used_at, mac`
+	operatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at, webauthn, mac`
 	sessionColumns  = `id, hash, username, created_at, last_seen_at, expires_at`
 	consentColumns  = `seq, subject, purpose, granted, time, source, notice_version`
 	requestColumns  = `id, kind, regime, subject, status, received_at, due_at, ack_due_at, extended, extension_reason, denial_reason, checklist, completed_at, updated_at, version`
@@ -24,7 +24,7 @@ const (
 
 	// AuditColumns are the columns of the audit table, in AuditArgs order:
 	// the writers insert the chain's entries themselves.
-	AuditColumns = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash`
+	AuditColumns = `seq, time, actor, action, collection, record, subject, fields, purpose, outcome, reason, client_ip, request_id, prev_hash, hash, views`
 )
 
 // params returns n comma-separated ? parameters in parentheses.
@@ -33,16 +33,32 @@ func params(n int) string { return "(" + strings.TrimSuffix(strings.Repeat("?, "
 // AuditArgs returns an entry's values in AuditColumns order.
 func AuditArgs(e *coffer.AuditEntry) []any {
 	return []any{e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Collection, e.Record, e.Subject,
-		strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash}
+		strings.Join(e.Fields, ","), e.Purpose, e.Outcome, e.Reason, e.ClientIP, e.RequestID, e.PrevHash, e.Hash, joinViews(e.Views)}
+}
+
+func joinViews(vs []coffer.View) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(v))
+	}
+	return b.String()
 }
 
 func scanAudit(row Row) (*coffer.AuditEntry, error) {
 	var e coffer.AuditEntry
 	var t int64
-	var fields string
+	var fields, views string
 	if err := row.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Collection, &e.Record, &e.Subject, &fields,
-		&e.Purpose, &e.Outcome, &e.Reason, &e.ClientIP, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
+		&e.Purpose, &e.Outcome, &e.Reason, &e.ClientIP, &e.RequestID, &e.PrevHash, &e.Hash, &views); err != nil {
 		return nil, err
+	}
+	if views != "" {
+		for v := range strings.SplitSeq(views, ",") {
+			e.Views = append(e.Views, coffer.View(v))
+		}
 	}
 	e.Time = time.Unix(0, t).UTC()
 	if fields != "" {
@@ -106,7 +122,7 @@ func scanKey(row Row) (*coffer.APIKey, error) {
 	var k coffer.APIKey
 	var cidrs string
 	var created, expires, revoked, used int64
-	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked, &used); err != nil {
+	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &cidrs, &created, &expires, &revoked, &used, &k.MAC); err != nil {
 		return nil, err
 	}
 	if cidrs != "" {
@@ -118,14 +134,14 @@ func scanKey(row Row) (*coffer.APIKey, error) {
 
 func operatorArgs(o *coffer.Operator) []any {
 	return []any{o.Username, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, boolInt(o.MFAEnrolled), boolInt(o.Locked),
-		nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, nanos(o.CreatedAt), o.Version, nanos(o.TrainedAt), o.WebAuthn}
+		nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, nanos(o.CreatedAt), o.Version, nanos(o.TrainedAt), o.WebAuthn, o.MAC}
 }
 
 func scanOperator(row Row) (*coffer.Operator, error) {
 	var o coffer.Operator
 	var mfa, locked, until, failed, created, trained int64
 	if err := row.Scan(&o.Username, &o.Role, &o.PasswordHash, &o.TOTPSecret, &o.TOTPLastStep, &mfa, &locked, &until, &failed,
-		&o.PolicyVersion, &created, &o.Version, &trained, &o.WebAuthn); err != nil {
+		&o.PolicyVersion, &created, &o.Version, &trained, &o.WebAuthn, &o.MAC); err != nil {
 		return nil, err
 	}
 	o.MFAEnrolled, o.Locked, o.LockedUntil, o.FailedLogins = mfa == 1, locked == 1, fromNanos(until), int(failed)

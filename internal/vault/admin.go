@@ -42,6 +42,11 @@ func (v *Admin) PutSchema(ctx context.Context, c *Call, doc []byte, purge bool) 
 	if err != nil {
 		return nil, err
 	}
+	u, done, err := v.open()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	v.schemaMu.Lock()
 	defer v.schemaMu.Unlock()
 	now := v.now().UTC()
@@ -59,7 +64,7 @@ func (v *Admin) PutSchema(ctx context.Context, c *Call, doc []byte, purge bool) 
 	if held != "" {
 		e.Reason = "purge " + held
 	}
-	if err := v.store.Commit(ctx, &coffer.Change{SchemaDoc: doc, NewPurges: purges, At: now, Audit: []*coffer.AuditEntry{e}}); err != nil {
+	if err := v.store.Commit(ctx, &coffer.Change{SchemaDoc: doc, SchemaMAC: schemaMAC(u.sealer, doc), NewPurges: purges, At: now, Audit: []*coffer.AuditEntry{e}}); err != nil {
 		return nil, err
 	}
 	v.schema.Store(&loadedSchema{s: sc, doc: doc})
@@ -91,7 +96,8 @@ func (v *Admin) Audit(ctx context.Context, c *Call, f coffer.AuditFilter) ([]*co
 	return v.store.Audit(ctx, f)
 }
 
-// VerifyAudit checks the whole audit chain and its signed head (admin). It
+// VerifyAudit checks the whole audit chain, its signed head and the stored
+// checkpoints (admin). It
 // returns the number of entries checked; a broken log is an *audit.Failure
 // naming the first bad sequence number.
 func (v *Admin) VerifyAudit(ctx context.Context, c *Call, pub ed25519.PublicKey) (int64, error) {
@@ -103,9 +109,5 @@ func (v *Admin) VerifyAudit(ctx context.Context, c *Call, pub ed25519.PublicKey)
 	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return 0, err
 	}
-	head, err := v.store.AuditHead(ctx)
-	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		return 0, err
-	}
-	return audit.Verify(v.store.AuditLog(ctx), head, pub)
+	return audit.VerifyStore(ctx, v.store, pub, nil, nil)
 }

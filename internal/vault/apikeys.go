@@ -80,8 +80,9 @@ type cachedKey struct {
 // keyCacheTTL bounds how long another node's revocation takes to apply here.
 const keyCacheTTL = 5 * time.Second
 
-// API keys look like coffer_<id>_<secret>. Only SHA-256(secret) is stored:
-// the secret has 256 bits of entropy, so a slow hash would add nothing.
+// API keys look like coffer_<id>_<secret>. Only a verifier is stored, an
+// HMAC of SHA-256(secret) under a root-derived key (credentials.go): the
+// secret has 256 bits of entropy, so a slow hash would add nothing.
 const keyPrefix = "coffer_"
 
 func constantEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
@@ -100,7 +101,8 @@ var errBadToken = coffer.Errorf(coffer.EUNAUTHENTICATED, "invalid or revoked API
 // ESEALED until it is unsealed, whatever it asks (data calls also check
 // for themselves).
 func (v *Identity) Authenticate(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error) {
-	if v.keys.Load() == nil {
+	u := v.keys.Load()
+	if u == nil {
 		return nil, errSealed
 	}
 	if strings.HasPrefix(token, sessionPrefix) {
@@ -122,7 +124,13 @@ func (v *Identity) Authenticate(ctx context.Context, token string, client netip.
 	if err != nil {
 		return nil, err
 	}
-	if !constantEqual(hashSecret(secret), k.Hash) || !k.RevokedAt.IsZero() {
+	if !constantEqual(apiKeyVerifier(u.sealer, secret), k.Hash) || !k.RevokedAt.IsZero() {
+		return nil, errBadToken
+	}
+	if !u.sealer.VerifyCredentialMAC(k.MAC, "api_key", apiKeyMACParts(k)...) {
+		if err := v.refuseRow(ctx, k.ID, "authenticate", client, ""); err != nil {
+			return nil, err
+		}
 		return nil, errBadToken
 	}
 	if ok, retry, audit := v.limits.allow(k.ID, v.now()); !ok {
@@ -205,16 +213,22 @@ func (v *Identity) CreateAPIKey(ctx context.Context, c *Call, nk NewAPIKey) (id,
 	if nk.ExpiresIn < 0 {
 		return "", "", coffer.Errorf(coffer.EINVALID, "expires_in: must be positive")
 	}
+	u, done, err := v.open()
+	if err != nil {
+		return "", "", err
+	}
+	defer done()
 	now := v.now().UTC()
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	secret := base64.RawURLEncoding.EncodeToString(raw)
 	short := newID("", now)
-	k := &coffer.APIKey{ID: "key_" + short, Name: nk.Name, Role: nk.Role, Hash: hashSecret(secret),
+	k := &coffer.APIKey{ID: "key_" + short, Name: nk.Name, Role: nk.Role, Hash: apiKeyVerifier(u.sealer, secret),
 		AllowedCIDRs: nk.AllowedCIDRs, CreatedAt: now}
 	if nk.ExpiresIn > 0 {
 		k.ExpiresAt = now.Add(nk.ExpiresIn)
 	}
+	k.MAC = apiKeyMAC(u.sealer, k)
 	e.Record = k.ID
 	e.Outcome = coffer.OutcomeAllowed
 	if err := v.store.CreateAPIKey(ctx, k, e); err != nil {

@@ -167,7 +167,19 @@ func (v *Privacy) ExportRequest(ctx context.Context, c *Call, id string) (*Expor
 			}
 			x.Records = append(x.Records, xr)
 		}
+		// Every field the export holds, with the view it is in (plain, or
+		// the pan mask of a card the actor may not detokenize).
+		for name := range masked {
+			shown[name] = true
+		}
 		e.Fields = sortedKeys(shown)
+		e.Views = make([]coffer.View, len(e.Fields))
+		for i, name := range e.Fields {
+			e.Views[i] = coffer.ViewPlain
+			if masked[name] {
+				e.Views[i] = coffer.ViewMasked
+			}
+		}
 		if len(masked) > 0 {
 			e.Reason = "masked: " + strings.Join(sortedKeys(masked), ",")
 		}

@@ -79,6 +79,7 @@ func (v *Identity) CreateOperator(ctx context.Context, c *Call, username, passwo
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	op := &coffer.Operator{Username: username, Role: role, PasswordHash: hash, TOTPSecret: sealed, CreatedAt: v.now().UTC()}
+	op.MAC = operatorMAC(u.sealer, op)
 	if err := v.store.CreateOperator(ctx, op, e); err != nil {
 		return "", err
 	}
@@ -192,6 +193,12 @@ func (v *Identity) checkPassword(ctx context.Context, username, password string,
 	if err != nil {
 		return nil, nil, err
 	}
+	if ok, err := v.checkOperator(ctx, op, client, requestID); !ok {
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, errBadLogin, nil // audited by checkOperator
+	}
 	ok, err := v.hasher.Verify(ctx, password, op.PasswordHash)
 	if err != nil {
 		return nil, nil, err
@@ -237,6 +244,12 @@ func (v *Identity) authenticateSession(ctx context.Context, token string, client
 	}
 	op, err := v.store.Operator(ctx, s.Username)
 	if err != nil {
+		return nil, errBadToken
+	}
+	if ok, err := v.checkOperator(ctx, op, client, ""); !ok {
+		if err != nil {
+			return nil, err
+		}
 		return nil, errBadToken
 	}
 	if now.Sub(s.LastSeenAt) > sessionSeenEvery {

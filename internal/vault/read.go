@@ -206,7 +206,7 @@ func (v *core) readRecord(c *Call, u *unsealed, coll *coffer.Collection, sr *cof
 		}
 	}
 	slices.Sort(shown)
-	e.Fields, e.Outcome = shown, coffer.OutcomeAllowed
+	e.Fields, e.Views, e.Outcome = shown, shownViews(shown, names, d.Views), coffer.OutcomeAllowed
 	if len(rec.Withheld) > 0 {
 		e.Reason = "withheld: " + strings.Join(rec.Withheld, ",")
 	}

@@ -280,7 +280,7 @@ func (v *Tokens) mayReveal(ctx context.Context, c *Call, t *coffer.Token, now ti
 	}
 	dr := &policy.Request{Action: policy.Detokenize, Namespace: t.Namespace}
 	if coll, field, ok := strings.Cut(t.Namespace, "."); ok {
-		e.Collection, e.Fields, e.Subject = coll, []string{field}, t.Subject
+		e.Collection, e.Fields, e.Views, e.Subject = coll, []string{field}, []coffer.View{coffer.ViewPlain}, t.Subject
 		if sc := v.Schema().Collections[coll]; sc != nil {
 			if cut := retentionCutoff(sc, field, now); !cut.IsZero() && t.CreatedAt.Before(cut) {
 				return "past retention", nil

@@ -166,6 +166,9 @@ func (v *Vault) Unseal(keys *coffer.RootKeys) error {
 	if err != nil {
 		return err
 	}
+	if err := v.core.checkCredentials(context.Background(), s); err != nil {
+		return err
+	}
 	if old := v.core.keys.Swap(newUnsealed(s)); old != nil {
 		old.drop()
 	}
