@@ -1,0 +1,24 @@
+package vault
+
+import (
+	"context"
+
+	"github.com/cofferhq/coffer"
+)
+
+// SealAs seals the vault for an administrator (POST /v1/sys/seal): the
+// call is checked and audited while the keys are still held, then Seal
+// waits for the calls in flight and drops every key. Sealing a sealed
+// vault is allowed (containment is idempotent).
+func (v *Vault) SealAs(ctx context.Context, c *Call) error {
+	e := c.entry("sys.seal", "")
+	if err := v.core.requireAdmin(ctx, c, e); err != nil {
+		return err
+	}
+	e.Outcome = coffer.OutcomeAllowed
+	if err := v.core.store.AppendAudit(ctx, e); err != nil {
+		return err
+	}
+	v.Seal()
+	return nil
+}
