@@ -167,6 +167,7 @@ func (s *serving) Unseal(ctx context.Context, client netip.Addr, in api.UnsealIn
 	if err != nil {
 		return api.UnsealStatus{}, err
 	}
+	s.limit.refund(client) // only refused inputs count against the source
 	if root == nil {
 		return api.UnsealStatus{Sealed: true, Progress: p.String()}, nil
 	}
@@ -211,7 +212,8 @@ func (s *serving) Ready(ctx context.Context) error {
 }
 
 // sourceLimiter is a token bucket per client address for unseal attempts:
-// burst attempts at once, then one per every. It forgets every address
+// burst attempts at once, then one per every; an accepted input is
+// refunded, so share holders at one address are not limited, guessers are. It forgets every address
 // once it tracks too many (an attacker with many addresses still meets
 // the one-check-at-a-time bound of keyring.Unseal).
 type sourceLimiter struct {
@@ -249,4 +251,13 @@ func (l *sourceLimiter) allow(a netip.Addr) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// refund gives back the attempt of an accepted input.
+func (l *sourceLimiter) refund(a netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.seen[a]; ok {
+		b.tokens = min(l.burst, b.tokens+1)
+	}
 }
