@@ -45,7 +45,9 @@ func New(keys *coffer.RootKeys) (*Sealer, error) {
 		if k.Len() != keySize {
 			return nil, errors.New("seal: KEK version " + strconv.Itoa(int(v)) + " is not 32 bytes")
 		}
-		aead, err := newGCM(k.Bytes())
+		kb := k.Bytes()
+		aead, err := newGCM(kb)
+		clear(kb) // the copy; the AES key schedule keeps its own
 		if err != nil {
 			return nil, err
 		}
