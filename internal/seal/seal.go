@@ -97,6 +97,7 @@ func dekAAD(subject string, version uint32) []byte {
 // NewDEK makes a random DEK for subject and wraps it under the current KEK.
 func (s *Sealer) NewDEK(subject string) (dek *DEK, wrapped []byte, version uint32, err error) {
 	key := make([]byte, keySize)
+	defer clear(key) // the AES key schedule keeps its own copy
 	rand.Read(key)
 	dek, err = newDEK(key)
 	if err != nil {
@@ -132,6 +133,7 @@ func (s *Sealer) OpenDEK(subject string, wrapped []byte, version uint32) (*DEK, 
 	if err != nil {
 		return nil, err
 	}
+	defer clear(key)
 	return newDEK(key)
 }
 
@@ -142,6 +144,7 @@ func (s *Sealer) Rewrap(subject string, wrapped []byte, version uint32) ([]byte,
 	if err != nil {
 		return nil, 0, err
 	}
+	defer clear(key)
 	return s.wrap(subject, key), s.current, nil
 }
 
