@@ -165,6 +165,9 @@ func (s *serving) Unseal(ctx context.Context, client netip.Addr, in api.UnsealIn
 	}
 	root, p, err := s.unseal.Add(input)
 	if err != nil {
+		if coffer.ErrorCode(err) != coffer.ERATELIMITED {
+			s.log.Warn("unseal: an input was refused", "client", client.String(), "code", coffer.ErrorCode(err))
+		}
 		return api.UnsealStatus{}, err
 	}
 	s.limit.refund(client) // only refused inputs count against the source
@@ -179,6 +182,9 @@ func (s *serving) Unseal(ctx context.Context, client netip.Addr, in api.UnsealIn
 	if err := s.open(keys); err != nil {
 		s.log.Error("unseal: opening the store failed", "err", err)
 		return api.UnsealStatus{}, coffer.Errorf(coffer.EINTERNAL, "the root opened but the store did not: see the server log")
+	}
+	if err := s.vault().AuditUnseal(ctx); err != nil {
+		s.log.Error("unseal: the audit entry was not written", "err", err)
 	}
 	s.log.Info("unsealed")
 	return api.UnsealStatus{Sealed: false, Progress: p.String()}, nil
