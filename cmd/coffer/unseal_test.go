@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -206,6 +208,26 @@ func TestShamirOpensWithAnyThreeRefusesTwo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A wrong combination (a share altered, its checksum made to match) is
+	// refused after the third input and resets the progress.
+	for _, sh := range []string{shares[0], shares[1]} {
+		if _, err := sys.Unseal(ctx, client.UnsealInput{Share: sh}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sys.Unseal(ctx, client.UnsealInput{Share: alterShare(t, shares[2])}); !isCode(err, "unauthenticated", 401) {
+		t.Fatalf("a wrong combination: %v", err)
+	}
+	if st, err := sys.Unseal(ctx, client.UnsealInput{Share: shares[3]}); err != nil || st.Progress != "1/3" || !st.Sealed {
+		t.Fatalf("after a wrong combination the progress did not reset: %+v %v", st, err)
+	}
+	sys.Unseal(ctx, client.UnsealInput{Share: shares[4]})
+	if st, err := sys.Unseal(ctx, client.UnsealInput{Share: shares[0]}); err != nil || st.Sealed {
+		t.Fatalf("three good shares after a reset: %+v %v", st, err)
+	}
+	if _, err := cl.System().Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
 	// A share given twice does not count twice.
 	if _, err := sys.Unseal(ctx, client.UnsealInput{Share: shares[1]}); err != nil {
 		t.Fatal(err)
@@ -216,6 +238,20 @@ func TestShamirOpensWithAnyThreeRefusesTwo(t *testing.T) {
 	if st, err := sys.Unseal(ctx, client.UnsealInput{Share: shares[3]}); err != nil || st.Progress != "2/3" || !st.Sealed {
 		t.Fatalf("after a repeated share: %+v %v", st, err)
 	}
+}
+
+// alterShare changes one byte of a share's secret and recomputes its
+// checksum: it parses, but opens nothing.
+func alterShare(t *testing.T, text string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(text, "coffer-share-"))
+	if err != nil || len(b) != 47 {
+		t.Fatalf("share layout: %v %d", err, len(b))
+	}
+	b[20] ^= 1
+	sum := sha256.Sum256(b[:43])
+	copy(b[43:], sum[:4])
+	return "coffer-share-" + base64.RawURLEncoding.EncodeToString(b)
 }
 
 func TestUnsealRateLimitedPerSource(t *testing.T) {
