@@ -38,6 +38,7 @@ type serving struct {
 	h atomic.Pointer[api.Handler]
 
 	mu        sync.Mutex // serialises opening and closing
+	closed    bool
 	o         *opened
 	stopSweep context.CancelFunc
 	sweeping  sync.WaitGroup
@@ -94,6 +95,9 @@ func (s *serving) vault() *vault.Vault {
 func (s *serving) open(keys *keyring.Keys) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return coffer.Errorf(coffer.ESEALED, "the server is shutting down")
+	}
 	if s.o != nil {
 		return s.o.vault.Unseal(keys.Root)
 	}
@@ -118,6 +122,7 @@ func (s *serving) open(keys *keyring.Keys) error {
 func (s *serving) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.o == nil {
 		return
 	}

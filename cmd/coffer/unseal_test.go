@@ -125,10 +125,10 @@ func TestPassphraseServerStartsSealedAndUnseals(t *testing.T) {
 	if health(t, addr) {
 		t.Fatal("still sealed after coffer unseal")
 	}
-	if st, _ := call(t, "GET", addr+"/v1/ready", "", ""); st != 200 {
-		t.Fatalf("ready after unseal: %d", st)
-	}
 	cl := testClient(t, addr, token) // the key init printed works
+	if err := cl.System().Ready(ctx); err != nil {
+		t.Fatalf("ready after unseal: %v", err)
+	}
 	created, err := cl.Records().Create(ctx, "account", "customers", client.NewRecord{Subject: "cus_1", Fields: map[string]any{"email": "ada@example.com"}})
 	if err != nil {
 		t.Fatal(err)
@@ -145,8 +145,8 @@ func TestPassphraseServerStartsSealedAndUnseals(t *testing.T) {
 	if _, err := cl.Records().Get(ctx, "account", "customers", created.ID); !isCode(err, "sealed", 503) {
 		t.Fatalf("a data call after seal: %v, want 503 sealed", err)
 	}
-	if s, code := call(t, "GET", addr+"/v1/ready", "", ""); s != 503 || code != "sealed" {
-		t.Fatalf("ready after seal: %d %q", s, code)
+	if err := cl.System().Ready(ctx); !isCode(err, "sealed", 503) {
+		t.Fatalf("ready after seal: %v", err)
 	}
 	start = time.Now()
 	us, err := testClient(t, addr, "").System().Unseal(ctx, client.UnsealInput{Passphrase: testPassphrase})
