@@ -158,7 +158,7 @@ func (s *serving) Unseal(ctx context.Context, client netip.Addr, in api.UnsealIn
 		if err := s.open(keys); err != nil {
 			return api.UnsealStatus{}, err
 		}
-		return api.UnsealStatus{Sealed: false, Progress: "1/1"}, nil
+		return api.UnsealStatus{Sealed: s.sealed(), Progress: "1/1"}, nil
 	}
 	input := in.Passphrase
 	want := keyring.ProviderPassphrase
@@ -192,7 +192,7 @@ func (s *serving) Unseal(ctx context.Context, client netip.Addr, in api.UnsealIn
 		s.log.Error("unseal: the audit entry was not written", "err", err)
 	}
 	s.log.Info("unsealed")
-	return api.UnsealStatus{Sealed: false, Progress: p.String()}, nil
+	return api.UnsealStatus{Sealed: s.sealed(), Progress: p.String()}, nil
 }
 
 // Seal implements POST /v1/sys/seal.
