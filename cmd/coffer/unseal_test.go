@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/client"
+	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/schema"
 )
 
@@ -374,10 +376,34 @@ func TestInitFileProviderServesAndNonLoopbackGetsTLS(t *testing.T) {
 	if _, err := cl.APIKeys().List(context.Background()); err != nil {
 		t.Fatalf("the admin key init printed: %v", err)
 	}
+	// Sealed, a file-provider server re-reads its key file on an empty
+	// unseal and refuses a passphrase.
+	if _, err := cl.System().Seal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.APIKeys().List(context.Background()); !isCode(err, "sealed", 503) {
+		t.Fatalf("after seal: %v", err)
+	}
+	if _, err := cl.System().Unseal(context.Background(), client.UnsealInput{Passphrase: "x"}); !isCode(err, "invalid_argument", 400) {
+		t.Fatalf("a passphrase to a file-provider server: %v", err)
+	}
+	if st, err := cl.System().Unseal(context.Background(), client.UnsealInput{}); err != nil || st.Sealed {
+		t.Fatalf("empty unseal of a file-provider server: %+v %v", st, err)
+	}
+	if _, err := cl.APIKeys().List(context.Background()); err != nil {
+		t.Fatalf("after re-unseal: %v", err)
+	}
 	// The audit public key file is the one the server signs with.
-	pub := readFile(t, filepath.Join(dir, "audit.pub"))
-	if len(strings.TrimSpace(pub)) != 44 {
-		t.Fatalf("audit.pub: %q", pub)
+	keys, err := (&keyring.File{Path: filepath.Join(dir, "keys.json")}).Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := audit.NewSigner(keys.IndexKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub, want := strings.TrimSpace(readFile(t, filepath.Join(dir, "audit.pub"))), base64.StdEncoding.EncodeToString(signer.PublicKey()); pub != want {
+		t.Fatalf("audit.pub holds %q, the server signs with %q", pub, want)
 	}
 }
 
