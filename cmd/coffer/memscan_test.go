@@ -40,8 +40,8 @@ const scanMask = 0x5c
 // requires no copy left: a copy that survives is one something still
 // references after the seal. Heuristic: it depends on the allocator.
 func TestSealMemoryScan(t *testing.T) {
-	if testing.Short() {
-		t.Skip("scans the process's memory")
+	if testing.Short() || raceEnabled {
+		t.Skip("scans the process's memory (not under -short or -race: the race detector's shadow memory is huge)")
 	}
 	dir, out := initData(t, "")
 	token := adminKey(t, out)
