@@ -136,6 +136,18 @@ func TestPassphraseServerStartsSealedAndUnseals(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Only an administrator seals.
+	if st, code := call(t, "POST", addr+"/v1/sys/seal", "", ""); st != 401 || code != "unauthenticated" {
+		t.Fatalf("seal without a token: %d %q", st, code)
+	}
+	support, err := cl.APIKeys().Create(ctx, client.NewAPIKey{Name: "support", Role: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, code := call(t, "POST", addr+"/v1/sys/seal", support.Key, ""); st != 403 || code != "forbidden" || health(t, addr) {
+		t.Fatalf("seal by a support key: %d %q", st, code)
+	}
+
 	// Seal: data calls answer 503 sealed, then the API unseals again.
 	st, err := cl.System().Seal(ctx)
 	if err != nil || !st.Sealed {
