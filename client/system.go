@@ -76,3 +76,45 @@ func (s System) PrivacyNotice(ctx context.Context) ([]byte, error) {
 	err := s.c.do(ctx, request{method: http.MethodGet, path: "/privacy"}, &out)
 	return out, err
 }
+
+// SealStatus is the answer of Unseal and Seal: whether the server is
+// sealed, and how many of the needed inputs it holds ("2/3").
+type SealStatus struct {
+	Sealed   bool   `json:"sealed"`
+	Progress string `json:"progress"`
+}
+
+// UnsealInput is one secret input of an unseal: the passphrase, or one
+// share as coffer init printed it. Leave both empty for the file and
+// pkcs11 providers (after a seal, the server reads its key source again).
+type UnsealInput struct {
+	Passphrase string `json:"passphrase,omitempty"`
+	Share      string `json:"share,omitempty"`
+}
+
+// Unseal gives the server one unseal input (no authentication needed). A
+// wrong passphrase or a wrong combination of shares is an unauthenticated
+// error; another input being checked at that moment is rate_limited.
+func (s System) Unseal(ctx context.Context, in UnsealInput) (*SealStatus, error) {
+	var out SealStatus
+	if err := s.c.do(ctx, request{method: http.MethodPost, path: path("sys", "unseal"), in: in}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Seal waits for the server's calls in flight, then drops every key
+// (admin). Every call but health, ready and unseal then answers sealed.
+func (s System) Seal(ctx context.Context) (*SealStatus, error) {
+	var out SealStatus
+	if err := s.c.do(ctx, request{method: http.MethodPost, path: path("sys", "seal"), in: struct{}{}}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Ready reports whether the server is ready: unsealed, its store
+// answering. A sealed server answers a sealed error.
+func (s System) Ready(ctx context.Context) error {
+	return s.c.do(ctx, request{method: http.MethodGet, path: path("ready")}, nil)
+}

@@ -65,6 +65,9 @@ type cli struct {
 
 	Help      helpCmd      `cmd:"" help:"Show help for coffer or one of its commands (coffer help records put)."`
 	Serve     serveCmd     `cmd:"" help:"Run the Coffer server."`
+	Init      initCmd      `cmd:"" help:"Create a production data directory: configuration, starter schema, root key material, the first admin API key."`
+	Unseal    unsealCmd    `cmd:"" help:"Give a sealed server one unseal input, read from standard input: the passphrase or one share (uses COFFER_ADDR)."`
+	Seal      sealCmd      `cmd:"" help:"Seal a running server: it drops every key until unsealed (admin; uses COFFER_ADDR and COFFER_TOKEN)."`
 	Audit     auditCmd     `cmd:"" help:"Inspect the audit log."`
 	APIKey    apiKeyCmd    `cmd:"" name:"api-key" help:"Administer API keys on the store directly."`
 	Keys      keysCmd      `cmd:"" help:"Root keys: create a key file, status, rotation."`

@@ -21,6 +21,15 @@ type connFlags struct {
 // config resolves the flags and the environment into a client
 // configuration; a missing token is an error naming where to find one.
 func (f *connFlags) config(env *Env) (client.Config, error) {
+	cfg := f.resolve(env)
+	if cfg.Token == "" {
+		return cfg, errors.New("set COFFER_TOKEN to an API key (in --dev: export COFFER_TOKEN=$(cat coffer-dev/dev-admin-token))")
+	}
+	return cfg, nil
+}
+
+// resolve is config without the token check (coffer unseal needs none).
+func (f *connFlags) resolve(env *Env) client.Config {
 	or := func(flag, name string) string {
 		if flag != "" {
 			return flag
@@ -29,10 +38,7 @@ func (f *connFlags) config(env *Env) (client.Config, error) {
 	}
 	cfg := client.Config{Addr: or(f.Addr, "COFFER_ADDR"), Token: or(f.Token, "COFFER_TOKEN"),
 		TLSFingerprint: or(f.TLSFingerprint, "COFFER_TLS_FINGERPRINT"), Timeout: 30 * time.Second}
-	if cfg.Token == "" {
-		return cfg, errors.New("set COFFER_TOKEN to an API key (in --dev: export COFFER_TOKEN=$(cat coffer-dev/dev-admin-token))")
-	}
-	return cfg, nil
+	return cfg
 }
 
 // clientConn is embedded by the client verb groups: once the command line

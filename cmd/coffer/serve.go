@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,35 +110,27 @@ func (c *serveCmd) Run(env *Env) error {
 	ctx := env.Ctx
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	o, err := openVault(ctx, cfg, log, reg)
-	if err != nil {
-		return err
-	}
-	defer o.store.Close()
-	v, signer := o.vault, o.signer
-	defer v.Close() // its background writes end before the store closes
 	scheme := "http"
 	if tlsConf != nil {
 		scheme = "https"
 	}
 	served := scheme + "://" + ln.Addr().String() // the address bound, not the one asked for (:0)
+	srv, err := startServing(ctx, cfg, log, reg, api.Config{PrivacyNotice: notice, Version: version(), MaxBodyBytes: cfg.MaxBodyBytes, Logger: log,
+		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies()})
+	if err != nil {
+		return err
+	}
+	defer srv.close() // the sweeper, then the vault's background writes, end before the store closes
 	if c.Dev {
-		if err := devAdminToken(ctx, env, v, cfg.Data, served); err != nil {
+		if err := devAdminToken(ctx, env, srv.vault(), cfg.Data, served); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(env.Stderr, "coffer %s listening on %s (data %s)\n", version(), served, cfg.Data)
-	h := api.New(v, api.Config{PrivacyNotice: notice, Version: version(), MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
-		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies()})
-	// The sweeper stops, and is waited for, before the store closes.
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	var sweeping sync.WaitGroup
-	if every := cfg.Privacy.Sweep(); every > 0 {
-		sweeping.Go(func() { v.Privacy.RunRetention(sweepCtx, every) })
+	if srv.vault() == nil {
+		fmt.Fprintf(env.Stderr, "sealed (keys.provider %s): open it with coffer unseal (COFFER_ADDR=%s), or POST /v1/sys/unseal\n", cfg.Keys.Provider, served)
 	}
-	defer sweeping.Wait()
-	defer stopSweep()
-	return server.Serve(ctx, ln, h, server.Config{TLS: tlsConf, Logger: log})
+	return server.Serve(ctx, ln, srv, server.Config{TLS: tlsConf, Logger: log})
 }
 
 func (c *serveCmd) config() (config.Config, error) {
@@ -232,10 +223,18 @@ type opened struct {
 // (PostgreSQL when database is set, else SQLite in the data directory) and
 // the vault over it. reg, when not nil, receives the store's metrics.
 func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*opened, error) {
-	keys, err := (&keyring.File{Path: cfg.Keys.File}).Keys()
+	keys, u, err := keyring.Start(keySource(cfg))
 	if err != nil {
 		return nil, err
 	}
+	if u != nil {
+		return nil, fmt.Errorf("keys.provider %s: the root opens only with unseal input: start the server (coffer serve) and use the API", cfg.Keys.Provider)
+	}
+	return openVaultKeys(ctx, cfg, keys.Root, log, reg)
+}
+
+// openVaultKeys is openVault with the root keys already open.
+func openVaultKeys(ctx context.Context, cfg config.Config, keys *coffer.RootKeys, log *slog.Logger, reg *prometheus.Registry) (*opened, error) {
 	signer, err := audit.NewSigner(keys.IndexKey)
 	if err != nil {
 		return nil, err

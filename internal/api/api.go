@@ -27,6 +27,9 @@ type Config struct {
 	// PrivacyNotice is the public privacy notice (HTML) served at /privacy,
 	// rendered from the data inventory; nil: 404.
 	PrivacyNotice []byte
+	// Sys opens and seals the vault (POST /v1/sys/unseal, /v1/sys/seal)
+	// and says whether the server is ready; nil: those calls answer 503.
+	Sys SysService
 }
 
 // Handler serves the /v1 API.
@@ -36,6 +39,7 @@ type Handler struct {
 	privacy  privacyService
 	identity identityService
 	admin    adminService
+	sys      SysService
 	sealed   func() bool
 	log      *slog.Logger
 	maxBody  int64
@@ -52,7 +56,7 @@ type Handler struct {
 // New returns the API handler, every route of the table registered.
 func New(v *vault.Vault, c Config) *Handler {
 	h := &Handler{log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
-		mux: http.NewServeMux(), proxies: c.TrustedProxies}
+		mux: http.NewServeMux(), proxies: c.TrustedProxies, sys: c.Sys, sealed: func() bool { return false }}
 	if v != nil {
 		h.records, h.tokens, h.privacy, h.identity, h.admin, h.sealed = v.Records, v.Tokens, v.Privacy, v.Identity, v.Admin, v.Sealed
 	}
@@ -66,10 +70,27 @@ func New(v *vault.Vault, c Config) *Handler {
 		h.metrics = newMetrics(c.Metrics)
 		h.metricsH = metricsHandler(c.Metrics)
 	}
+	return h.register()
+}
+
+// Sealed returns the sealed server's gate, before it has a vault: health,
+// ready and POST /v1/sys/unseal answer, every other call 503 sealed. Once
+// c.Sys unseals, the server serves New's handler instead.
+func Sealed(c Config) *Handler {
+	h := New(nil, c)
+	h.sealed = func() bool { return true }
+	return h
+}
+
+func (h *Handler) register() *Handler {
 	for _, rt := range routes {
 		h.mux.Handle(rt.Pattern(), h.serve(rt))
 	}
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if h.sealed() {
+			h.writeError(w, r, errSealed)
+			return
+		}
 		h.writeError(w, r, coffer.Errorf(coffer.ENOTFOUND, "no such API call: %s %s", r.Method, routeShape(r.URL.Path)))
 	})
 	return h

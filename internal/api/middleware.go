@@ -44,7 +44,12 @@ func requestID(r *http.Request) string {
 // authenticates the bearer token and builds the vault call; every error is
 // answered in the API's shape.
 func (h *Handler) serve(rt route) http.Handler {
+	open := servedSealed[rt.Pattern()]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !open && h.sealed() { // before authentication: a sealed vault decides nothing
+			h.writeError(w, r, errSealed)
+			return
+		}
 		var c *vault.Call
 		if rt.Auth {
 			var err error

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones on machines without a zoneinfo database
@@ -145,10 +146,26 @@ func (c Config) Proxies() []netip.Prefix {
 	return out
 }
 
-// Keys selects the root-key provider.
+// Keys selects the root-key provider (SPEC §4): file (the default; the
+// key file holds the root), passphrase or shamir (the server starts sealed
+// and POST /v1/sys/unseal opens it), pkcs11 (an HSM key unwraps the root at
+// start; build tag pkcs11). The last three keep the wrapped root in
+// envelope (default <data>/root.json).
 type Keys struct {
-	Provider string `yaml:"provider"` // file (default)
+	Provider string `yaml:"provider"` // file (default), passphrase, shamir, pkcs11
 	File     string `yaml:"file"`     // key file for the file provider
+	Envelope string `yaml:"envelope"` // the wrapped root (passphrase, shamir, pkcs11)
+	PKCS11   PKCS11 `yaml:"pkcs11"`
+}
+
+// PKCS11 names the HSM for the pkcs11 provider. The PIN is read from
+// pin_file (never written in this file).
+type PKCS11 struct {
+	Module     string `yaml:"module"`
+	TokenLabel string `yaml:"token_label"`
+	PINFile    string `yaml:"pin_file"`
+	PIN        string `yaml:"-"`
+	KeyLabel   string `yaml:"key_label"`
 }
 
 // SecurityPolicy names the current policy version and its text.
@@ -198,6 +215,8 @@ func Load(path string) (Config, error) {
 	abs(&c.Data)
 	abs(&c.Schema)
 	abs(&c.Keys.File)
+	abs(&c.Keys.Envelope)
+	abs(&c.Keys.PKCS11.PINFile)
 	abs(&c.TLS.Cert)
 	abs(&c.TLS.Key)
 	abs(&c.DatabaseFile)
@@ -225,6 +244,13 @@ func Load(path string) (Config, error) {
 		}
 		c.Database = strings.TrimSpace(string(b))
 	}
+	if c.Keys.PKCS11.PINFile != "" {
+		b, err := os.ReadFile(c.Keys.PKCS11.PINFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: keys.pkcs11.pin_file: %w", path, err)
+		}
+		c.Keys.PKCS11.PIN = strings.TrimSpace(string(b))
+	}
 	c.setDefaults()
 	return c, c.validate(path)
 }
@@ -239,6 +265,9 @@ func (c *Config) setDefaults() {
 	if c.Keys.File == "" && c.Data != "" {
 		c.Keys.File = filepath.Join(c.Data, "keys.json")
 	}
+	if c.Keys.Envelope == "" && c.Data != "" {
+		c.Keys.Envelope = filepath.Join(c.Data, "root.json")
+	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -251,8 +280,10 @@ func (c *Config) validate(path string) error {
 	switch {
 	case c.Data == "":
 		return fmt.Errorf("%s: data: the data directory is required", path)
-	case c.Keys.Provider != "file":
-		return fmt.Errorf("%s: keys.provider: %q is not available in this build (file)", path, c.Keys.Provider)
+	case !slices.Contains([]string{"file", "passphrase", "shamir", "pkcs11"}, c.Keys.Provider):
+		return fmt.Errorf("%s: keys.provider: %q: want file, passphrase, shamir or pkcs11", path, c.Keys.Provider)
+	case c.Keys.Provider == "pkcs11" && (c.Keys.PKCS11.Module == "" || c.Keys.PKCS11.TokenLabel == ""):
+		return fmt.Errorf("%s: keys.pkcs11: module and token_label are required (and pin_file)", path)
 	case (c.TLS.Cert == "") != (c.TLS.Key == ""):
 		return fmt.Errorf("%s: tls: set both cert and key, or neither", path)
 	case c.TLS.SelfSigned && c.TLS.Cert != "":

@@ -43,7 +43,7 @@ func TestLoadRefuses(t *testing.T) {
 		"data: d\ncolour: red\n":                                                      "field colour not found",
 		"data: d\ntrusted_proxies: [10.0.0.1]\n":                                      "trusted_proxies",
 		"data: d\ntls: {cert: a}\n":                                                   "set both cert and key",
-		"data: d\nkeys: {provider: vault}\n":                                          "not available",
+		"data: d\nkeys: {provider: vault}\n":                                          "want file, passphrase",
 		"data: d\ndatabase: x\ndatabase_file: " + dbf:                                 "not both",
 		"data: d\nwebauthn: {rp_id: example.com}\n":                                   "origins: name at least one",
 		"data: d\naudit: {witness: d/w.jsonl}\n":                                      "witness must be outside the data directory",

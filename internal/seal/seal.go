@@ -45,7 +45,9 @@ func New(keys *coffer.RootKeys) (*Sealer, error) {
 		if k.Len() != keySize {
 			return nil, errors.New("seal: KEK version " + strconv.Itoa(int(v)) + " is not 32 bytes")
 		}
-		aead, err := newGCM(k.Bytes())
+		kb := k.Bytes()
+		aead, err := newGCM(kb)
+		clear(kb) // the copy; the AES key schedule keeps its own
 		if err != nil {
 			return nil, err
 		}
@@ -95,6 +97,7 @@ func dekAAD(subject string, version uint32) []byte {
 // NewDEK makes a random DEK for subject and wraps it under the current KEK.
 func (s *Sealer) NewDEK(subject string) (dek *DEK, wrapped []byte, version uint32, err error) {
 	key := make([]byte, keySize)
+	defer clear(key) // the AES key schedule keeps its own copy
 	rand.Read(key)
 	defer clear(key) // the AEAD keeps its own schedule; the raw key goes now
 	dek, err = newDEK(key)
