@@ -60,7 +60,8 @@ func Acquire(dir, addr string) (*Lock, error) {
 		return nil, fmt.Errorf("data directory lock %s: %w", path, err)
 	}
 	b, _ := json.Marshal(Holder{PID: os.Getpid(), Addr: addr})
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt(b, 0)
 	}
 	if err != nil {
