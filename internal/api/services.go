@@ -40,6 +40,7 @@ type (
 	}
 	identityService interface {
 		Authenticate(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error)
+		RefuseAuthentication(ctx context.Context, client netip.Addr, requestID, reason string) error
 		CreateAPIKey(ctx context.Context, c *vault.Call, nk vault.NewAPIKey) (id, token string, err error)
 		RevokeAPIKey(ctx context.Context, c *vault.Call, id string) error
 		APIKeys(ctx context.Context, c *vault.Call) ([]*coffer.APIKey, error)

@@ -115,6 +115,9 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 					dek, err = v.subjectDEK(ctx, u, subj)
 				}
 				if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+					if !generated && !validNewSubjectID(subj) {
+						return nil, errNewSubjectShape(at(i, len(recs)))
+					}
 					var wrapped []byte
 					var version uint32
 					dek, wrapped, version, err = u.sealer.NewDEK(subj)
@@ -225,13 +228,10 @@ func (v *Records) Get(ctx context.Context, c *Call, collection, id string) (*cof
 	defer done()
 	sr, err := v.store.Record(ctx, collection, id)
 	if err != nil {
-		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
-			// Probing for records is traced too.
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND { // probing is traced too (refusals.go)
 			e := c.entry("read", collection)
-			e.Record, e.Outcome, e.Reason = id, coffer.OutcomeError, coffer.ENOTFOUND
-			if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
-				return nil, aerr
-			}
+			e.Record = id
+			return nil, v.notFound(ctx, e, err)
 		}
 		return nil, err
 	}
@@ -387,6 +387,9 @@ func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fi
 	e.Record, e.Fields = id, sortedKeys(names)
 	for attempt := 0; ; attempt++ {
 		sr, err := v.store.Record(ctx, collection, id)
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+			return nil, v.notFound(ctx, e, err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -463,6 +466,9 @@ func (v *Records) Delete(ctx context.Context, c *Call, collection, id string) er
 	}
 	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Delete, Collection: collection}, e); err != nil {
 		return err
+	}
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return v.notFound(ctx, e, err)
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	return v.store.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: collection, ID: id}}, Audit: []*coffer.AuditEntry{e}})
