@@ -40,7 +40,7 @@ var routes = []route{
 	// System (sys.go)
 	{"GET", "/v1/health", public, false, "getHealth", "Liveness and seal state", (*Handler).health},
 	{"GET", "/openapi.json", public, false, "getOpenAPI", "This document", (*Handler).openAPI},
-	{"GET", "/metrics", public, false, "getMetrics", "Prometheus metrics, labelled by route pattern and status code only", (*Handler).metricsPage},
+	{"GET", "/metrics", authed, false, "getMetrics", "Prometheus metrics, labelled by route pattern and status code only (a role with the metrics grant)", (*Handler).metricsPage},
 	{"GET", "/privacy", public, false, "getPrivacyNotice", "The public privacy notice (HTML)", (*Handler).privacyNotice},
 
 	// Schema (schema.go)

@@ -62,5 +62,6 @@ type (
 		PutSchema(ctx context.Context, c *vault.Call, doc []byte) (*coffer.Schema, error)
 		Audit(ctx context.Context, c *vault.Call, f coffer.AuditFilter) ([]*coffer.AuditEntry, error)
 		VerifyAudit(ctx context.Context, c *vault.Call, pub ed25519.PublicKey) (int64, error)
+		AuthorizeMetrics(ctx context.Context, c *vault.Call) error
 	}
 )

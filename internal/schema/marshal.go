@@ -39,6 +39,7 @@ type (
 	docRole struct {
 		Purposes    any                  `json:"purposes"`
 		Admin       bool                 `json:"admin,omitempty"`
+		Metrics     bool                 `json:"metrics,omitempty"`
 		Collections map[string]*docGrant `json:"collections,omitempty"`
 		Tokens      *docTokens           `json:"tokens,omitempty"`
 	}
@@ -99,7 +100,7 @@ func Marshal(s *coffer.Schema) ([]byte, error) {
 		d.Collections[n] = dc
 	}
 	for n, r := range s.Roles {
-		dr := docRole{Admin: r.Admin, Collections: map[string]*docGrant{}}
+		dr := docRole{Admin: r.Admin, Metrics: r.Metrics, Collections: map[string]*docGrant{}}
 		if r.Tokenize != nil || r.Detokenize != nil {
 			dr.Tokens = &docTokens{Tokenize: r.Tokenize, Detokenize: r.Detokenize}
 		}
