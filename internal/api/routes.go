@@ -76,7 +76,9 @@ var routes = []route{
 	{"GET", "/v1/requests/{id}/export", authed, purpose, "exportRequest", "The subject's data (JSON, or CSV in a zip)", (*Handler).exportRequest},
 
 	// Operators (operators.go)
-	{"POST", "/v1/operators", authed, false, "createOperator", "Create an operator (admin)", (*Handler).createOperator},
+	{"POST", "/v1/operators", authed, false, "createOperator", "Create an operator (admin): a single-use enrollment link", (*Handler).createOperator},
+	{"POST", "/v1/enroll", public, false, "enroll", "Enrollment: set the password, get the TOTP seed (the enrollment token is the credential)", (*Handler).enroll},
+	{"POST", "/v1/enroll/confirm", public, false, "confirmEnrollment", "Enrollment: confirm a TOTP code; the operator is active", (*Handler).confirmEnrollment},
 	{"GET", "/v1/operators", authed, false, "listOperators", "List operators (admin)", (*Handler).listOperators},
 	{"POST", "/v1/operators/{u}/lock", authed, false, "lockOperator", "Lock an operator and end its sessions (admin)", (*Handler).lockOperator},
 	{"POST", "/v1/operators/{u}/unlock", authed, false, "unlockOperator", "Unlock an operator (admin)", (*Handler).unlockOperator},

@@ -44,7 +44,9 @@ type (
 		CreateAPIKey(ctx context.Context, c *vault.Call, nk vault.NewAPIKey) (id, token string, err error)
 		RevokeAPIKey(ctx context.Context, c *vault.Call, id string) error
 		APIKeys(ctx context.Context, c *vault.Call) ([]*coffer.APIKey, error)
-		CreateOperator(ctx context.Context, c *vault.Call, username, password, role string) (string, error)
+		CreateOperator(ctx context.Context, c *vault.Call, username, role string) (*vault.Enrollment, error)
+		Enroll(ctx context.Context, token, password string, client netip.Addr, requestID string) (string, error)
+		ConfirmEnrollment(ctx context.Context, token, code string, client netip.Addr, requestID string) error
 		Operators(ctx context.Context, c *vault.Call) ([]*coffer.Operator, error)
 		SetOperatorLock(ctx context.Context, c *vault.Call, username string, locked bool) error
 		AcknowledgePolicy(ctx context.Context, c *vault.Call, username, version string) error
