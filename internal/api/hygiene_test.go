@@ -132,11 +132,22 @@ func TestNothingCallerSuppliedInTheAuditLog(t *testing.T) {
 		}
 		canary.InText(t, "the answer to "+tc.method, rec.Body.String(), mail, phone, pan)
 	}
+	// A purpose too long to be a name is refused before anything else:
+	// not authenticated, not decided, not audited.
+	rec = s.call("GET", "/v1/audit", "", map[string]string{"Coffer-Purpose": strings.Repeat("x", 65), "Authorization": "Bearer bogus"})
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "Coffer-Purpose: one purpose name") {
+		t.Errorf("a 65-byte purpose: %d %s", rec.Code, rec.Body)
+	}
+	longID := rec.Header().Get("Coffer-Request-Id")
+	canary.InDir(t, s.dir, mail, phone, pan) // while the server runs: the WAL holds the latest writes
 	es := s.entries()
 	hashed := 0
 	for _, e := range es {
 		b, _ := json.Marshal(e)
 		canary.InBytes(t, "audit entry "+e.Action, b, mail, phone, pan)
+		if e.RequestID == longID {
+			t.Errorf("the request with an oversized purpose was audited: %+v", e)
+		}
 		if strings.HasPrefix(e.Purpose, "h:") || strings.HasPrefix(e.Record, "h:") {
 			hashed++
 		}
