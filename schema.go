@@ -105,6 +105,9 @@ type Role struct {
 	AllPurposes bool     // purposes: "*"
 	Purposes    []string // when not AllPurposes
 	Admin       bool
+	// Metrics: the role may read the server's Prometheus metrics
+	// (GET /metrics); admin does not imply it.
+	Metrics     bool
 	Collections map[string]*Grant // key "*" applies to every collection
 	// Tokenize and Detokenize name the token namespaces (and FPE keys) the
 	// role may tokenize into and detokenize from; "*" is every one.

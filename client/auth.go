@@ -25,6 +25,22 @@ func (a Auth) Login(ctx context.Context, username, password, totp string) (*Sess
 		in: map[string]string{"username": username, "password": password, "totp": totp}})
 }
 
+// Enroll sets a new operator's password with the enrollment token (no
+// bearer token) and returns the otpauth URI of the TOTP seed to scan.
+func (a Auth) Enroll(ctx context.Context, token, password string) (string, error) {
+	var out struct {
+		TOTPURI string `json:"totp_uri"`
+	}
+	err := a.c.do(ctx, request{method: http.MethodPost, path: path("enroll"), in: map[string]string{"token": token, "password": password}}, &out)
+	return out.TOTPURI, err
+}
+
+// ConfirmEnrollment confirms a TOTP code of the seed Enroll returned; the
+// operator is active from then on and the link is used up.
+func (a Auth) ConfirmEnrollment(ctx context.Context, token, totp string) error {
+	return a.c.do(ctx, request{method: http.MethodPost, path: path("enroll", "confirm"), in: map[string]string{"token": token, "totp": totp}}, nil)
+}
+
 // Logout ends the calling operator's session.
 func (a Auth) Logout(ctx context.Context) error {
 	return a.c.do(ctx, request{method: http.MethodPost, path: path("auth", "logout")}, nil)

@@ -3,20 +3,29 @@ package client
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 )
 
 // NewOperator is an operator to create.
 type NewOperator struct {
 	Username string `json:"username"`
-	Password string `json:"password"`
 	Role     string `json:"role"`
 }
 
-// CreatedOperator carries the TOTP enrollment URI, shown once.
+// CreatedOperator carries the single-use enrollment link (72 hours) the
+// admin passes on to the new operator, who sets the password and scans
+// the TOTP seed there (Auth.Enroll, Auth.ConfirmEnrollment).
 type CreatedOperator struct {
-	Username string `json:"username"`
-	TOTPURI  string `json:"totp_uri"`
+	Username      string    `json:"username"`
+	EnrollmentURL string    `json:"enrollment_url"`
+	ExpiresAt     time.Time `json:"expires_at"`
+}
+
+// EnrollmentToken is the token of an enrollment link (after "#token=").
+func EnrollmentToken(enrollmentURL string) string {
+	_, tok, _ := strings.Cut(enrollmentURL, "#token=")
+	return tok
 }
 
 // Operator is an operator as listed.

@@ -54,6 +54,11 @@ func (c *apiKeyCreateCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	lock, err := lockData(cfg, "api-key create", "while it runs, create keys through its API: POST /v1/api-keys with an admin token (client.APIKeys().Create), or stop it first")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	o, err := openVault(env.Ctx, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err

@@ -241,13 +241,13 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("records get of a missing record: %d %s", code, errs)
 	}
 
-	// A key minted by the offline verb while the server runs (a second
-	// writer on the same database) works, and the chain stays one chain.
-	code, out, errs = run(t, nil, "", "api-key", "create", "--data", data, "--name", "support-desk", "--role", "support")
-	if code != 0 || !strings.HasPrefix(out, "coffer_") {
-		t.Fatalf("api-key create: %d %s %s", code, out, errs)
+	// While the server runs, keys are minted through its API (the offline
+	// verb refuses: TestOneServerPerDataDir).
+	st, m, raw = c.call("POST", "/v1/api-keys", "", map[string]any{"name": "support-desk", "role": "support"})
+	if st != 201 {
+		t.Fatalf("create the support key: %d %s", st, raw)
 	}
-	sup := &apiClient{t: t, addr: addr, token: strings.TrimSpace(out)}
+	sup := &apiClient{t: t, addr: addr, token: m["key"].(string)}
 	if st, m, raw = sup.call("POST", "/v1/collections/customers/search", "support", map[string]any{"where": map[string]any{"email": "cli@cli.example"}}); st != 200 || len(m["records"].([]any)) != 1 {
 		t.Fatalf("search with the new support key: %d %s", st, raw)
 	}
@@ -275,13 +275,19 @@ func TestEndToEnd(t *testing.T) {
 	}
 	sup.expect(401, "unauthenticated", "POST", "/v1/collections/customers/search", "support", map[string]any{"where": map[string]any{"email": "cli@cli.example"}})
 
-	// Metrics are labelled by route pattern, never by path or id.
-	resp, err := http.Get(addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// Metrics are labelled by route pattern, never by path or id; they are
+	// served to a role with the metrics grant only.
+	(&apiClient{t: t, addr: addr}).expect(401, "unauthenticated", "GET", "/metrics", "", nil)
+	c.expect(403, "forbidden", "GET", "/metrics", "", nil) // admin does not imply it
+	st, m, raw = c.call("POST", "/v1/api-keys", "", map[string]any{"name": "scraper", "role": "monitoring"})
+	if st != 201 {
+		t.Fatalf("create the monitoring key: %d %s", st, raw)
 	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	scraper := &apiClient{t: t, addr: addr, token: m["key"].(string)}
+	st, _, metrics := scraper.call("GET", "/metrics", "", nil)
+	if st != 200 {
+		t.Fatalf("metrics for the monitoring key: %d %.300s", st, metrics)
+	}
 	if !strings.Contains(string(metrics), `coffer_http_requests_total{code="200",route="GET /v1/collections/{c}/records/{id}"}`) ||
 		!strings.Contains(string(metrics), "coffer_store_commits_total") {
 		t.Errorf("metrics lack the route-labelled counters:\n%.2000s", metrics)

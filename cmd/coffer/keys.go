@@ -92,6 +92,11 @@ func (c *keysRotateCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	lock, err := lockData(cfg, "keys rotate", "stop it first (a running server keeps the KEK versions it loaded), rotate, then start it again")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	if !c.RewrapOnly {
 		v, err := keyring.AddVersion(cfg.Keys.File)
 		if err != nil {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer/client"
@@ -12,7 +10,7 @@ import (
 // operatorsCmd are the client verbs for operators.
 type operatorsCmd struct {
 	clientConn
-	Create   operatorCreateCmd   `cmd:"" help:"Create an operator; prints the TOTP enrollment URI (the password is read from stdin)."`
+	Create   operatorCreateCmd   `cmd:"" help:"Create an operator; prints its single-use enrollment link (72 h) to pass on."`
 	List     operatorListCmd     `cmd:"" help:"List operators."`
 	Lock     operatorLockCmd     `cmd:"" help:"Lock an operator and end its sessions."`
 	Unlock   operatorUnlockCmd   `cmd:"" help:"Unlock an operator."`
@@ -25,19 +23,15 @@ type operatorCreateCmd struct {
 }
 
 func (c *operatorCreateCmd) Run(env *Env, cl *client.Client) error {
-	// The password comes from stdin, never from the command line (process
-	// lists and shell history).
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
-		return fmt.Errorf("write the new operator's password on standard input (one line): %v", err)
-	}
-	out, err := cl.Operators().Create(env.Ctx, client.NewOperator{Username: c.Username, Password: pw, Role: c.Role})
+	// The operator chooses the password and scans the TOTP seed through
+	// the link; the admin never sees either.
+	out, err := cl.Operators().Create(env.Ctx, client.NewOperator{Username: c.Username, Role: c.Role})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "created operator %s; enroll this URI in an authenticator app (it is shown once):\n", c.Username)
-	fmt.Fprintln(env.Stdout, out.TOTPURI)
+	fmt.Fprintf(env.Stderr, "created operator %s; pass this single-use enrollment link on to them (valid until %s, shown once):\n",
+		c.Username, out.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintln(env.Stdout, out.EnrollmentURL)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/cofferhq/coffer/client"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +13,36 @@ import (
 // TestOperatorOverHTTP: an admin creates an operator; the operator logs in
 // with password and TOTP, cannot read plaintext before acknowledging the
 // security policy, then reads in its role's views, and logs out.
+// enrollOperator creates an operator as admin and enrolls it through its
+// link as the operator would (refusing weak first when it is not ""); it
+// returns the TOTP secret. The confirmation used the current step's code.
+func enrollOperator(t *testing.T, admin *apiClient, username, password, role, weak string) string {
+	t.Helper()
+	st, m, raw := admin.call("POST", "/v1/operators", "", map[string]any{"username": username, "role": role})
+	link, _ := m["enrollment_url"].(string)
+	if st != 201 || !strings.HasPrefix(link, admin.addr+"/ui/enroll#token=cofe_") || strings.Contains(raw, "otpauth") {
+		t.Fatalf("create operator: %d %s", st, raw)
+	}
+	anon := &apiClient{t: t, addr: admin.addr}
+	token := client.EnrollmentToken(link)
+	if weak != "" {
+		anon.expect(400, "invalid_argument", "POST", "/v1/enroll", "", map[string]any{"token": token, "password": weak})
+	}
+	st, m, raw = anon.call("POST", "/v1/enroll", "", map[string]any{"token": token, "password": password})
+	uri, _ := m["totp_uri"].(string)
+	if st != 200 || !strings.HasPrefix(uri, "otpauth://totp/") {
+		t.Fatalf("enroll: %d %s", st, raw)
+	}
+	u, _ := url.Parse(uri)
+	secret := u.Query().Get("secret")
+	code, _ := totp.GenerateCode(secret, time.Now())
+	if st, _, raw = anon.call("POST", "/v1/enroll/confirm", "", map[string]any{"token": token, "totp": code}); st != 204 {
+		t.Fatalf("confirm enrollment: %d %s", st, raw)
+	}
+	anon.expect(404, "not_found", "POST", "/v1/enroll/confirm", "", map[string]any{"token": token, "totp": code})
+	return secret
+}
+
 func TestOperatorOverHTTP(t *testing.T) {
 	data := t.TempDir()
 	addr, token, logs, _ := devServer(t, data)
@@ -22,14 +53,10 @@ func TestOperatorOverHTTP(t *testing.T) {
 	}
 	rec := m["id"].(string)
 
-	admin.expect(400, "invalid_argument", "POST", "/v1/operators", "", map[string]any{"username": "alice", "password": "qwertyuiop123", "role": "support"})
-	admin.expect(400, "invalid_argument", "POST", "/v1/operators", "", map[string]any{"username": "alice", "password": "a long enough passphrase", "role": "nope"})
-	st, m, raw = admin.call("POST", "/v1/operators", "", map[string]any{"username": "alice", "password": "a long enough passphrase", "role": "support"})
-	if st != 201 || !strings.HasPrefix(m["totp_uri"].(string), "otpauth://totp/") {
-		t.Fatalf("create operator: %d %s", st, raw)
-	}
-	u, _ := url.Parse(m["totp_uri"].(string))
-	code, _ := totp.GenerateCode(u.Query().Get("secret"), time.Now())
+	admin.expect(400, "invalid_argument", "POST", "/v1/operators", "", map[string]any{"username": "alice", "password": "a long enough passphrase", "role": "support"})
+	admin.expect(400, "invalid_argument", "POST", "/v1/operators", "", map[string]any{"username": "alice", "role": "nope"})
+	secret := enrollOperator(t, admin, "alice", "a long enough passphrase", "support", "qwertyuiop123")
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second)) // the enrollment used this step's code
 
 	anon := &apiClient{t: t, addr: addr}
 	anon.expect(400, "invalid_argument", "POST", "/v1/auth/login", "", map[string]any{"username": "alice", "password": "a long enough passphrase", "totp": "12345"})
@@ -67,11 +94,14 @@ func TestOperatorOverHTTP(t *testing.T) {
 	if st != 200 || !strings.Contains(raw, `"mfa_enrolled":true`) || strings.Contains(raw, "argon2") || strings.Contains(raw, "secret") {
 		t.Fatalf("list operators: %d %s", st, raw)
 	}
-	// The CLI verbs: create (password on stdin), list, lock, unlock.
+	// The CLI verbs: create (prints the enrollment link), list, lock, unlock.
 	env := map[string]string{"COFFER_ADDR": addr, "COFFER_TOKEN": token}
-	code2, out, errs := run(t, env, "another fine passphrase\n", "operators", "create", "bob", "--role", "support")
-	if code2 != 0 || !strings.HasPrefix(out, "otpauth://totp/Coffer:bob") {
+	code2, out, errs := run(t, env, "", "operators", "create", "bob", "--role", "support")
+	if code2 != 0 || !strings.HasPrefix(out, addr+"/ui/enroll#token=cofe_") || !strings.Contains(errs, "single-use enrollment link") {
 		t.Fatalf("operators create: %d %s %s", code2, out, errs)
+	}
+	if st, _, raw = anon.call("POST", "/v1/enroll", "", map[string]any{"token": client.EnrollmentToken(strings.TrimSpace(out)), "password": "another fine passphrase"}); st != 200 {
+		t.Fatalf("enroll through the printed link: %d %s", st, raw)
 	}
 	if code2, out, _ = run(t, env, "", "operators", "list"); code2 != 0 || !strings.Contains(out, `"bob"`) {
 		t.Fatalf("operators list: %s", out)

@@ -22,6 +22,7 @@ import (
 	"github.com/cofferhq/coffer/internal/api"
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/datadir"
 	"github.com/cofferhq/coffer/internal/inventory"
 	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/postgres"
@@ -103,6 +104,13 @@ func (c *serveCmd) Run(env *Env) error {
 		return err
 	}
 	defer ln.Close()
+	if cfg.Database == "" { // one process serves a SQLite data directory (datalock.go)
+		lock, err := datadir.Acquire(cfg.Data, ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+	}
 	if c.Dev && tlsConf == nil {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		cfg.WebAuthn = config.WebAuthn{RPID: "localhost", Origins: []string{"http://localhost:" + port}}

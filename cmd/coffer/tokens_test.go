@@ -112,7 +112,8 @@ func TestTokensOverHTTP(t *testing.T) {
 
 	// Nowhere else: the audit log, /metrics, the data dir, the logs.
 	_, _, auditRaw := admin.call("GET", "/v1/audit?limit=500", "", nil)
-	st, _, metrics := admin.call("GET", "/metrics", "", nil)
+	_, m, _ = admin.call("POST", "/v1/api-keys", "", map[string]any{"name": "scraper", "role": "monitoring"})
+	st, _, metrics := (&apiClient{t: t, addr: addr, token: m["key"].(string)}).call("GET", "/metrics", "", nil)
 	if st != 200 || !strings.Contains(metrics, "coffer_http_requests_total") || !strings.Contains(auditRaw, `"action":"detokenize"`) {
 		t.Fatalf("metrics (%d) or audit log not read: %.200s", st, metrics)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -49,19 +48,15 @@ func TestWebAuthnWithVirtualAuthenticator(t *testing.T) {
 
 	admin := &apiClient{t: t, addr: addr, token: token}
 	const password = "correct horse battery staple 42"
-	st, m, raw := admin.call("POST", "/v1/operators", "", map[string]any{"username": "alice", "password": password, "role": "support"})
-	if st != 201 {
-		t.Fatalf("create operator: %d %s", st, raw)
-	}
-	u, _ := url.Parse(m["totp_uri"].(string))
-	code, _ := totp.GenerateCode(u.Query().Get("secret"), time.Now())
+	secret := enrollOperator(t, admin, "alice", password, "support", "")
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second)) // the enrollment used this step's code
 	anon := &apiClient{t: t, addr: addr}
 	// Before any registration, WebAuthn login is refused with a clear 400.
-	raw = anon.expect(400, "invalid_argument", "POST", "/v1/auth/webauthn/login/begin", "", map[string]any{"username": "alice", "password": password})
+	raw := anon.expect(400, "invalid_argument", "POST", "/v1/auth/webauthn/login/begin", "", map[string]any{"username": "alice", "password": password})
 	if !strings.Contains(raw, "no WebAuthn authenticator") {
 		t.Fatalf("login before registration: %s", raw)
 	}
-	st, m, raw = anon.call("POST", "/v1/auth/login", "", map[string]any{"username": "alice", "password": password, "totp": code})
+	st, m, raw := anon.call("POST", "/v1/auth/login", "", map[string]any{"username": "alice", "password": password, "totp": code})
 	if st != 200 {
 		t.Fatalf("TOTP login: %d %s", st, raw)
 	}

@@ -28,6 +28,10 @@ func (fakeIdentity) Authenticate(context.Context, string, netip.Addr) (*coffer.A
 	return &coffer.Actor{ID: "key_test", Kind: "api_key", RoleName: "admin", Role: &coffer.Role{Name: "admin", Admin: true}}, nil
 }
 
+func (fakeIdentity) RefuseAuthentication(context.Context, netip.Addr, string, string) error {
+	return nil
+}
+
 // failingRecords answers every call with err.
 type failingRecords struct {
 	recordService

@@ -64,10 +64,8 @@ func openVault(t *testing.T, dir string) (v *vault.Vault, closeVault func()) {
 // (the format is checked once, by the vault's login, not by the handler).
 func TestMalformedTOTPIsAnAuditedRefusal(t *testing.T) {
 	v, admin := newVault(t)
-	if _, err := v.Identity.CreateOperator(context.Background(), vault.SystemCall(), "alice", "a long enough passphrase", "support"); err != nil {
-		t.Fatal(err)
-	}
 	h := New(v, Config{})
+	enrollOverHTTP(t, h, admin, "alice", "a long enough passphrase", "support")
 	for _, code := range []string{"12345", "12345a", "1234567", ""} {
 		body, _ := json.Marshal(map[string]string{"username": "alice", "password": "a long enough passphrase", "totp": code})
 		rec := httptest.NewRecorder()

@@ -25,6 +25,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Coffer-Request-Id", id)
 	w.Header().Set("Cache-Control", "no-store")
 	r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
+	if p := r.Header.Values("Coffer-Purpose"); len(p) > 1 || len(p) == 1 && len(p[0]) > maxPurposeBytes {
+		// Before anything else: such a header is no purpose and reaches no log.
+		h.writeError(w, r, coffer.Errorf(coffer.EINVALID, "Coffer-Purpose: one purpose name of at most %d bytes", maxPurposeBytes))
+		return
+	}
 	if h.metrics == nil {
 		h.mux.ServeHTTP(w, r)
 		return
@@ -67,20 +72,35 @@ func (h *Handler) serve(rt route) http.Handler {
 // authenticate checks the bearer token (an API key or an operator
 // session) and returns the call the vault decides on.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*vault.Call, error) {
+	client := ClientIP(r, h.proxies)
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="coffer"`)
-		return nil, coffer.Errorf(coffer.EUNAUTHENTICATED, "an Authorization: Bearer <api key> header is required")
+		return nil, h.refused(r, client, "no bearer token",
+			coffer.Errorf(coffer.EUNAUTHENTICATED, "an Authorization: Bearer <api key> header is required"))
 	}
-	actor, err := h.identity.Authenticate(r.Context(), token, ClientIP(r, h.proxies))
+	actor, err := h.identity.Authenticate(r.Context(), token, client)
 	if err != nil {
 		if coffer.ErrorCode(err) == coffer.EUNAUTHENTICATED {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="coffer", error="invalid_token"`)
+			return nil, h.refused(r, client, "invalid bearer token", err)
 		}
 		return nil, err
 	}
 	return &vault.Call{Actor: actor, Purpose: r.Header.Get("Coffer-Purpose"), RequestID: requestID(r)}, nil
 }
+
+// refused audits a 401 (coalesced per source by the vault) and returns
+// err, or the audit's failure.
+func (h *Handler) refused(r *http.Request, client netip.Addr, reason string, err error) error {
+	if aerr := h.identity.RefuseAuthentication(r.Context(), client, requestID(r), reason); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+// maxPurposeBytes bounds Coffer-Purpose: a purpose is a schema name.
+const maxPurposeBytes = 64
 
 // routeShape shows a path's first segments only: a path can hold ids.
 func routeShape(p string) string {

@@ -11,17 +11,60 @@ import (
 func (h *Handler) createOperator(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
 	var req struct {
 		Username string `json:"username"`
-		Password string `json:"password"`
 		Role     string `json:"role"`
 	}
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	uri, err := h.identity.CreateOperator(r.Context(), c, req.Username, req.Password, req.Role)
+	en, err := h.identity.CreateOperator(r.Context(), c, req.Username, req.Role)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"username": req.Username, "totp_uri": uri})
+	writeJSON(w, http.StatusCreated, map[string]any{"username": req.Username, "enrollment_url": enrollmentURL(r, en.Token), "expires_at": en.ExpiresAt})
+	return nil
+}
+
+// enrollmentURL is the link an admin passes on: the token rides in the
+// fragment, which browsers never send to a server or write to its logs.
+// The console's enrollment page (and meanwhile POST /v1/enroll) takes it.
+func enrollmentURL(r *http.Request, token string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/ui/enroll#token=" + token
+}
+
+// enroll and confirmEnrollment take no bearer token: the enrollment token
+// is the credential (refusals audited and throttled by the vault).
+func (h *Handler) enroll(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
+	var req struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	uri, err := h.identity.Enroll(r.Context(), req.Token, req.Password, ClientIP(r, h.proxies), requestID(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"totp_uri": uri})
+	return nil
+}
+
+func (h *Handler) confirmEnrollment(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
+	var req struct {
+		Token string `json:"token"`
+		TOTP  string `json:"totp"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := h.identity.ConfirmEnrollment(r.Context(), req.Token, req.TOTP, ClientIP(r, h.proxies), requestID(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -43,7 +43,7 @@ var routes = []route{
 	{"POST", "/v1/sys/unseal", public, false, "unseal", "Give one unseal input: the passphrase or one share", (*Handler).unseal},
 	{"POST", "/v1/sys/seal", authed, false, "seal", "Wait for calls in flight, then drop every key (admin)", (*Handler).seal},
 	{"GET", "/openapi.json", public, false, "getOpenAPI", "This document", (*Handler).openAPI},
-	{"GET", "/metrics", public, false, "getMetrics", "Prometheus metrics, labelled by route pattern and status code only", (*Handler).metricsPage},
+	{"GET", "/metrics", authed, false, "getMetrics", "Prometheus metrics, labelled by route pattern and status code only (a role with the metrics grant)", (*Handler).metricsPage},
 	{"GET", "/privacy", public, false, "getPrivacyNotice", "The public privacy notice (HTML)", (*Handler).privacyNotice},
 
 	// Schema (schema.go)
@@ -80,7 +80,9 @@ var routes = []route{
 	{"GET", "/v1/requests/{id}/export", authed, purpose, "exportRequest", "The subject's data (JSON, or CSV in a zip)", (*Handler).exportRequest},
 
 	// Operators (operators.go)
-	{"POST", "/v1/operators", authed, false, "createOperator", "Create an operator (admin)", (*Handler).createOperator},
+	{"POST", "/v1/operators", authed, false, "createOperator", "Create an operator (admin): a single-use enrollment link", (*Handler).createOperator},
+	{"POST", "/v1/enroll", public, false, "enroll", "Enrollment: set the password, get the TOTP seed (the enrollment token is the credential)", (*Handler).enroll},
+	{"POST", "/v1/enroll/confirm", public, false, "confirmEnrollment", "Enrollment: confirm a TOTP code; the operator is active", (*Handler).confirmEnrollment},
 	{"GET", "/v1/operators", authed, false, "listOperators", "List operators (admin)", (*Handler).listOperators},
 	{"POST", "/v1/operators/{u}/lock", authed, false, "lockOperator", "Lock an operator and end its sessions (admin)", (*Handler).lockOperator},
 	{"POST", "/v1/operators/{u}/unlock", authed, false, "unlockOperator", "Unlock an operator (admin)", (*Handler).unlockOperator},

@@ -41,10 +41,13 @@ type (
 	}
 	identityService interface {
 		Authenticate(ctx context.Context, token string, client netip.Addr) (*coffer.Actor, error)
+		RefuseAuthentication(ctx context.Context, client netip.Addr, requestID, reason string) error
 		CreateAPIKey(ctx context.Context, c *vault.Call, nk vault.NewAPIKey) (id, token string, err error)
 		RevokeAPIKey(ctx context.Context, c *vault.Call, id string) error
 		APIKeys(ctx context.Context, c *vault.Call) ([]*coffer.APIKey, error)
-		CreateOperator(ctx context.Context, c *vault.Call, username, password, role string) (string, error)
+		CreateOperator(ctx context.Context, c *vault.Call, username, role string) (*vault.Enrollment, error)
+		Enroll(ctx context.Context, token, password string, client netip.Addr, requestID string) (string, error)
+		ConfirmEnrollment(ctx context.Context, token, code string, client netip.Addr, requestID string) error
 		Operators(ctx context.Context, c *vault.Call) ([]*coffer.Operator, error)
 		SetOperatorLock(ctx context.Context, c *vault.Call, username string, locked bool) error
 		AcknowledgePolicy(ctx context.Context, c *vault.Call, username, version string) error
@@ -62,5 +65,6 @@ type (
 		PutSchema(ctx context.Context, c *vault.Call, doc []byte, purge bool) (*coffer.Schema, error)
 		Audit(ctx context.Context, c *vault.Call, f coffer.AuditFilter) ([]*coffer.AuditEntry, error)
 		VerifyAudit(ctx context.Context, c *vault.Call, pub ed25519.PublicKey) (int64, error)
+		AuthorizeMetrics(ctx context.Context, c *vault.Call) error
 	}
 )

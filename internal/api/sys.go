@@ -9,8 +9,8 @@ import (
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
-// The public system calls: health, the OpenAPI document, metrics and the
-// privacy notice.
+// The system calls: health, the OpenAPI document and the privacy notice
+// (public), and the metrics (a role with the metrics grant).
 
 // servedSealed are the routes a sealed server answers; every other call
 // answers 503 sealed.
@@ -31,7 +31,12 @@ func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request, _ *vault.Call)
 	return nil
 }
 
-func (h *Handler) metricsPage(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
+// metricsPage serves the metrics to a key whose role has the metrics
+// grant (a scraper's key, e.g. the monitoring role of examples/shop.yaml).
+func (h *Handler) metricsPage(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	if err := h.admin.AuthorizeMetrics(r.Context(), c); err != nil {
+		return err
+	}
 	if h.metricsH == nil {
 		return coffer.Errorf(coffer.ENOTFOUND, "metrics are not enabled on this server")
 	}

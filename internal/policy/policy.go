@@ -16,6 +16,9 @@ const (
 	Search = "search"
 	Delete = "delete"
 	Admin  = "admin" // administration calls: schema, keys, audit log
+	// Metrics is reading the server's Prometheus metrics: a role's
+	// metrics grant, which admin does not imply.
+	Metrics = "metrics"
 
 	// Token actions name Request.Namespace instead of a collection.
 	// Tokenize with Request.Deterministic (deterministic tokens, FPE
@@ -113,6 +116,11 @@ func Decide(r *Request) Decision {
 	case Admin:
 		if !a.Role.Admin {
 			return deny(coffer.EFORBIDDEN, "this call needs the admin role")
+		}
+		return Decision{Allowed: true}
+	case Metrics:
+		if !a.Role.Metrics {
+			return deny(coffer.EFORBIDDEN, "this call needs a role with the metrics grant")
 		}
 		return Decision{Allowed: true}
 	case Tokenize:

@@ -40,6 +40,7 @@ type (
 		Purposes    any                  `json:"purposes"`
 		Admin       bool                 `json:"admin,omitempty"`
 		Consents    bool                 `json:"consents,omitempty"`
+		Metrics     bool                 `json:"metrics,omitempty"`
 		Collections map[string]*docGrant `json:"collections,omitempty"`
 		Tokens      *docTokens           `json:"tokens,omitempty"`
 	}
@@ -100,7 +101,7 @@ func Marshal(s *coffer.Schema) ([]byte, error) {
 		d.Collections[n] = dc
 	}
 	for n, r := range s.Roles {
-		dr := docRole{Admin: r.Admin, Consents: r.Consents, Collections: map[string]*docGrant{}}
+		dr := docRole{Admin: r.Admin, Consents: r.Consents, Metrics: r.Metrics, Collections: map[string]*docGrant{}}
 		if r.Tokenize != nil || r.Detokenize != nil {
 			dr.Tokens = &docTokens{Tokenize: r.Tokenize, Detokenize: r.Detokenize}
 		}

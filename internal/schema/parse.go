@@ -415,7 +415,7 @@ func (p *parser) roles(s *coffer.Schema, n *yaml.Node) error {
 			return p.errf(kv[0], path, "role names are lower-case letters, digits and _")
 		}
 		r := &coffer.Role{Name: name, Collections: map[string]*coffer.Grant{}}
-		parts, err := p.pairs(kv[1], path, "purposes", "collections", "admin", "tokens", "consents")
+		parts, err := p.pairs(kv[1], path, "purposes", "collections", "admin", "metrics", "tokens", "consents")
 		if err != nil {
 			return err
 		}
@@ -428,6 +428,10 @@ func (p *parser) roles(s *coffer.Schema, n *yaml.Node) error {
 				}
 			case "consents":
 				if r.Consents, err = p.boolean(v, kp); err != nil {
+					return err
+				}
+			case "metrics":
+				if r.Metrics, err = p.boolean(v, kp); err != nil {
 					return err
 				}
 			case "tokens":

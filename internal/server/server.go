@@ -44,7 +44,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, c Config) error
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    16 << 10, // a bearer token and a few short headers; nothing a caller may pile up
 		TLSConfig:         c.TLS,
 	}
 	if c.Logger != nil {

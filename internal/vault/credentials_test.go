@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,12 +89,9 @@ func TestRaisedOperatorRoleRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uri, err := v.Identity.CreateOperator(ctx, f.admin, "alice", "a long enough passphrase", "support")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(uri)
-	code, _ := totp.GenerateCode(u.Query().Get("secret"), now)
+	secret := enrollOperator(t, v, f.admin, "alice", "a long enough passphrase", "support", now)
+	now = now.Add(time.Minute) // the enrollment used this step's code
+	code, _ := totp.GenerateCode(secret, now)
 	ip := netip.MustParseAddr("192.0.2.10")
 	session, _, err := v.Identity.Login(ctx, "alice", "a long enough passphrase", code, ip, "req_1")
 	if err != nil {
@@ -110,7 +106,7 @@ func TestRaisedOperatorRoleRefused(t *testing.T) {
 	}
 	wantMACAudit(t, f, "op:alice")
 	now = now.Add(time.Minute)
-	code, _ = totp.GenerateCode(u.Query().Get("secret"), now)
+	code, _ = totp.GenerateCode(secret, now)
 	if _, _, err := v.Identity.Login(ctx, "alice", "a long enough passphrase", code, ip, "req_2"); coffer.ErrorCode(err) != coffer.EUNAUTHENTICATED {
 		t.Fatalf("login after the role was raised: %v, want unauthenticated", err)
 	}

@@ -43,48 +43,7 @@ var errBadLogin = coffer.Errorf(coffer.EUNAUTHENTICATED, "invalid username, pass
 // login takes as long whether or not the operator exists.
 var dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$2c8Q9l6n0mDbyJQ5QnN1XbUyGQzJ7xVn6z8n0X2bYx8"
 
-// CreateOperator creates an operator (admin) and returns the otpauth URI of
-// the TOTP secret to enroll; the first login with a valid code confirms it.
-func (v *Identity) CreateOperator(ctx context.Context, c *Call, username, password, role string) (string, error) {
-	e := c.entry("operator.create", "")
-	e.Record = "op:" + username
-	if err := v.requireAdmin(ctx, c, e); err != nil {
-		return "", err
-	}
-	u, done, err := v.open()
-	if err != nil {
-		return "", err
-	}
-	defer done()
-	if !usernameRE.MatchString(username) {
-		return "", coffer.Errorf(coffer.EINVALID, "username: 2 to 64 characters of a-z 0-9 . _ -, starting with a letter")
-	}
-	if _, ok := v.Schema().Roles[role]; !ok {
-		return "", coffer.Errorf(coffer.EINVALID, "role: %s is not a role of the schema", coffer.Name(role))
-	}
-	if err := identity.CheckPassword(password, username); err != nil {
-		return "", err
-	}
-	hash, err := v.hasher.Hash(ctx, password)
-	if err != nil {
-		return "", err
-	}
-	secret, uri, err := identity.NewTOTP("Coffer", username)
-	if err != nil {
-		return "", err
-	}
-	sealed, err := u.sealer.SealSecret("totp", username, []byte(secret))
-	if err != nil {
-		return "", err
-	}
-	e.Outcome = coffer.OutcomeAllowed
-	op := &coffer.Operator{Username: username, Role: role, PasswordHash: hash, TOTPSecret: sealed, CreatedAt: v.now().UTC()}
-	op.MAC = operatorMAC(u.sealer, op)
-	if err := v.store.CreateOperator(ctx, op, e); err != nil {
-		return "", err
-	}
-	return uri, nil
-}
+// CreateOperator is in enroll.go: operators enroll themselves.
 
 // Login checks password and TOTP code and opens a session. Failures slow
 // down further attempts of the same (username, source) pair and of the
@@ -198,6 +157,11 @@ func (v *Identity) checkPassword(ctx context.Context, username, password string,
 			return nil, nil, err
 		}
 		return nil, errBadLogin, nil // audited by checkOperator
+	}
+	if _, pending := parseEnrollment(op.PasswordHash); pending { // no password to log in with yet (enroll.go)
+		v.hasher.Verify(ctx, password, dummyHash)
+		v.throttle.Fail(name, client, now)
+		return deny("enrollment not finished", errBadLogin)
 	}
 	ok, err := v.hasher.Verify(ctx, password, op.PasswordHash)
 	if err != nil {

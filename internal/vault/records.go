@@ -150,6 +150,9 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 					dek, err = v.openDEK(u, sub)
 				}
 				if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+					if !generated && !validNewSubjectID(subj) {
+						return nil, errNewSubjectShape(at(i, len(recs)))
+					}
 					var wrapped []byte
 					var version uint32
 					dek, wrapped, version, err = u.sealer.NewDEK(subj)
@@ -372,6 +375,9 @@ func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fi
 		if err == nil && live(coll, sr, v.now()) == nil {
 			err = errNoRecord // past retention: as if swept
 		}
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+			return nil, v.notFound(ctx, e, err) // probing is traced, coalesced per source
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -467,6 +473,9 @@ func (v *Records) Delete(ctx context.Context, c *Call, collection, id string) er
 	}
 	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Delete, Collection: collection}, e); err != nil {
 		return err
+	}
+	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
+		return v.notFound(ctx, e, err)
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	return v.store.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: collection, ID: id}}, Audit: []*coffer.AuditEntry{e}})

@@ -11,6 +11,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/identity"
 	"github.com/cofferhq/coffer/internal/schema"
 	"github.com/cofferhq/coffer/internal/seal"
@@ -44,6 +45,9 @@ type core struct {
 	now    func() time.Time
 	schema atomic.Pointer[loadedSchema]
 	keys   atomic.Pointer[unsealed] // nil while sealed
+	// refusals coalesces the audit entries of refusals made before any
+	// decision (refusals.go).
+	refusals *audit.Coalescer
 
 	bgMu   sync.Mutex
 	bg     sync.WaitGroup // background goroutines, waited for by Close
@@ -84,7 +88,9 @@ type Options struct {
 // New returns a vault over a store. The schema stored in the database wins
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
-	c := &core{store: o.Store, log: o.Logger, now: o.Now}
+	c := &core{log: o.Logger, now: o.Now}
+	c.store = &scrubStore{Store: o.Store, c: c} // every audit entry is scrubbed (scrub.go)
+	c.refusals = c.newRefusals()
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -202,6 +208,9 @@ func (v *Vault) Close() error {
 	c.closed = true
 	c.bgMu.Unlock()
 	c.bg.Wait()
+	if c.refusals != nil {
+		c.refusals.Close() // pending summaries are written before the store closes
+	}
 	v.Seal()
 	return nil
 }
