@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/cofferhq/coffer/internal/pii"
@@ -250,6 +252,13 @@ func (r *run) postgres(dsn string) error {
 		tableName := t.schema + "." + t.name
 		c := r.newCounter(label, tableName, t.cols)
 		if err := r.pgRows(conn, q, c); err != nil {
+			// A live database changes while it is scanned: a table (or its
+			// schema) dropped after the listing is no longer there to hold
+			// personal data. Anything else stops the scan.
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") {
+				continue
+			}
 			return fmt.Errorf("%s: table %s: %w", label, tableName, err)
 		}
 	}
