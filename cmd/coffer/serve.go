@@ -130,7 +130,8 @@ func (c *serveCmd) Run(env *Env) error {
 	}
 	fmt.Fprintf(env.Stderr, "coffer %s listening on %s (data %s)\n", version(), served, cfg.Data)
 	h := api.New(v, api.Config{PrivacyNotice: notice, Version: version(), MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
-		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies()})
+		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies(),
+		Backups: backupService(v, o.store, storeKind(cfg), signer)})
 	// The sweeper stops, and is waited for, before the store closes.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	var sweeping sync.WaitGroup

@@ -27,6 +27,8 @@ type Config struct {
 	// PrivacyNotice is the public privacy notice (HTML) served at /privacy,
 	// rendered from the data inventory; nil: 404.
 	PrivacyNotice []byte
+	// Backups serves POST /v1/backups and GET /v1/ledger; nil: 404.
+	Backups BackupService
 }
 
 // Handler serves the /v1 API.
@@ -47,12 +49,13 @@ type Handler struct {
 	metrics  *metrics
 	metricsH http.Handler // nil: metrics are off
 	proxies  []netip.Prefix
+	backups  BackupService
 }
 
 // New returns the API handler, every route of the table registered.
 func New(v *vault.Vault, c Config) *Handler {
 	h := &Handler{log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
-		mux: http.NewServeMux(), proxies: c.TrustedProxies}
+		mux: http.NewServeMux(), proxies: c.TrustedProxies, backups: c.Backups}
 	if v != nil {
 		h.records, h.tokens, h.privacy, h.identity, h.admin, h.sealed = v.Records, v.Tokens, v.Privacy, v.Identity, v.Admin, v.Sealed
 	}
