@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/client"
+	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/backup"
+	"github.com/cofferhq/coffer/internal/canary"
+	"github.com/cofferhq/coffer/internal/sqlite"
+)
+
+// keygen makes an age identity file in dir and returns its path and
+// recipient.
+func keygen(t *testing.T, dir string) (string, string) {
+	t.Helper()
+	code, out, errs := run(t, nil, "", "backup", "keygen")
+	if code != 0 {
+		t.Fatalf("keygen: exit %d %s", code, errs)
+	}
+	m := regexp.MustCompile(`recipient: (age1[0-9a-z]+)`).FindStringSubmatch(errs)
+	if m == nil || !strings.Contains(out, "AGE-SECRET-KEY-1") || strings.Contains(errs, "AGE-SECRET-KEY") {
+		t.Fatalf("keygen: identity on stdout, recipient on stderr; got %q / %q", out, errs)
+	}
+	path := filepath.Join(dir, "backup.key")
+	writeFile(t, path, out)
+	return path, m[1]
+}
+
+// decryptPayload returns a backup's decrypted payload.
+func decryptPayload(t *testing.T, file, identity string) []byte {
+	t.Helper()
+	ids, err := readIdentities(identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := age.Decrypt(f, ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func count(t *testing.T, st *sqlite.Store, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := st.DB.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// TestBackupUnderLoadRestoreWithLedger: a backup taken through the API
+// while creates go on holds every audit entry up to its manifest's head
+// and verifies; a customer erased after the backup is erased again by a
+// restore given the ledger (records, blind index, tokens, consents), and
+// the decrypted payload holds no plaintext value.
+func TestBackupUnderLoadRestoreWithLedger(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addr, token, _, stop := devServer(t, data)
+	env := map[string]string{"COFFER_ADDR": addr, "COFFER_TOKEN": token}
+	cl := testClient(t, addr, token)
+	ctx := context.Background()
+	identity, recipient := keygen(t, dir)
+
+	secret := canary.New("backup")
+	gone, kept := "cus_gone", "cus_kept"
+	var goneRec, keptRec string
+	for _, s := range []string{gone, kept} {
+		c, err := cl.Records().Create(ctx, "account", "customers", client.NewRecord{Subject: s,
+			Fields: map[string]any{"email": s + "@example.com", "name": secret, "phone": "+442079460999"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s == gone {
+			goneRec = c.ID
+		} else {
+			keptRec = c.ID
+		}
+		if err := cl.Subjects().SetConsent(ctx, s, "marketing", client.ConsentChange{Granted: true, Source: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		// A tokenized field: the token belongs to the subject.
+		if _, err := cl.Records().Create(ctx, "billing", "payment_methods", client.NewRecord{Subject: s,
+			Fields: map[string]any{"card_number": "4111111111111111", "cardholder": secret}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Writers run until the backup is done.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var created atomic.Int64
+	warm := make(chan struct{}) // closed once the writers have made 40 records
+	var warmOnce sync.Once
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := cl.Records().Create(ctx, "account", "customers", client.NewRecord{Subject: fmt.Sprintf("cus_load_%d_%d", w, i),
+					Fields: map[string]any{"email": fmt.Sprintf("l%d.%d@example.com", w, i), "name": secret}}); err != nil {
+					t.Errorf("create under backup: %v", err)
+					return
+				}
+				if created.Add(1) == 40 {
+					warmOnce.Do(func() { close(warm) })
+				}
+			}
+		})
+	}
+	<-warm
+	file := filepath.Join(dir, "one.backup")
+	code, out, errs := run(t, env, "", "backup", "create", "--recipient", recipient, "--out", file)
+	close(done)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("backup create: exit %d %s %s", code, out, errs)
+	}
+	t.Logf("%s (%d creates ran during the test)", strings.TrimSpace(out), created.Load())
+
+	// The payload holds ciphertexts only.
+	payload := decryptPayload(t, file, identity)
+	canary.InBytes(t, "decrypted backup payload", payload, secret, gone+"@example.com")
+	if !bytes.Contains(payload, []byte(gone)) {
+		t.Fatal("the payload does not hold the subject ids: is it the store?")
+	}
+
+	code, out, errs = run(t, nil, "", "backup", "verify", file, "--identity", identity, "--data", data)
+	if code != 0 || !strings.Contains(out, "audit chain intact") {
+		t.Fatalf("verify: exit %d %s %s", code, out, errs)
+	}
+	t.Log(out)
+
+	// Erase cus_gone after the backup, export the ledger.
+	req, err := cl.Requests().Create(ctx, client.NewRequest{Kind: "erasure", Subject: gone, Regime: "gdpr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Requests().Verify(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Requests().Complete(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = run(t, env, "", "ledger", "export")
+	if code != 0 || !strings.Contains(out, `"key_version": 1`) {
+		t.Fatalf("ledger export: exit %d %s %s", code, out, errs)
+	}
+	canary.InText(t, "ledger", out, gone)
+	ledger := filepath.Join(dir, "ledger.json")
+	writeFile(t, ledger, out)
+	stop()
+
+	restored := filepath.Join(dir, "restored")
+	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", filepath.Join(data, "keys.json"),
+		"--data", restored, "--ledger", ledger)
+	if code != 0 || !strings.Contains(out, "1 subjects erased again") {
+		t.Fatalf("restore: exit %d %s %s", code, out, errs)
+	}
+	t.Log(out)
+
+	m := manifestOf(t, file, identity, filepath.Join(data, "keys.json"))
+	st, err := sqlite.Open(ctx, filepath.Join(restored, "coffer.db"), sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, q := range []string{
+		`SELECT count(*) FROM records WHERE subject = ?`, `SELECT count(*) FROM subjects WHERE id = ?`,
+		`SELECT count(*) FROM tokens WHERE subject = ?`, `SELECT count(*) FROM consent_events WHERE subject = ?`,
+	} {
+		if n := count(t, st, q, gone); n != 0 {
+			t.Errorf("restored: %s = %d for the erased subject", q, n)
+		}
+		if n := count(t, st, q, kept); n == 0 {
+			t.Errorf("restored: %s = 0 for a kept subject", q)
+		}
+	}
+	if n := count(t, st, `SELECT count(*) FROM blind_index WHERE record = ?`, goneRec); n != 0 {
+		t.Errorf("restored: %d blind-index entries of the erased record", n)
+	}
+	if n := count(t, st, `SELECT count(*) FROM blind_index WHERE record = ?`, keptRec); n == 0 {
+		t.Error("restored: the kept record lost its blind index")
+	}
+	if n := count(t, st, `SELECT count(*) FROM erasure_ledger`); n != 1 {
+		t.Errorf("restored ledger holds %d entries, want 1", n)
+	}
+	// Every entry up to the manifest's head, then the restore's own.
+	head, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := audit.Verify(st.AuditLog(ctx), head, signerPub(t, filepath.Join(data, "keys.json")))
+	if err != nil || n != m.AuditSeq+1 || head.Seq != m.AuditSeq+1 {
+		t.Fatalf("restored chain: %d entries, head %d, manifest head %d: %v", n, head.Seq, m.AuditSeq, err)
+	}
+	last, err := st.Audit(ctx, coffer.AuditFilter{AfterSeq: m.AuditSeq})
+	if err != nil || len(last) != 1 || last[0].Action != "backup.restore" {
+		t.Fatalf("the restore is not audited: %v %v", last, err)
+	}
+	if m.Tables["records"] < 2 || m.AuditSeq == 0 {
+		t.Fatalf("manifest: %+v", m)
+	}
+}
+
+func signerPub(t *testing.T, keys string) []byte {
+	t.Helper()
+	_, s, err := rootKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.PublicKey()
+}
+
+// manifestOf reads and verifies a backup, returning its manifest.
+func manifestOf(t *testing.T, file, identity, keys string) backup.Manifest {
+	t.Helper()
+	ids, err := readIdentities(identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s, err := rootKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := backup.NewReader(f, trustedKeys{s.Version(): s.PublicKey()}.verify, ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := r.Manifest()
+	return m
+}
