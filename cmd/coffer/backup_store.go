@@ -225,7 +225,7 @@ func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, keys 
 			err = l.Row(ctx, it.Row)
 		}
 		if err != nil {
-			return st, err
+			return st, drain(r, err)
 		}
 	}
 	st.Manifest, _ = r.Manifest()
@@ -261,6 +261,19 @@ func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, keys 
 		}
 	}
 	return st, nil
+}
+
+// drain reads the rest of a backup whose rows did not load: when the file
+// itself is wrong (a forgery, a flipped byte) that is the error to report,
+// not the load failure its unverified rows caused.
+func drain(r *backup.Reader, loadErr error) error {
+	for {
+		if _, err := r.Next(); errors.Is(err, io.EOF) {
+			return loadErr
+		} else if err != nil {
+			return err
+		}
+	}
 }
 
 // verifyRestored checks the audit chain of a restored store up to its

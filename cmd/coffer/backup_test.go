@@ -269,3 +269,204 @@ func manifestOf(t *testing.T, file, identity, keys string) backup.Manifest {
 	m, _ := r.Manifest()
 	return m
 }
+
+// reencrypt writes payload encrypted to recipient, as someone holding only
+// the public recipient could.
+func reencrypt(t *testing.T, path, recipient string, payload []byte) {
+	t.Helper()
+	r, err := age.ParseX25519Recipient(recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(payload)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBackupBadInput: every damaged, forged or unreadable backup is caught
+// by verify with SPEC §12's exit code, and restore refuses it (and every
+// other bad input) with exit 2, writing nothing to the target.
+func TestBackupBadInput(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	_, token, _, stop := devServer(t, data)
+	_ = token
+	stop()
+	keys := filepath.Join(data, "keys.json")
+	identity, recipient := keygen(t, dir)
+	good := filepath.Join(dir, "good.backup")
+	// A backup of the stopped data directory.
+	if code, out, errs := run(t, nil, "", "backup", "create", "--data", data, "--recipient", recipient, "--out", good); code != 0 {
+		t.Fatalf("create --data: exit %d %s %s", code, out, errs)
+	}
+	if code, _, errs := run(t, nil, "", "backup", "create", "--data", data, "--recipient", recipient, "--out", good); code != 2 || !strings.Contains(errs, "exists") {
+		t.Fatalf("create over an existing file: exit %d %s", code, errs)
+	}
+	if code, _, errs := run(t, nil, "", "backup", "create", "--data", data, "--recipient", "age1nope", "--out", filepath.Join(dir, "x")); code != 2 || !strings.Contains(errs, "recipient") {
+		t.Fatalf("create with a bad recipient: exit %d %s", code, errs)
+	}
+	raw, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := decryptPayload(t, good, identity)
+	variant := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	flipped := bytes.Clone(raw)
+	flipped[len(flipped)/2] ^= 0x01
+	edited := bytes.Clone(payload)
+	i := bytes.Index(edited, []byte("schema.load"))
+	if i < 0 {
+		t.Fatal("payload does not hold the audit log")
+	}
+	edited[i] = 'S'
+	forged := filepath.Join(dir, "forged.backup")
+	reencrypt(t, forged, recipient, edited)
+	newer := bytes.Clone(payload)
+	newer[len("COFFER-BACKUP\n")] = backup.Format + 1
+	newerFile := filepath.Join(dir, "newer.backup")
+	reencrypt(t, newerFile, recipient, newer)
+	notBackup := filepath.Join(dir, "text.backup")
+	reencrypt(t, notBackup, recipient, []byte("hello"))
+	// A backup signed with another vault's audit key: the recipient is
+	// public, the key inside the file is nobody's to trust.
+	otherKeys := filepath.Join(dir, "other-keys.json")
+	if code, _, errs := run(t, nil, "", "keys", "init", otherKeys); code != 0 {
+		t.Fatalf("keys init: %d %s", code, errs)
+	}
+	foreign := filepath.Join(dir, "foreign.backup")
+	{
+		_, other, err := rootKeys(otherKeys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := age.ParseX25519Recipient(recipient)
+		f, _ := os.Create(foreign)
+		w, err := backup.NewWriter(f, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Table("records", "id")
+		w.Row("rec_forged")
+		if _, err := w.Finish(backup.Manifest{}, other); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	otherID, _ := keygen(t, t.TempDir())
+
+	cases := []struct {
+		name, file, identity string
+		verify               int
+	}{
+		{"flipped byte", variant("flipped.backup", flipped), identity, 1},
+		{"truncated", variant("truncated.backup", raw[:len(raw)-100]), identity, 1},
+		{"truncated at a chunk", variant("cut.backup", raw[:len(raw)/2]), identity, 1},
+		{"re-encrypted with an edit", forged, identity, 1},
+		{"signed by another vault", foreign, identity, 1},
+		{"wrong identity", good, otherID, 2},
+		{"newer format", newerFile, identity, 2},
+		{"not a backup", notBackup, identity, 2},
+		{"not age", variant("plain.backup", []byte("COFFER-BACKUP\n")), identity, 2},
+	}
+	for _, c := range cases {
+		code, out, errs := run(t, nil, "", "backup", "verify", c.file, "--identity", c.identity, "--keys", keys)
+		if code != c.verify {
+			t.Errorf("verify %s: exit %d, want %d\n%s%s", c.name, code, c.verify, out, errs)
+		}
+		target := filepath.Join(dir, "target-"+strings.ReplaceAll(c.name, " ", "-"))
+		code, out, errs = run(t, nil, "", "backup", "restore", c.file, "--identity", c.identity, "--keys", keys, "--data", target)
+		if code != 2 || !strings.Contains(errs, "nothing was written") && !strings.Contains(errs, "identity") {
+			t.Errorf("restore %s: exit %d, want 2 and what to do\n%s%s", c.name, code, out, errs)
+		}
+		if _, err := os.Stat(target); err == nil {
+			t.Errorf("restore %s wrote the target", c.name)
+		}
+	}
+	if ents, _ := filepath.Glob(filepath.Join(dir, ".target-*")); len(ents) > 0 {
+		t.Errorf("restores left temporary directories: %v", ents)
+	}
+
+	// The good file verifies with the key file or the exported audit key,
+	// and with nothing to trust it is refused.
+	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--keys", keys); code != 0 {
+		t.Fatalf("verify good: %d %s %s", code, out, errs)
+	}
+	code, out, errs := run(t, nil, "", "backup", "audit-key", "--keys", keys)
+	if code != 0 {
+		t.Fatalf("audit-key: %d %s", code, errs)
+	}
+	pubFile := filepath.Join(dir, "audit.pub")
+	writeFile(t, pubFile, out)
+	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--audit-key", pubFile); code != 0 {
+		t.Fatalf("verify --audit-key: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity); code != 2 || !strings.Contains(errs, "--keys") {
+		t.Fatalf("verify without a trusted key: %d %s", code, errs)
+	}
+	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--keys", otherKeys); code != 1 {
+		t.Fatalf("verify under another vault's key: %d %s %s", code, out, errs)
+	}
+
+	// Restore's other bad inputs.
+	nonEmpty := filepath.Join(dir, "nonempty")
+	if err := os.Mkdir(nonEmpty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(nonEmpty, "keep.txt"), "x")
+	badLedger := filepath.Join(dir, "bad-ledger.json")
+	writeFile(t, badLedger, `{"ledger":[{"hash":"AAAA","key_version":1}]}`)
+	junkLedger := filepath.Join(dir, "junk-ledger.json")
+	writeFile(t, junkLedger, `not json`)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"non-empty target", []string{"--keys", keys, "--data", nonEmpty}, "not empty"},
+		{"short ledger hash", []string{"--keys", keys, "--data", filepath.Join(dir, "t1"), "--ledger", badLedger}, "32 bytes"},
+		{"ledger not JSON", []string{"--keys", keys, "--data", filepath.Join(dir, "t2"), "--ledger", junkLedger}, "does not parse"},
+		{"missing keys", []string{"--keys", filepath.Join(dir, "nokeys.json"), "--data", filepath.Join(dir, "t3")}, "--keys"},
+		{"another vault's keys", []string{"--keys", otherKeys, "--data", filepath.Join(dir, "t4")}, "signature"},
+		{"no target", []string{"--keys", keys}, "--data"},
+	} {
+		code, out, errs := run(t, nil, "", append([]string{"backup", "restore", good, "--identity", identity}, c.args...)...)
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("restore with %s: exit %d, want 2 naming %q\n%s%s", c.name, code, c.want, out, errs)
+		}
+	}
+	for _, p := range []string{"t1", "t2", "t3", "t4"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("a refused restore wrote %s", p)
+		}
+	}
+	if got := readFile(t, filepath.Join(nonEmpty, "keep.txt")); got != "x" {
+		t.Error("the non-empty target changed")
+	}
+
+	// An empty existing directory is a fine target; the restored vault serves.
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run(t, nil, "", "backup", "restore", good, "--identity", identity, "--keys", keys, "--data", empty); code != 0 {
+		t.Fatalf("restore into an empty dir: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := run(t, nil, "", "audit", "verify", "--data", empty, "--keys", keys); code != 0 {
+		t.Fatalf("audit verify of the restored store: %d %s %s", code, out, errs)
+	}
+}
