@@ -368,6 +368,20 @@ func TestBackupBadInput(t *testing.T) {
 		f.Close()
 	}
 	otherID, _ := keygen(t, t.TempDir())
+	// Signed with the vault's own key (an insider, or a snapshot that was
+	// not consistent): a head the chain does not end at, an edited entry.
+	wrongHead := filepath.Join(dir, "wronghead.backup")
+	resign(t, good, wrongHead, identity, recipient, keys, nil, func(m *backup.Manifest) { m.AuditSeq-- })
+	editedEntry := filepath.Join(dir, "editedentry.backup")
+	resign(t, good, editedEntry, identity, recipient, keys, func(it backup.Item) {
+		if it.Table == "audit" {
+			for i, c := range it.Columns {
+				if c == "actor" && it.Row[i] == "system" {
+					it.Row[i] = "key_mallory"
+				}
+			}
+		}
+	}, nil)
 
 	cases := []struct {
 		name, file, identity string
@@ -378,6 +392,8 @@ func TestBackupBadInput(t *testing.T) {
 		{"truncated at a chunk", variant("cut.backup", raw[:len(raw)/2]), identity, 1},
 		{"re-encrypted with an edit", forged, identity, 1},
 		{"signed by another vault", foreign, identity, 1},
+		{"signed head not the chain's end", wrongHead, identity, 1},
+		{"signed, an audit entry edited", editedEntry, identity, 1},
 		{"wrong identity", good, otherID, 2},
 		{"newer format", newerFile, identity, 2},
 		{"not a backup", notBackup, identity, 2},
@@ -468,5 +484,65 @@ func TestBackupBadInput(t *testing.T) {
 	}
 	if code, out, errs := run(t, nil, "", "audit", "verify", "--data", empty, "--keys", keys); code != 0 {
 		t.Fatalf("audit verify of the restored store: %d %s %s", code, out, errs)
+	}
+}
+
+// resign copies a backup through edit and editManifest and signs it with
+// the vault's own audit key.
+func resign(t *testing.T, src, dst, identity, recipient, keys string, edit func(backup.Item), editManifest func(*backup.Manifest)) {
+	t.Helper()
+	ids, err := readIdentities(identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, signer, err := rootKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := backup.NewReader(in, trustedKeys{signer.Version(): signer.PublicKey()}.verify, ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpt, _ := age.ParseX25519Recipient(recipient)
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w, err := backup.NewWriter(out, rcpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		it, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Row == nil {
+			err = w.Table(it.Table, it.Columns...)
+		} else {
+			if edit != nil {
+				edit(it)
+			}
+			err = w.Row(it.Row...)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := r.Manifest()
+	if editManifest != nil {
+		editManifest(&m)
+	}
+	if _, err := w.Finish(m, signer); err != nil {
+		t.Fatal(err)
 	}
 }
