@@ -66,7 +66,8 @@ func (t snapTx) Columns(ctx context.Context, table string) ([]string, error) {
 
 // Load creates a new database at path, migrates it and runs fn in one
 // write transaction on it (a restore). path must not exist; when fn or the
-// commit fails the new files are removed.
+// commit fails the new files are removed. The load does not fsync as it
+// goes; the file is synced once at the end.
 func Load(ctx context.Context, path string, fn func(context.Context, sqlstore.LoadTx) error) (err error) {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s already exists: restore fills an empty target only", path)
@@ -85,7 +86,7 @@ func Load(ctx context.Context, path string, fn func(context.Context, sqlstore.Lo
 	if err := s.Close(); err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "foreign_keys(on)", "secure_delete(on)", "journal_mode(WAL)", "synchronous(FULL)", "cache_size(-65536)"))
+	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "foreign_keys(on)", "secure_delete(on)", "journal_mode(WAL)", "synchronous(OFF)", "cache_size(-262144)"))
 	if err != nil {
 		return err
 	}
@@ -103,8 +104,20 @@ func Load(ctx context.Context, path string, fn func(context.Context, sqlstore.Lo
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-	return err
+	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	// The load ran with synchronous=OFF (a failed load is deleted, not
+	// recovered): make the result durable once, here.
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // loadTx is a restore's transaction, its statements prepared once.
