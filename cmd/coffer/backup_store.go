@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -37,21 +38,20 @@ type snapshotter interface {
 const ledgerKeyVersion = 1
 
 // backupService wires the vault's backup use case over the store serve
-// opened: dumps through internal/backup, the ledger from the store.
-func backupService(v *vault.Vault, store coffer.Store, kind string, signer *audit.Signer) *vault.Backups {
-	snap, _ := store.(snapshotter)
-	led, _ := store.(interface {
-		ErasureLedger(context.Context) ([]sqlstore.LedgerEntry, error)
-	})
-	var dump vault.BackupFunc
-	if snap != nil {
-		dump = func(ctx context.Context, w io.Writer, recipients []string) (vault.BackupInfo, error) {
+// opened: dumps through internal/backup, the ledger from the store, and
+// the scheduler the configuration's backup: section asks for (nil: none).
+func backupService(v *vault.Vault, store coffer.Store, cfg config.Config, signer *audit.Signer, log *slog.Logger) (*vault.Backups, *scheduler, error) {
+	var o vault.BackupsOptions
+	if snap, ok := store.(snapshotter); ok {
+		kind := storeKind(cfg)
+		o.Dump = func(ctx context.Context, w io.Writer, recipients []string) (vault.BackupInfo, error) {
 			return writeBackup(ctx, snap, kind, signer, w, recipients)
 		}
 	}
-	var ledger vault.LedgerFunc
-	if led != nil {
-		ledger = func(ctx context.Context) ([]vault.LedgerEntry, error) {
+	if led, ok := store.(interface {
+		ErasureLedger(context.Context) ([]sqlstore.LedgerEntry, error)
+	}); ok {
+		o.Ledger = func(ctx context.Context) ([]vault.LedgerEntry, error) {
 			es, err := led.ErasureLedger(ctx)
 			out := make([]vault.LedgerEntry, len(es))
 			for i, e := range es {
@@ -60,7 +60,18 @@ func backupService(v *vault.Vault, store coffer.Store, kind string, signer *audi
 			return out, err
 		}
 	}
-	return vault.NewBackups(v, dump, ledger)
+	sched, err := newScheduler(cfg.Backup, nil, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sched != nil {
+		o.List = sched.list
+	}
+	b := vault.NewBackups(v, o)
+	if sched != nil {
+		sched.backups = b
+	}
+	return b, sched, nil
 }
 
 // parseRecipients parses age X25519 recipients; an error names the one

@@ -129,14 +129,21 @@ func (c *serveCmd) Run(env *Env) error {
 		}
 	}
 	fmt.Fprintf(env.Stderr, "coffer %s listening on %s (data %s)\n", version(), served, cfg.Data)
+	backups, sched, err := backupService(v, o.store, cfg, signer, log)
+	if err != nil {
+		return err
+	}
 	h := api.New(v, api.Config{PrivacyNotice: notice, Version: version(), MaxBodyBytes: cfg.MaxBodyBytes, AuditKey: signer.PublicKey(), Logger: log,
 		OpenAPI: openapi.Document, Metrics: reg, TrustedProxies: cfg.Proxies(),
-		Backups: backupService(v, o.store, storeKind(cfg), signer)})
+		Backups: backups})
 	// The sweeper stops, and is waited for, before the store closes.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	var sweeping sync.WaitGroup
 	if every := cfg.Privacy.Sweep(); every > 0 {
 		sweeping.Go(func() { v.Privacy.RunRetention(sweepCtx, every) })
+	}
+	if sched != nil {
+		sweeping.Go(func() { sched.run(sweepCtx) })
 	}
 	defer sweeping.Wait()
 	defer stopSweep()

@@ -15,6 +15,7 @@ import (
 type BackupService interface {
 	Create(ctx context.Context, c *vault.Call, w io.Writer, recipients []string) (vault.BackupInfo, error)
 	Ledger(ctx context.Context, c *vault.Call) ([]vault.LedgerEntry, error)
+	List(ctx context.Context, c *vault.Call) ([]vault.BackupFile, error)
 }
 
 // streamWriter sends the answer's headers with the first byte, so an error
@@ -87,4 +88,29 @@ func (h *Handler) getLedger(w http.ResponseWriter, r *http.Request, c *vault.Cal
 
 func notAvailable() error {
 	return coffer.Errorf(coffer.ENOTFOUND, "backups are not available on this server")
+}
+
+type backupFile struct {
+	Name     string    `json:"name"`
+	Size     int64     `json:"size"`
+	Created  time.Time `json:"created"`
+	AuditSeq int64     `json:"audit_seq"`
+	Rows     int64     `json:"rows"`
+}
+
+// listBackups answers the scheduled backups in their target, newest first.
+func (h *Handler) listBackups(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	if h.backups == nil {
+		return notAvailable()
+	}
+	fs, err := h.backups.List(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	out := make([]backupFile, len(fs))
+	for i, f := range fs {
+		out[i] = backupFile(f)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"backups": out})
+	return nil
 }

@@ -48,6 +48,8 @@ type Config struct {
 	// Inventory is the data inventory (inventory.yaml): /privacy renders
 	// the public privacy notice from it.
 	Inventory string `yaml:"inventory"`
+	// Backup schedules encrypted backups (backup.go).
+	Backup Backup `yaml:"backup"`
 }
 
 // Privacy: the time zone statutory deadlines end in, the systems outside

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/cofferhq/coffer"
 )
@@ -31,16 +32,54 @@ type LedgerEntry struct {
 // LedgerFunc reads the whole erasure ledger.
 type LedgerFunc func(ctx context.Context) ([]LedgerEntry, error)
 
-// Backups takes backups and exports the erasure ledger (admin, audited).
+// BackupFile is a scheduled backup in its target.
+type BackupFile struct {
+	Name     string
+	Size     int64
+	Created  time.Time
+	AuditSeq int64
+	Rows     int64
+}
+
+// ListFunc lists the scheduled backups in their target, newest first.
+type ListFunc func(ctx context.Context) ([]BackupFile, error)
+
+// BackupsOptions are what the backup use case runs over; a nil function
+// makes its call answer that it is not available.
+type BackupsOptions struct {
+	Dump   BackupFunc
+	Ledger LedgerFunc
+	List   ListFunc
+}
+
+// Backups takes backups, lists scheduled ones and exports the erasure
+// ledger (admin, audited).
 type Backups struct {
 	*core
 	dump   BackupFunc
 	ledger LedgerFunc
+	list   ListFunc
 }
 
-// NewBackups returns the backup use case of v over dump and ledger.
-func NewBackups(v *Vault, dump BackupFunc, ledger LedgerFunc) *Backups {
-	return &Backups{core: v.core, dump: dump, ledger: ledger}
+// NewBackups returns the backup use case of v.
+func NewBackups(v *Vault, o BackupsOptions) *Backups {
+	return &Backups{core: v.core, dump: o.Dump, ledger: o.Ledger, list: o.List}
+}
+
+// List returns the scheduled backups (admin).
+func (b *Backups) List(ctx context.Context, c *Call) ([]BackupFile, error) {
+	e := c.entry("backup.list", "")
+	if err := b.requireAdmin(ctx, c, e); err != nil {
+		return nil, err
+	}
+	if b.list == nil {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "no scheduled backups: set backup: in the configuration")
+	}
+	e.Outcome = coffer.OutcomeAllowed
+	if err := b.store.AppendAudit(ctx, e); err != nil {
+		return nil, err
+	}
+	return b.list(ctx)
 }
 
 // Create writes a backup to w (admin). The call is audited before the
