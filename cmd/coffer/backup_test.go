@@ -546,3 +546,28 @@ func resign(t *testing.T, src, dst, identity, recipient, keys string, edit func(
 		t.Fatal(err)
 	}
 }
+
+// TestBackupAPIRefusals: POST /v1/backups and GET /v1/ledger are
+// admin-only and audited; a bad recipient is a 400 before any byte of a
+// backup; GET /v1/backups without a schedule is a 404.
+func TestBackupAPIRefusals(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	addr, token, _, _ := devServer(t, data)
+	admin := &apiClient{t: t, addr: addr, token: token}
+	_, key, raw := admin.call("POST", "/v1/api-keys", "", map[string]any{"name": "sup", "role": "support"})
+	if key["key"] == nil {
+		t.Fatalf("api key: %s", raw)
+	}
+	support := &apiClient{t: t, addr: addr, token: key["key"].(string)}
+	_, rcpt := keygen(t, t.TempDir())
+	support.expect(403, "forbidden", "POST", "/v1/backups", "", map[string]any{"recipients": []string{rcpt}})
+	support.expect(403, "forbidden", "GET", "/v1/ledger", "", nil)
+	admin.expect(400, "invalid_argument", "POST", "/v1/backups", "", map[string]any{"recipients": []string{"age1nope"}})
+	admin.expect(400, "invalid_argument", "POST", "/v1/backups", "", map[string]any{"recipients": []string{}})
+	admin.expect(400, "invalid_argument", "POST", "/v1/backups", "", map[string]any{"recipients": []string{rcpt}, "extra": 1})
+	admin.expect(404, "not_found", "GET", "/v1/backups", "", nil)
+	_, audit, raw := admin.call("GET", "/v1/audit?limit=50", "", nil)
+	if !strings.Contains(raw, `"backup.create"`) || !strings.Contains(raw, `"denied"`) || !strings.Contains(raw, `"ledger.export"`) {
+		t.Fatalf("refusals not audited: %v", audit)
+	}
+}
