@@ -41,3 +41,21 @@ func (b Backups) Ledger(ctx context.Context) (*Ledger, error) {
 	var out Ledger
 	return &out, b.c.do(ctx, request{method: http.MethodGet, path: path("ledger")}, &out)
 }
+
+// BackupFile is a scheduled backup in its target.
+type BackupFile struct {
+	Name     string    `json:"name"`
+	Size     int64     `json:"size"`
+	Created  time.Time `json:"created"`
+	AuditSeq int64     `json:"audit_seq"`
+	Rows     int64     `json:"rows"`
+}
+
+// List returns the scheduled backups, newest first.
+func (b Backups) List(ctx context.Context) ([]BackupFile, error) {
+	var out struct {
+		Backups []BackupFile `json:"backups"`
+	}
+	err := b.c.do(ctx, request{method: http.MethodGet, path: path("backups")}, &out)
+	return out.Backups, err
+}

@@ -28,6 +28,7 @@ type backupCmd struct {
 	Create   backupCreateCmd   `cmd:"" help:"Take an encrypted backup: from the running server (COFFER_ADDR, COFFER_TOKEN) or, with --data, from a data directory."`
 	Verify   backupVerifyCmd   `cmd:"" help:"Restore drill: decrypt, check signature and hashes, restore into a temporary store, verify the audit chain. Exit 0 good, 1 wrong content, 2 unreadable."`
 	Restore  backupRestoreCmd  `cmd:"" help:"Restore a backup into an empty data directory (--data) or PostgreSQL database (--database), replaying an erasure ledger."`
+	List     backupListCmd     `cmd:"" help:"List the scheduled backups in the server's backup target (uses COFFER_ADDR and COFFER_TOKEN)."`
 	AuditKey backupAuditKeyCmd `cmd:"" name:"audit-key" help:"Print the audit public key of a key file, for backup verify --audit-key on a machine without the root keys."`
 }
 
@@ -417,4 +418,19 @@ func (c *ledgerExportCmd) Run(env *Env, cl *client.Client) error {
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", " ")
 	return enc.Encode(l)
+}
+
+type backupListCmd struct {
+	clientConn
+}
+
+func (c *backupListCmd) Run(env *Env, cl *client.Client) error {
+	fs, err := cl.Backups().List(env.Ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		fmt.Fprintf(env.Stdout, "%s\t%d bytes\t%s\taudit seq %d\t%d rows\n", f.Name, f.Size, f.Created.Format(time.RFC3339), f.AuditSeq, f.Rows)
+	}
+	return nil
 }
