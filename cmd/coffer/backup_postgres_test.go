@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,7 +14,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cofferhq/coffer/client"
+	"github.com/cofferhq/coffer/examples"
+	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/postgres"
+	"github.com/cofferhq/coffer/internal/vault"
 )
 
 // pgSchema makes a schema of its own on COFFER_TEST_POSTGRES and returns
@@ -129,5 +134,60 @@ func TestBackupSQLiteToPostgres(t *testing.T) {
 	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys, "--database", dsn)
 	if code != 2 || !strings.Contains(errs, "not empty") {
 		t.Fatalf("restore into a non-empty database: %d %s %s", code, out, errs)
+	}
+}
+
+// TestScheduledBackupOneNode: with PostgreSQL, a scheduled backup runs on
+// the node holding the advisory lock only.
+func TestScheduledBackupOneNode(t *testing.T) {
+	dsn := pgSchema(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys.json")
+	if err := keyring.CreateFile(keys); err != nil {
+		t.Fatal(err)
+	}
+	rk, signer, err := rootKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := postgres.Open(ctx, dsn, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	v, err := vault.New(ctx, vault.Options{Store: a, Keys: rk, Schema: examples.Shop, SchemaName: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	_, recipient := keygen(t, dir)
+	target := filepath.Join(dir, "backups")
+	cfg := config.Config{Database: dsn, Backup: config.Backup{Every: "1h", Target: "dir://" + target, Recipients: []string{recipient}}}
+	_, sched, err := backupService(v, a, cfg, signer, slog.New(slog.DiscardHandler))
+	if err != nil || sched == nil || sched.lock == nil {
+		t.Fatalf("scheduler on PostgreSQL without a lock: %v", err)
+	}
+	unlock, ok, err := b.TryLock(ctx, backupLockKey) // the other node
+	if err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	if err := sched.locked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := sched.names(); len(names) != 0 {
+		t.Fatalf("a backup was taken while another node held the lock: %v", names)
+	}
+	unlock()
+	if err := sched.locked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := sched.names(); len(names) != 1 {
+		t.Fatalf("no backup once the lock was free: %v", names)
 	}
 }

@@ -27,7 +27,13 @@ type scheduler struct {
 	backups    *vault.Backups
 	log        *slog.Logger
 	now        func() time.Time
+	// lock, when set, makes one node of many take each backup (a
+	// PostgreSQL advisory lock); ok false: another node has it.
+	lock func(ctx context.Context) (unlock func(), ok bool, err error)
 }
+
+// backupLockKey is the advisory-lock key of the scheduled backup.
+const backupLockKey = 0x636f666665720b // "coffer" + 11 (SPEC §12)
 
 const backupSuffix = ".backup"
 
@@ -55,11 +61,27 @@ func (s *scheduler) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.once(ctx); err != nil && ctx.Err() == nil {
+			if err := s.locked(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("backup_failed: scheduled backup failed", "target", s.dir, "err", err)
 			}
 		}
 	}
+}
+
+// locked takes one backup when this node holds the lock (or there is
+// none to take).
+func (s *scheduler) locked(ctx context.Context) error {
+	if s.lock != nil {
+		unlock, ok, err := s.lock(ctx)
+		if err != nil || !ok {
+			if err == nil {
+				s.log.Debug("scheduled backup skipped: another node holds the lock")
+			}
+			return err
+		}
+		defer unlock()
+	}
+	return s.once(ctx)
 }
 
 // sidecar is what listing shows of a backup.

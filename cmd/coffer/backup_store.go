@@ -66,6 +66,11 @@ func backupService(v *vault.Vault, store coffer.Store, cfg config.Config, signer
 	}
 	if sched != nil {
 		o.List = sched.list
+		if l, ok := store.(interface {
+			TryLock(context.Context, int64) (func(), bool, error)
+		}); ok {
+			sched.lock = func(ctx context.Context) (func(), bool, error) { return l.TryLock(ctx, backupLockKey) }
+		}
 	}
 	b := vault.NewBackups(v, o)
 	if sched != nil {
