@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -177,13 +178,16 @@ func TestScheduledBackupOneNode(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("lock: %v %v", ok, err)
 	}
+	var once sync.Once
+	release := func() { once.Do(unlock) }
+	defer release() // before b.Close, which waits for the held connection
 	if err := sched.locked(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if names, _ := sched.names(); len(names) != 0 {
 		t.Fatalf("a backup was taken while another node held the lock: %v", names)
 	}
-	unlock()
+	release()
 	if err := sched.locked(ctx); err != nil {
 		t.Fatal(err)
 	}
