@@ -22,7 +22,6 @@ import (
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/seal"
-	"github.com/cofferhq/coffer/internal/sqlite"
 	"github.com/cofferhq/coffer/internal/sqlstore"
 	"github.com/cofferhq/coffer/internal/vault"
 )
@@ -217,13 +216,15 @@ func readLedger(path string) ([]client.LedgerEntry, error) {
 type restoreStats struct {
 	Manifest backup.Manifest
 	Rows     int64
-	Erased   int // subjects erased again from the ledger
+	Erased   int   // subjects erased again from the ledger
+	Entries  int64 // audit entries verified
 }
 
 // loadBackup reads r into lt (an empty, migrated store) and, once the
-// whole file verified, replays the ledger. The caller's transaction
+// whole file verified, checks the audit chain it wrote and replays the
+// ledger. The caller's transaction
 // commits only when this returns nil.
-func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, keys *coffer.RootKeys, ledger []client.LedgerEntry) (restoreStats, error) {
+func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, trusted trustedKeys, keys *coffer.RootKeys, ledger []client.LedgerEntry) (restoreStats, error) {
 	var st restoreStats
 	l := &sqlstore.Loader{Tx: lt}
 	for {
@@ -245,6 +246,10 @@ func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, keys 
 		}
 	}
 	st.Manifest, _ = r.Manifest()
+	var err error
+	if st.Entries, err = checkChain(ctx, lt, trusted[st.Manifest.KeyVersion], st.Manifest); err != nil {
+		return st, err
+	}
 	if len(ledger) == 0 {
 		return st, nil
 	}
@@ -292,14 +297,15 @@ func drain(r *backup.Reader, loadErr error) error {
 	}
 }
 
-// verifyRestored checks the audit chain of a restored store up to its
-// signed head, and that the head is the manifest's.
-func verifyRestored(ctx context.Context, st coffer.AuditReader, pub ed25519.PublicKey, m backup.Manifest) (int64, error) {
-	head, err := st.AuditHead(ctx)
+// checkChain verifies the audit chain a load wrote, inside its
+// transaction, up to the signed head, and that the head is the
+// manifest's: a restore that fails here commits nothing.
+func checkChain(ctx context.Context, lt sqlstore.LoadTx, pub ed25519.PublicKey, m backup.Manifest) (int64, error) {
+	head, err := sqlstore.AuditHeadTx(ctx, lt)
 	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		return 0, err
 	}
-	n, err := audit.Verify(st.AuditLog(ctx), head, pub)
+	n, err := audit.Verify(sqlstore.AuditLogTx(ctx, lt), head, pub)
 	if err != nil {
 		return n, err
 	}
@@ -312,16 +318,6 @@ func verifyRestored(ctx context.Context, st coffer.AuditReader, pub ed25519.Publ
 		return n, &audit.Failure{Seq: m.AuditSeq, Reason: fmt.Sprintf("the restored log ends at seq %d, the manifest names seq %d", hseq, m.AuditSeq)}
 	}
 	return n, nil
-}
-
-// verifySQLite is verifyRestored on a restored SQLite database.
-func verifySQLite(ctx context.Context, path string, pub ed25519.PublicKey, m backup.Manifest) (int64, error) {
-	st, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
-	if err != nil {
-		return 0, err
-	}
-	defer st.Close()
-	return verifyRestored(ctx, st, pub, m)
 }
 
 // storeKind names the store a configuration opens, for the manifest.

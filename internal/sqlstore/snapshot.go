@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
+
+	"github.com/cofferhq/coffer"
 )
 
 // Sink receives a logical copy of the store, table by table and row by
@@ -191,4 +194,48 @@ type LedgerEntry struct {
 func (s *Store) ErasureLedger(ctx context.Context) ([]LedgerEntry, error) {
 	return collect(ctx, s.DB, func(r Row) (e LedgerEntry, err error) { return e, r.Scan(&e.Hash, &e.ErasedAt) },
 		`SELECT hash, erased_at FROM erasure_ledger ORDER BY erased_at, hash`)
+}
+
+// AuditLogTx is the whole audit log in seq order as tx sees it (a restore
+// checks the chain before it commits).
+func AuditLogTx(ctx context.Context, tx LoadTx) iter.Seq2[*coffer.AuditEntry, error] {
+	return func(yield func(*coffer.AuditEntry, error) bool) {
+		rs, err := tx.Query(ctx, `SELECT `+AuditColumns+` FROM audit ORDER BY seq`)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer rs.Close()
+		for rs.Next() {
+			e, err := scanAudit(rs)
+			if !yield(e, err) || err != nil {
+				return
+			}
+		}
+		if err := rs.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// AuditHeadTx is Store.AuditHead as tx sees it: ENOTFOUND when the log
+// was never signed.
+func AuditHeadTx(ctx context.Context, tx LoadTx) (*coffer.AuditHead, error) {
+	rs, err := tx.Query(ctx, `SELECT seq, hash, signature FROM audit_head WHERE id = 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var h coffer.AuditHead
+	if rs.Next() {
+		if err := rs.Scan(&h.Seq, &h.Hash, &h.Signature); err != nil {
+			return nil, err
+		}
+	} else if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	if h.Seq == 0 || len(h.Signature) == 0 {
+		return nil, coffer.Errorf(coffer.ENOTFOUND, "the audit log has no signed head")
+	}
+	return &h, nil
 }
