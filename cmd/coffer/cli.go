@@ -70,6 +70,8 @@ type cli struct {
 	Seal      sealCmd      `cmd:"" help:"Seal a running server: it drops every key until unsealed (admin; uses COFFER_ADDR and COFFER_TOKEN)."`
 	Audit     auditCmd     `cmd:"" help:"Inspect the audit log."`
 	APIKey    apiKeyCmd    `cmd:"" name:"api-key" help:"Administer API keys on the store directly."`
+	Backup    backupCmd    `cmd:"" help:"Encrypted backups: keygen, create, verify (a restore drill), restore."`
+	Ledger    ledgerCmd    `cmd:"" help:"Export the erasure ledger a restore replays (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Keys      keysCmd      `cmd:"" help:"Root keys: create a key file, status, rotation."`
 	Operators operatorsCmd `cmd:"" help:"Operators: create, list, lock, unlock, training (uses COFFER_ADDR and COFFER_TOKEN)."`
 	Records   recordsCmd   `cmd:"" help:"Put, get and search records (uses COFFER_ADDR and COFFER_TOKEN)."`

@@ -105,14 +105,24 @@ func (s *serving) open(keys *keyring.Keys) error {
 	if err != nil {
 		return err
 	}
+	backups, sched, err := backupService(o.vault, o.store, s.cfg, o.signer, s.log)
+	if err != nil {
+		o.vault.Close()
+		o.store.Close()
+		return err
+	}
 	s.o = o
 	conf := s.conf
 	conf.AuditKey = o.signer.PublicKey()
+	conf.Backups = backups
 	s.h.Store(api.New(o.vault, conf))
 	var sweepCtx context.Context
 	sweepCtx, s.stopSweep = context.WithCancel(s.ctx)
 	if every := s.cfg.Privacy.Sweep(); every > 0 {
 		s.sweeping.Go(func() { o.vault.Privacy.RunRetention(sweepCtx, every) })
+	}
+	if sched != nil {
+		s.sweeping.Go(func() { sched.run(sweepCtx) })
 	}
 	return nil
 }

@@ -30,6 +30,8 @@ type Config struct {
 	// Sys opens and seals the vault (POST /v1/sys/unseal, /v1/sys/seal)
 	// and says whether the server is ready; nil: those calls answer 503.
 	Sys SysService
+	// Backups serves POST /v1/backups and GET /v1/ledger; nil: 404.
+	Backups BackupService
 }
 
 // Handler serves the /v1 API.
@@ -51,12 +53,13 @@ type Handler struct {
 	metrics  *metrics
 	metricsH http.Handler // nil: metrics are off
 	proxies  []netip.Prefix
+	backups  BackupService
 }
 
 // New returns the API handler, every route of the table registered.
 func New(v *vault.Vault, c Config) *Handler {
 	h := &Handler{log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
-		mux: http.NewServeMux(), proxies: c.TrustedProxies, sys: c.Sys, sealed: func() bool { return false }}
+		mux: http.NewServeMux(), proxies: c.TrustedProxies, sys: c.Sys, backups: c.Backups, sealed: func() bool { return false }}
 	if v != nil {
 		h.records, h.tokens, h.privacy, h.identity, h.admin, h.sealed = v.Records, v.Tokens, v.Privacy, v.Identity, v.Admin, v.Sealed
 	}

@@ -106,4 +106,9 @@ var routes = []route{
 	// Audit (audit.go)
 	{"GET", "/v1/audit", authed, false, "listAuditEntries", "Audit entries, newest first (admin)", (*Handler).listAudit},
 	{"POST", "/v1/audit/verify", authed, false, "verifyAudit", "Verify the hash chain and the signed head (admin)", (*Handler).verifyAudit},
+
+	// Backups and the erasure ledger (backups.go)
+	{"POST", "/v1/backups", authed, false, "createBackup", "Stream an encrypted backup of the whole store (admin)", (*Handler).createBackup},
+	{"GET", "/v1/backups", authed, false, "listBackups", "Scheduled backups in their target, newest first (admin)", (*Handler).listBackups},
+	{"GET", "/v1/ledger", authed, false, "getErasureLedger", "The erasure ledger: keyed hashes a restore replays (admin)", (*Handler).getLedger},
 }

@@ -173,7 +173,16 @@ func NewReader(src io.Reader, verify VerifyFunc, identities ...age.Identity) (*R
 	}
 	r := &Reader{in: bufio.NewReaderSize(dec, 64<<10), sum: sha256.New(), verify: verify, counts: map[string]int64{}}
 	head := make([]byte, len(magic))
-	if _, err := io.ReadFull(r.in, head); err != nil || string(head) != magic {
+	if _, err := io.ReadFull(r.in, head); err != nil {
+		// age ends a plaintext only after authenticating its last chunk:
+		// an EOF here is a short, genuine plaintext; anything else is a
+		// chunk that does not decrypt (a small backup is one chunk).
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, unreadable("not a Coffer backup")
+		}
+		return nil, corrupt("decryption failed: the file was modified or truncated (%v)", err)
+	}
+	if string(head) != magic {
 		return nil, unreadable("not a Coffer backup")
 	}
 	r.sum.Write(head)

@@ -54,6 +54,8 @@ type Config struct {
 	// Dir is the configuration file's directory (set by Load): the audit
 	// public keys are written there.
 	Dir string `yaml:"-"`
+	// Backup schedules encrypted backups (backup.go).
+	Backup Backup `yaml:"backup"`
 }
 
 // Audit: a signed checkpoint of the log every CheckpointEvery entries

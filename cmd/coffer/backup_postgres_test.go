@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cofferhq/coffer/client"
+	"github.com/cofferhq/coffer/examples"
+	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/keyring"
+	"github.com/cofferhq/coffer/internal/postgres"
+	"github.com/cofferhq/coffer/internal/vault"
+)
+
+// pgSchema makes a schema of its own on COFFER_TEST_POSTGRES and returns
+// a DSN whose search_path is it.
+func pgSchema(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("COFFER_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("COFFER_TEST_POSTGRES is not set")
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "coffer_backup_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(context.Background())
+	})
+	u, _ := url.Parse(dsn)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestBackupSQLiteToPostgres: a SQLite backup restores into PostgreSQL
+// (the migration path) with its chain intact, the PostgreSQL store backs
+// itself up in one REPEATABLE READ transaction, that backup verifies, and
+// a second restore into the now non-empty database is refused.
+func TestBackupSQLiteToPostgres(t *testing.T) {
+	dsn := pgSchema(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addr, token, _, stop := devServer(t, data)
+	cl := testClient(t, addr, token)
+	for _, s := range []string{"cus_a", "cus_b", "cus_c"} {
+		if _, err := cl.Records().Create(ctx, "account", "customers", client.NewRecord{Subject: s,
+			Fields: map[string]any{"email": s + "@example.com", "name": "N " + s}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Subjects().SetConsent(ctx, s, "marketing", client.ConsentChange{Granted: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	keys := filepath.Join(data, "keys.json")
+	identity, recipient := keygen(t, dir)
+	file := filepath.Join(dir, "lite.backup")
+	if code, out, errs := run(t, nil, "", "backup", "create", "--data", data, "--recipient", recipient, "--out", file); code != 0 {
+		t.Fatalf("create: %d %s %s", code, out, errs)
+	}
+	code, out, errs := run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys, "--database", dsn)
+	if code != 0 {
+		t.Fatalf("restore into PostgreSQL: %d %s %s", code, out, errs)
+	}
+	t.Log(out)
+	m := manifestOf(t, file, identity, keys)
+
+	_, signer, err := rootKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := postgres.Open(ctx, dsn, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	var n int64
+	if err := ps.DB.QueryRow(ctx, `SELECT count(*) FROM records`).Scan(&n); err != nil || n != m.Tables["records"] || n < 3 {
+		t.Fatalf("PostgreSQL holds %d records, the backup %d: %v", n, m.Tables["records"], err)
+	}
+	// The serial consent sequence moved past the restored rows: a new
+	// consent event commits.
+	if err := ps.DB.QueryRow(ctx, `SELECT count(*) FROM consent_events`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("consent events: %d %v", n, err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO consent_events (subject, purpose, granted, time, source, notice_version) VALUES ('cus_a', 'marketing', 0, 1, '', '')`)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatalf("a consent event after the restore: %v", err)
+	}
+
+	// Back up PostgreSQL, verify it.
+	pgFile := filepath.Join(dir, "pg.backup")
+	f, err := os.Create(pgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := writeBackup(ctx, ps, "postgres", signer, f, []string{recipient})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.AuditSeq != m.AuditSeq+1 {
+		t.Fatalf("PostgreSQL backup at seq %d, want the restore's entry at %d", info.AuditSeq, m.AuditSeq+1)
+	}
+	code, out, errs = run(t, nil, "", "backup", "verify", pgFile, "--identity", identity, "--keys", keys)
+	if code != 0 || !strings.Contains(out, "postgres store") {
+		t.Fatalf("verify the PostgreSQL backup: %d %s %s", code, out, errs)
+	}
+	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys, "--database", dsn)
+	if code != 2 || !strings.Contains(errs, "not empty") {
+		t.Fatalf("restore into a non-empty database: %d %s %s", code, out, errs)
+	}
+}
+
+// TestScheduledBackupOneNode: with PostgreSQL, a scheduled backup runs on
+// the node holding the advisory lock only.
+func TestScheduledBackupOneNode(t *testing.T) {
+	dsn := pgSchema(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys.json")
+	if err := keyring.CreateFile(keys); err != nil {
+		t.Fatal(err)
+	}
+	rk, signer, err := rootKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := postgres.Open(ctx, dsn, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	v, err := vault.New(ctx, vault.Options{Store: a, Keys: rk, Schema: examples.Shop, SchemaName: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	_, recipient := keygen(t, dir)
+	target := filepath.Join(dir, "backups")
+	cfg := config.Config{Database: dsn, Backup: config.Backup{Every: "1h", Target: "dir://" + target, Recipients: []string{recipient}}}
+	_, sched, err := backupService(v, a, cfg, signer, slog.New(slog.DiscardHandler))
+	if err != nil || sched == nil || sched.lock == nil {
+		t.Fatalf("scheduler on PostgreSQL without a lock: %v", err)
+	}
+	unlock, ok, err := b.TryLock(ctx, backupLockKey) // the other node
+	if err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	var once sync.Once
+	release := func() { once.Do(unlock) }
+	defer release() // before b.Close, which waits for the held connection
+	if err := sched.locked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := sched.names(); len(names) != 0 {
+		t.Fatalf("a backup was taken while another node held the lock: %v", names)
+	}
+	release()
+	if err := sched.locked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := sched.names(); len(names) != 1 {
+		t.Fatalf("no backup once the lock was free: %v", names)
+	}
+}

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/client"
+	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/backup"
+	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/keyring"
+	"github.com/cofferhq/coffer/internal/seal"
+	"github.com/cofferhq/coffer/internal/sqlstore"
+	"github.com/cofferhq/coffer/internal/vault"
+)
+
+// snapshotter is a store that can copy itself in one read transaction
+// (*sqlite.Store, *postgres.Store).
+type snapshotter interface {
+	Snapshot(ctx context.Context, fn func(sqlstore.SnapshotTx) error) error
+}
+
+// ledgerKeyVersion is the version of the key ledger hashes are keyed
+// with. Until key rotation versions the index key there is one.
+const ledgerKeyVersion = 1
+
+// backupService wires the vault's backup use case over the store serve
+// opened: dumps through internal/backup, the ledger from the store, and
+// the scheduler the configuration's backup: section asks for (nil: none).
+func backupService(v *vault.Vault, store coffer.Store, cfg config.Config, signer *audit.Signer, log *slog.Logger) (*vault.Backups, *scheduler, error) {
+	var o vault.BackupsOptions
+	if snap, ok := store.(snapshotter); ok {
+		kind := storeKind(cfg)
+		o.Dump = func(ctx context.Context, w io.Writer, recipients []string) (vault.BackupInfo, error) {
+			return writeBackup(ctx, snap, kind, signer, w, recipients)
+		}
+	}
+	if led, ok := store.(interface {
+		ErasureLedger(context.Context) ([]sqlstore.LedgerEntry, error)
+	}); ok {
+		o.Ledger = func(ctx context.Context) ([]vault.LedgerEntry, error) {
+			es, err := led.ErasureLedger(ctx)
+			out := make([]vault.LedgerEntry, len(es))
+			for i, e := range es {
+				out[i] = vault.LedgerEntry{Hash: e.Hash, KeyVersion: ledgerKeyVersion, ErasedAt: e.ErasedAt}
+			}
+			return out, err
+		}
+	}
+	sched, err := newScheduler(cfg.Backup, nil, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sched != nil {
+		o.List = sched.list
+		if l, ok := store.(interface {
+			TryLock(context.Context, int64) (func(), bool, error)
+		}); ok {
+			sched.lock = func(ctx context.Context) (func(), bool, error) { return l.TryLock(ctx, backupLockKey) }
+		}
+	}
+	b := vault.NewBackups(v, o)
+	if sched != nil {
+		sched.backups = b
+	}
+	return b, sched, nil
+}
+
+// parseRecipients parses age X25519 recipients; an error names the one
+// that does not parse by position, never echoing input beyond its prefix.
+func parseRecipients(rs []string) ([]age.Recipient, error) {
+	if len(rs) == 0 {
+		return nil, coffer.Errorf(coffer.EINVALID, "recipients: at least one age recipient (age1…; coffer backup keygen makes one)")
+	}
+	out := make([]age.Recipient, len(rs))
+	for i, s := range rs {
+		r, err := age.ParseX25519Recipient(strings.TrimSpace(s))
+		if err != nil {
+			return nil, coffer.Errorf(coffer.EINVALID, "recipients[%d]: not an age X25519 recipient (age1…)", i)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeBackup writes a backup of st to w: every table read in one
+// snapshot, streamed row by row into the encrypted format, the manifest
+// signed with the audit key.
+func writeBackup(ctx context.Context, st snapshotter, kind string, signer *audit.Signer, w io.Writer, recipients []string) (vault.BackupInfo, error) {
+	rs, err := parseRecipients(recipients)
+	if err != nil {
+		return vault.BackupInfo{}, err
+	}
+	cw := &countWriter{w: w}
+	bw, err := backup.NewWriter(cw, rs...)
+	if err != nil {
+		return vault.BackupInfo{}, err
+	}
+	var head sqlstore.SnapshotHead
+	err = st.Snapshot(ctx, func(tx sqlstore.SnapshotTx) error {
+		var err error
+		head, err = sqlstore.Dump(ctx, tx, bw)
+		return err
+	})
+	if err != nil {
+		return vault.BackupInfo{}, fmt.Errorf("backup: %w", err)
+	}
+	m, err := bw.Finish(backup.Manifest{Created: time.Now().UTC(), CofferVersion: version(), Store: kind,
+		AuditSeq: head.Seq, AuditHash: head.Hash}, signer)
+	if err != nil {
+		return vault.BackupInfo{}, err
+	}
+	info := vault.BackupInfo{AuditSeq: m.AuditSeq, Bytes: cw.n}
+	for _, n := range m.Tables {
+		info.Rows += n
+	}
+	return info, nil
+}
+
+// trustedKeys are the audit public keys a backup's manifest may be signed
+// with, by key version. They come from the operator (the key file, or an
+// exported public key), never from the backup itself.
+type trustedKeys map[uint32]ed25519.PublicKey
+
+func (t trustedKeys) verify(version uint32, doc, sig []byte) bool {
+	pub, ok := t[version]
+	return ok && audit.VerifyManifest(pub, doc, sig)
+}
+
+// rootKeys loads a key file: the root keys and the audit signer serve
+// derives from them.
+func rootKeys(path string) (*coffer.RootKeys, *audit.Signer, error) {
+	if path == "" {
+		return nil, nil, errors.New("no key file: pass --keys FILE (the key file the server runs with; root keys are never in a backup)")
+	}
+	keys, err := (&keyring.File{Path: path}).Keys()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (pass the server's key file with --keys)", err)
+	}
+	signer, err := audit.NewSigner(keys.IndexKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, signer, nil
+}
+
+// readIdentities reads an age identity file (coffer backup keygen).
+func readIdentities(path string) ([]age.Identity, error) {
+	if path == "" {
+		return nil, errors.New("no identity: pass --identity FILE (the age identity coffer backup keygen wrote)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	defer f.Close()
+	ids, err := age.ParseIdentities(f)
+	if err != nil {
+		return nil, fmt.Errorf("identity %s: not an age identity file (%v)", path, err)
+	}
+	return ids, nil
+}
+
+// readLedger reads an erasure ledger (coffer ledger export, GET
+// /v1/ledger). Every entry must be a 32-byte hash keyed with a key version
+// these keys hold.
+func readLedger(path string) ([]client.LedgerEntry, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var l client.Ledger
+	if err := dec.Decode(&l); err != nil || l.Ledger == nil {
+		return nil, fmt.Errorf("ledger %s does not parse as an erasure ledger (export it again with coffer ledger export)", path)
+	}
+	for i, e := range l.Ledger {
+		if len(e.Hash) != 32 {
+			return nil, fmt.Errorf("ledger %s: entry %d: the hash is not 32 bytes (export it again with coffer ledger export)", path, i)
+		}
+		if e.KeyVersion != ledgerKeyVersion {
+			return nil, fmt.Errorf("ledger %s: entry %d is keyed with key version %d, these keys know version %d", path, i, e.KeyVersion, ledgerKeyVersion)
+		}
+	}
+	return l.Ledger, nil
+}
+
+// restoreStats is what a load reports.
+type restoreStats struct {
+	Manifest backup.Manifest
+	Rows     int64
+	Erased   int   // subjects erased again from the ledger
+	Entries  int64 // audit entries verified
+}
+
+// loadBackup reads r into lt (an empty, migrated store) and, once the
+// whole file verified, checks the audit chain it wrote and replays the
+// ledger. The caller's transaction
+// commits only when this returns nil.
+func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, trusted trustedKeys, keys *coffer.RootKeys, ledger []client.LedgerEntry) (restoreStats, error) {
+	var st restoreStats
+	l := &sqlstore.Loader{Tx: lt}
+	for {
+		it, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return st, err
+		}
+		if it.Row == nil {
+			err = l.Table(ctx, it.Table, it.Columns)
+		} else {
+			st.Rows++
+			err = l.Row(ctx, it.Row)
+		}
+		if err != nil {
+			return st, drain(r, err)
+		}
+	}
+	st.Manifest, _ = r.Manifest()
+	var err error
+	if st.Entries, err = checkChain(ctx, lt, trusted[st.Manifest.KeyVersion], st.Manifest); err != nil {
+		return st, err
+	}
+	if len(ledger) == 0 {
+		return st, nil
+	}
+	sealer, err := seal.New(keys)
+	if err != nil {
+		return st, err
+	}
+	erased := make(map[string]int64, len(ledger))
+	for _, e := range ledger {
+		erased[string(e.Hash)] = e.ErasedAt.UnixNano()
+	}
+	subjects, err := sqlstore.Subjects(ctx, lt)
+	if err != nil {
+		return st, err
+	}
+	for _, s := range subjects {
+		h := sealer.LedgerHash(s)
+		at, ok := erased[string(h)]
+		if !ok {
+			continue
+		}
+		if err := sqlstore.EraseAgain(ctx, lt, s, h, at); err != nil {
+			return st, err
+		}
+		st.Erased++
+	}
+	for h, at := range erased {
+		if err := sqlstore.AddLedger(ctx, lt, []byte(h), at); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// drain reads the rest of a backup whose rows did not load: when the file
+// itself is wrong (a forgery, a flipped byte) that is the error to report,
+// not the load failure its unverified rows caused.
+func drain(r *backup.Reader, loadErr error) error {
+	for {
+		if _, err := r.Next(); errors.Is(err, io.EOF) {
+			return loadErr
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// checkChain verifies the audit chain a load wrote, inside its
+// transaction, up to the signed head, and that the head is the
+// manifest's: a restore that fails here commits nothing.
+func checkChain(ctx context.Context, lt sqlstore.LoadTx, pub ed25519.PublicKey, m backup.Manifest) (int64, error) {
+	head, err := sqlstore.AuditHeadTx(ctx, lt)
+	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
+		return 0, err
+	}
+	n, err := audit.Verify(sqlstore.AuditLogTx(ctx, lt), head, pub)
+	if err != nil {
+		return n, err
+	}
+	var hseq int64
+	var hhash []byte
+	if head != nil {
+		hseq, hhash = head.Seq, head.Hash
+	}
+	if hseq != m.AuditSeq || !bytes.Equal(hhash, m.AuditHash) {
+		return n, &audit.Failure{Seq: m.AuditSeq, Reason: fmt.Sprintf("the restored log ends at seq %d, the manifest names seq %d", hseq, m.AuditSeq)}
+	}
+	return n, nil
+}
+
+// storeKind names the store a configuration opens, for the manifest.
+func storeKind(cfg config.Config) string {
+	if cfg.Database != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
