@@ -45,7 +45,9 @@ func New(keys *coffer.RootKeys) (*Sealer, error) {
 		if k.Len() != keySize {
 			return nil, errors.New("seal: KEK version " + strconv.Itoa(int(v)) + " is not 32 bytes")
 		}
-		aead, err := newGCM(k.Bytes())
+		kb := k.Bytes() // a copy: zeroed once the AES schedule is built
+		aead, err := newGCM(kb)
+		clear(kb)
 		if err != nil {
 			return nil, err
 		}
@@ -147,6 +149,15 @@ func (s *Sealer) Rewrap(subject string, wrapped []byte, version uint32) ([]byte,
 }
 
 // DEK is one subject's data key. It is safe for concurrent use.
+//
+// It holds the AES-GCM state only: the raw key bytes are zeroed as soon as
+// the state is built (NewDEK, OpenDEK and Rewrap clear theirs; nothing
+// else keeps a copy). The state itself — the expanded AES key schedule
+// and GHASH key inside crypto/aes and crypto/cipher — is unexported and
+// cannot be zeroed from Go: a dropped or erased DEK leaves it in memory
+// until the garbage collector reuses it. That is out of our reach (short
+// of unsafe tricks on the standard library's internals, or building with
+// GOEXPERIMENT=runtimesecret, which this code does not depend on).
 type DEK struct{ aead cipher.AEAD }
 
 func newDEK(key []byte) (*DEK, error) {

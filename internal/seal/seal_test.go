@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"testing"
 
 	"github.com/cofferhq/coffer"
@@ -216,6 +217,34 @@ func TestDEKCache(t *testing.T) {
 	c.Clear()
 	if c.Get("c") != nil {
 		t.Error("cleared cache still holds a DEK")
+	}
+}
+
+// TestDEKCacheErase: a DEK unwrapped by a read that raced the erasure
+// cannot be put back after it; the memory of erased subjects is bounded.
+func TestDEKCacheErase(t *testing.T) {
+	c := NewDEKCache(10)
+	s := newSealer(t)
+	d, _, _, _ := s.NewDEK("cus_gone")
+	c.Put("cus_gone", d)
+	c.Erase("cus_gone")
+	if c.Get("cus_gone") != nil {
+		t.Fatal("erased DEK still cached")
+	}
+	c.Put("cus_gone", d) // the racing read comes back
+	if c.Get("cus_gone") != nil {
+		t.Fatal("an erased subject's DEK was cached again")
+	}
+	c.Remove("cus_other")
+	c.Put("cus_other", d)
+	if c.Get("cus_other") == nil {
+		t.Fatal("Remove alone must not refuse later Puts")
+	}
+	for i := range maxErased + 10 {
+		c.Erase("cus_" + strconv.Itoa(i))
+	}
+	if len(c.erased) != maxErased || len(c.erasedRing) != maxErased {
+		t.Errorf("%d erased subjects remembered, bound %d", len(c.erased), maxErased)
 	}
 }
 
