@@ -73,6 +73,10 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 // they are dropped and left to the garbage collector.
 func (s *Sealer) Wipe() {
 	clear(s.index)
+	s.idxKeys.Range(func(_, k any) bool {
+		clear(k.(*indexKey).key)
+		return true
+	})
 	s.idxKeys.Clear()
 	clear(s.keks)
 }
@@ -211,8 +215,12 @@ func (d *DEK) Open(dst []byte, collection, record, field string, ciphertext []by
 	return out, nil
 }
 
-// indexKey is one derived blind-index key with a pool of HMAC states.
-type indexKey struct{ pool sync.Pool }
+// indexKey is one derived blind-index key with a pool of HMAC states
+// (each holds its own copy of the key, out of reach; key is zeroed by Wipe).
+type indexKey struct {
+	pool sync.Pool
+	key  []byte
+}
 
 func (s *Sealer) indexKey(collection, field string) *indexKey {
 	name := collection + "|" + field
@@ -223,7 +231,7 @@ func (s *Sealer) indexKey(collection, field string) *indexKey {
 	if err != nil {
 		panic(err) // only for lengths HKDF cannot produce
 	}
-	k := &indexKey{}
+	k := &indexKey{key: key}
 	k.pool.New = func() any { return hmac.New(sha256.New, key) }
 	actual, _ := s.idxKeys.LoadOrStore(name, k)
 	return actual.(*indexKey)
@@ -248,6 +256,7 @@ func (s *Sealer) secretAEAD() (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer clear(key) // the AES schedule is built from it
 	return newGCM(key)
 }
 
@@ -290,7 +299,8 @@ func (s *Sealer) LedgerHash(subject string) []byte {
 	if err != nil {
 		panic(err)
 	}
-	m := hmac.New(sha256.New, key)
+	m := hmac.New(sha256.New, key) // copies the key into its pads
+	clear(key)
 	m.Write([]byte(subject))
 	return m.Sum(nil)
 }

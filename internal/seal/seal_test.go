@@ -333,3 +333,20 @@ func TestSealSecretBinding(t *testing.T) {
 		t.Error("secret opened as another kind")
 	}
 }
+
+// TestWipeZeroesDerivedIndexKeys: the blind-index keys derived so far are
+// zeroed with the index root key.
+func TestWipeZeroesDerivedIndexKeys(t *testing.T) {
+	s := newSealer(t)
+	s.BlindIndex("customers", "email", []byte("a@example.com"))
+	v, ok := s.idxKeys.Load("customers|email")
+	if !ok {
+		t.Fatal("no derived key cached")
+	}
+	key := v.(*indexKey).key
+	idx := s.index
+	s.Wipe()
+	if !bytes.Equal(key, make([]byte, keySize)) || !bytes.Equal(idx, make([]byte, keySize)) {
+		t.Error("a derived index key or the index root key survived Wipe")
+	}
+}
