@@ -60,7 +60,7 @@ func TestCacheDropsErasedSubject(t *testing.T) {
 		c.fill(r, g)
 	}
 	_, gen := c.get("rec_4") // a reader starts before the erasure
-	c.committed(&coffer.Change{Deletes: []coffer.RecordRef{{ID: "rec_1"}}, Erasures: []coffer.Erasure{{Subject: "cus_gone"}}})
+	c.committed(&coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_gone"}}})
 	c.fill(&coffer.StoredRecord{ID: "rec_4", Subject: "cus_gone"}, gen)
 	for _, id := range []string{"rec_1", "rec_2", "rec_4"} {
 		if r, _ := c.get(id); r != nil {
