@@ -169,6 +169,9 @@ func TestErasureIsFinalWhileServing(t *testing.T) {
 	var loadMu sync.Mutex
 	for w := range 4 {
 		wg.Go(func() {
+			var once sync.Once
+			signal := func() { once.Do(func() { started <- struct{}{} }) }
+			defer signal() // a worker that fails at once must not hang the test
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -190,9 +193,7 @@ func TestErasureIsFinalWhileServing(t *testing.T) {
 					loadMu.Unlock()
 					return
 				}
-				if i == 0 {
-					started <- struct{}{}
-				}
+				signal()
 			}
 		})
 	}
