@@ -45,9 +45,9 @@ func New(keys *coffer.RootKeys) (*Sealer, error) {
 		if k.Len() != keySize {
 			return nil, errors.New("seal: KEK version " + strconv.Itoa(int(v)) + " is not 32 bytes")
 		}
-		kb := k.Bytes()
+		kb := k.Bytes() // a copy: zeroed once the AES schedule is built
 		aead, err := newGCM(kb)
-		clear(kb) // the copy; the AES key schedule keeps its own
+		clear(kb)
 		if err != nil {
 			return nil, err
 		}
@@ -73,6 +73,10 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 // they are dropped and left to the garbage collector.
 func (s *Sealer) Wipe() {
 	clear(s.index)
+	s.idxKeys.Range(func(_, k any) bool {
+		clear(k.(*indexKey).key)
+		return true
+	})
 	s.idxKeys.Clear()
 	clear(s.keks)
 }
@@ -150,6 +154,15 @@ func (s *Sealer) Rewrap(subject string, wrapped []byte, version uint32) ([]byte,
 }
 
 // DEK is one subject's data key. It is safe for concurrent use.
+//
+// It holds the AES-GCM state only: the raw key bytes are zeroed as soon as
+// the state is built (NewDEK, OpenDEK and Rewrap clear theirs; nothing
+// else keeps a copy). The state itself — the expanded AES key schedule
+// and GHASH key inside crypto/aes and crypto/cipher — is unexported and
+// cannot be zeroed from Go: a dropped or erased DEK leaves it in memory
+// until the garbage collector reuses it. That is out of our reach (short
+// of unsafe tricks on the standard library's internals, or building with
+// GOEXPERIMENT=runtimesecret, which this code does not depend on).
 type DEK struct{ aead cipher.AEAD }
 
 func newDEK(key []byte) (*DEK, error) {
@@ -203,8 +216,12 @@ func (d *DEK) Open(dst []byte, collection, record, field string, ciphertext []by
 	return out, nil
 }
 
-// indexKey is one derived blind-index key with a pool of HMAC states.
-type indexKey struct{ pool sync.Pool }
+// indexKey is one derived blind-index key with a pool of HMAC states
+// (each holds its own copy of the key, out of reach; key is zeroed by Wipe).
+type indexKey struct {
+	pool sync.Pool
+	key  []byte
+}
 
 func (s *Sealer) indexKey(collection, field string) *indexKey {
 	name := collection + "|" + field
@@ -215,7 +232,7 @@ func (s *Sealer) indexKey(collection, field string) *indexKey {
 	if err != nil {
 		panic(err) // only for lengths HKDF cannot produce
 	}
-	k := &indexKey{}
+	k := &indexKey{key: key}
 	k.pool.New = func() any { return hmac.New(sha256.New, key) }
 	actual, _ := s.idxKeys.LoadOrStore(name, k)
 	return actual.(*indexKey)
@@ -240,6 +257,7 @@ func (s *Sealer) secretAEAD() (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer clear(key) // the AES schedule is built from it
 	return newGCM(key)
 }
 
@@ -282,7 +300,8 @@ func (s *Sealer) LedgerHash(subject string) []byte {
 	if err != nil {
 		panic(err)
 	}
-	m := hmac.New(sha256.New, key)
+	m := hmac.New(sha256.New, key) // copies the key into its pads
+	clear(key)
 	m.Write([]byte(subject))
 	return m.Sum(nil)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"testing"
 
 	"github.com/cofferhq/coffer"
@@ -219,6 +220,34 @@ func TestDEKCache(t *testing.T) {
 	}
 }
 
+// TestDEKCacheErase: a DEK unwrapped by a read that raced the erasure
+// cannot be put back after it; the memory of erased subjects is bounded.
+func TestDEKCacheErase(t *testing.T) {
+	c := NewDEKCache(10)
+	s := newSealer(t)
+	d, _, _, _ := s.NewDEK("cus_gone")
+	c.Put("cus_gone", d)
+	c.Erase("cus_gone")
+	if c.Get("cus_gone") != nil {
+		t.Fatal("erased DEK still cached")
+	}
+	c.Put("cus_gone", d) // the racing read comes back
+	if c.Get("cus_gone") != nil {
+		t.Fatal("an erased subject's DEK was cached again")
+	}
+	c.Remove("cus_other")
+	c.Put("cus_other", d)
+	if c.Get("cus_other") == nil {
+		t.Fatal("Remove alone must not refuse later Puts")
+	}
+	for i := range maxErased + 10 {
+		c.Erase("cus_" + strconv.Itoa(i))
+	}
+	if len(c.erased) != maxErased || len(c.erasedRing) != maxErased {
+		t.Errorf("%d erased subjects remembered, bound %d", len(c.erased), maxErased)
+	}
+}
+
 func FuzzOpen(f *testing.F) {
 	s := newSealer(f)
 	dek, _, _, _ := s.NewDEK("cus_1")
@@ -302,5 +331,22 @@ func TestSealSecretBinding(t *testing.T) {
 	}
 	if _, err := s.OpenSecret("other", "alice", ct); err == nil {
 		t.Error("secret opened as another kind")
+	}
+}
+
+// TestWipeZeroesDerivedIndexKeys: the blind-index keys derived so far are
+// zeroed with the index root key.
+func TestWipeZeroesDerivedIndexKeys(t *testing.T) {
+	s := newSealer(t)
+	s.BlindIndex("customers", "email", []byte("a@example.com"))
+	v, ok := s.idxKeys.Load("customers|email")
+	if !ok {
+		t.Fatal("no derived key cached")
+	}
+	key := v.(*indexKey).key
+	idx := s.index
+	s.Wipe()
+	if !bytes.Equal(key, make([]byte, keySize)) || !bytes.Equal(idx, make([]byte, keySize)) {
+		t.Error("a derived index key or the index root key survived Wipe")
 	}
 }

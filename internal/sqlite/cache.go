@@ -65,7 +65,7 @@ func (c *recordCache) putLocked(r *coffer.StoredRecord) {
 func (c *recordCache) committed(ch *coffer.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(ch.Updates) > 0 || len(ch.Deletes) > 0 {
+	if len(ch.Updates) > 0 || len(ch.Deletes) > 0 || len(ch.Erasures) > 0 {
 		c.gen++
 	}
 	for _, r := range ch.Creates {
@@ -82,6 +82,24 @@ func (c *recordCache) committed(ch *coffer.Change) {
 		if e, ok := c.items[d.ID]; ok {
 			c.ll.Remove(e)
 			delete(c.items, d.ID)
+		}
+	}
+	// An erasure's change deletes the subject's records (Deletes, above);
+	// drop anything else of the subject still cached all the same, so no
+	// ciphertext of an erased subject outlives the answer here. Erasures
+	// are rare: a walk of the cache is cheaper than a second index.
+	if len(ch.Erasures) > 0 {
+		erased := make(map[string]bool, len(ch.Erasures))
+		for _, e := range ch.Erasures {
+			erased[e.Subject] = true
+		}
+		for e := c.ll.Front(); e != nil; {
+			next := e.Next()
+			if r := e.Value.(*coffer.StoredRecord); erased[r.Subject] {
+				c.ll.Remove(e)
+				delete(c.items, r.ID)
+			}
+			e = next
 		}
 	}
 }

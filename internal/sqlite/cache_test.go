@@ -49,3 +49,25 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 		t.Error("a was evicted although used more recently")
 	}
 }
+
+// An erasure drops every cached record of the subject, even one its
+// change does not list in Deletes, and a fill that began before it is
+// refused; other subjects' records stay.
+func TestCacheDropsErasedSubject(t *testing.T) {
+	c := newRecordCache(10)
+	for _, r := range []*coffer.StoredRecord{{ID: "rec_1", Subject: "cus_gone"}, {ID: "rec_2", Subject: "cus_gone"}, {ID: "rec_3", Subject: "cus_stays"}} {
+		_, g := c.get(r.ID)
+		c.fill(r, g)
+	}
+	_, gen := c.get("rec_4") // a reader starts before the erasure
+	c.committed(&coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_gone"}}})
+	c.fill(&coffer.StoredRecord{ID: "rec_4", Subject: "cus_gone"}, gen)
+	for _, id := range []string{"rec_1", "rec_2", "rec_4"} {
+		if r, _ := c.get(id); r != nil {
+			t.Errorf("%s of the erased subject is still cached", id)
+		}
+	}
+	if r, _ := c.get("rec_3"); r == nil {
+		t.Error("another subject's record was dropped")
+	}
+}

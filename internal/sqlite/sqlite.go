@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,6 +22,10 @@ import (
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/sqlstore"
 )
+
+// busyTimeoutMS is how long a connection waits for a lock another
+// connection holds (another process's write, a checkpoint).
+const busyTimeoutMS = 10_000
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -48,6 +53,11 @@ type Options struct {
 	ReadOnly bool
 	// CacheRecords bounds the cache of sealed records (default 100,000).
 	CacheRecords int
+	// FinalWait bounds how long an erasure's truncating checkpoint waits
+	// for reads that still use older pages of the WAL (default 5 s; every
+	// other write waits too). Past it the erasure is committed but not
+	// final, and is answered EUNAVAILABLE; see writer.finalize.
+	FinalWait time.Duration
 }
 
 // Store is coffer.Store on SQLite: sqlstore's statements over a read pool
@@ -86,6 +96,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.CacheRecords <= 0 {
 		opts.CacheRecords = 100_000
 	}
+	if opts.FinalWait <= 0 {
+		opts.FinalWait = 5 * time.Second
+	}
 	s := &Store{path: path, opts: opts, cache: newRecordCache(opts.CacheRecords)}
 	if opts.ReadOnly {
 		if _, err := os.Stat(path); err != nil {
@@ -97,7 +110,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// secure_delete: deleted rows are overwritten in their pages, so an
 	// erased subject's wrapped DEK and ciphertexts do not linger in free
 	// space (crypto-shredding is only as good as the deletion of the key).
-	common := []string{"busy_timeout(10000)", "foreign_keys(on)", "secure_delete(on)", "temp_store(memory)"}
+	common := []string{"busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")", "foreign_keys(on)", "secure_delete(on)", "temp_store(memory)"}
 	// Readers get small page caches: SQLite empties a reader's cache at the
 	// start of every read transaction after the WAL changed, which under a
 	// steady write load is nearly every time.
@@ -191,6 +204,9 @@ func (s *Store) Close() error {
 type Stats struct {
 	Commits int64 // transactions committed
 	Changes int64 // changes (and audit-only appends) in them
+	// Truncates counts the truncating checkpoints run to make erasures
+	// final (final.go).
+	Truncates int64
 }
 
 // Stats returns the writer's counters.
@@ -198,5 +214,5 @@ func (s *Store) Stats() Stats {
 	if s.w == nil {
 		return Stats{}
 	}
-	return Stats{Commits: s.w.nCommits.Load(), Changes: s.w.nChanges.Load()}
+	return Stats{Commits: s.w.nCommits.Load(), Changes: s.w.nChanges.Load(), Truncates: s.w.nTruncates.Load()}
 }

@@ -36,6 +36,10 @@ type writer struct {
 	chain audit.Chain
 
 	nCommits, nChanges atomic.Int64 // committed transactions and the changes in them
+	nTruncates         atomic.Int64 // truncating checkpoints run (erasures, final.go)
+
+	finalWait time.Duration // see Options.FinalWait
+	unfinal   bool          // an erasure's checkpoint did not complete: retry after each commit
 
 	*sqlstore.Queue // Write: callers queue their writes
 	stopped         chan struct{}
@@ -64,13 +68,14 @@ func newWriter(ctx context.Context, db *sql.DB, path string, opts Options) (*wri
 		tx:   newConnTx(conn),
 		guard: &sqlstore.AuditGuard{Signer: opts.Signer, Witness: opts.Witness, Every: opts.CheckpointEvery,
 			Interval: opts.CheckpointInterval, Log: opts.Logger},
-		maxBatch: opts.MaxBatch,
-		Queue:    sqlstore.NewQueue(opts.MaxBatch),
-		stopped:  make(chan struct{}),
-		walPath:  path + "-wal",
-		synced:   make(chan syncBatch, 1),
-		ready:    make(chan struct{}, 1),
-		syncDone: make(chan struct{}),
+		maxBatch:  opts.MaxBatch,
+		finalWait: opts.FinalWait,
+		Queue:     sqlstore.NewQueue(opts.MaxBatch),
+		stopped:   make(chan struct{}),
+		walPath:   path + "-wal",
+		synced:    make(chan syncBatch, 1),
+		ready:     make(chan struct{}, 1),
+		syncDone:  make(chan struct{}),
 	}
 	// Make sure the WAL file exists, then hold a descriptor to fsync it.
 	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
@@ -148,6 +153,9 @@ func (w *writer) start(ctx context.Context) error {
 type syncBatch struct {
 	ops []*sqlstore.Op
 	cp  *audit.Checkpoint
+	// finalErr answers the batch's final writes (erasures) when their
+	// truncating checkpoint did not complete (final.go).
+	finalErr error
 }
 
 func (w *writer) close() {
@@ -180,9 +188,12 @@ func (w *writer) syncLoop() {
 			w.guard.Witnessed(sb.cp) // only once the checkpoint is durable
 		}
 		for _, o := range sb.ops {
-			if err != nil {
+			switch {
+			case err != nil:
 				o.Done(err)
-			} else {
+			case o.Failed == nil && o.Final && sb.finalErr != nil:
+				o.Done(sb.finalErr)
+			default:
 				o.Done(o.Failed)
 			}
 		}
@@ -430,6 +441,7 @@ func (w *writer) commit(ctx context.Context, b *batch) {
 	}
 	w.nCommits.Add(1)
 	w.nChanges.Add(int64(len(b.ops)))
-	w.synced <- syncBatch{ops: b.ops, cp: cp}
+	finalErr := w.finalize(ctx, b.ops) // erasures: before anyone is answered
+	w.synced <- syncBatch{ops: b.ops, cp: cp, finalErr: finalErr}
 	b.ops = nil
 }

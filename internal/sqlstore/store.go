@@ -26,6 +26,11 @@ type Write struct {
 	// Committed, if set, runs in the writer once the transaction committed
 	// (in commit order, before the caller is answered).
 	Committed func()
+	// Final asks that the caller be answered only once no page of the
+	// database or its log still holds what the write deleted (an erasure,
+	// SPEC §4). The SQLite writer then runs a truncating checkpoint after
+	// the commit; PostgreSQL's writer has nothing to add.
+	Final bool
 }
 
 // Writer queues a Write and waits until it is durable, or failed.
@@ -101,7 +106,8 @@ func collect[T any](ctx context.Context, db DB, scan func(Row) (T, error), q str
 
 // Commit implements coffer.Committer.
 func (s *Store) Commit(ctx context.Context, ch *coffer.Change) error {
-	w := &Write{Apply: func(ctx context.Context, tx Tx) error { return ApplyChange(ctx, tx, ch) }, Audit: ch.Audit}
+	w := &Write{Apply: func(ctx context.Context, tx Tx) error { return ApplyChange(ctx, tx, ch) }, Audit: ch.Audit,
+		Final: len(ch.Erasures) > 0}
 	if s.OnCommit != nil {
 		w.Committed = func() { s.OnCommit(ch) }
 	}

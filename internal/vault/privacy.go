@@ -344,14 +344,18 @@ func (v *Privacy) actOnRequest(ctx context.Context, c *Call, id string, a Reques
 		}
 	}
 	e.Outcome, e.Reason = coffer.OutcomeAllowed, r.Kind+": "+r.Status+" → "+upd.Status
-	if err := v.store.Commit(ctx, ch); err != nil {
+	err = v.store.Commit(ctx, ch)
+	if len(ch.Erasures) > 0 {
+		// The wrapped key is gone: so is the unwrapped one, for good (a
+		// read racing the erasure cannot cache it again). Whatever the
+		// answer: an erasure committed but not yet final answers an error.
+		u.deks.Erase(r.Subject)
+	}
+	if err != nil {
 		if coffer.ErrorCode(err) == coffer.ECONFLICT {
 			return nil, &raced{err}
 		}
 		return nil, err
-	}
-	if r.Kind == string(rights.Erasure) && upd.Status == string(rights.Completed) {
-		u.deks.Remove(r.Subject) // the wrapped key is gone: so is the unwrapped one
 	}
 	upd.Version++
 	return &upd, nil
