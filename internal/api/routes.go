@@ -39,6 +39,7 @@ const (
 var routes = []route{
 	// System (sys.go)
 	{"GET", "/v1/health", public, false, "getHealth", "Liveness and seal state", (*Handler).health},
+	{"GET", "/v1/ready", public, false, "getReady", "Readiness: 200 only when the vault is unsealed and its database answers (503 sealed or unavailable, with Retry-After)", (*Handler).ready},
 	{"GET", "/openapi.json", public, false, "getOpenAPI", "This document", (*Handler).openAPI},
 	{"GET", "/metrics", public, false, "getMetrics", "Prometheus metrics, labelled by route pattern and status code only", (*Handler).metricsPage},
 	{"GET", "/privacy", public, false, "getPrivacyNotice", "The public privacy notice (HTML)", (*Handler).privacyNotice},

@@ -178,11 +178,12 @@ func (v *core) startPurges() {
 	v.spawn(func() {
 		defer close(idle)
 		for {
-			err := v.runPurges(context.Background())
+			ran, err := v.asOneNode(context.Background(), jobPurge, func() error { return v.runPurges(context.Background()) })
 			v.purges.mu.Lock()
 			// A purge committed after runPurges read the list starts a
-			// new round; otherwise the job ends.
-			more := err == nil && v.purgesPending(context.Background())
+			// new round; otherwise the job ends. While another node runs
+			// the purges, this one leaves them to it.
+			more := err == nil && ran && v.purgesPending(context.Background())
 			if !more {
 				v.purges.running = false
 				v.purges.mu.Unlock()

@@ -316,7 +316,14 @@ func (v *Privacy) RunRetention(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		rep, err := v.Sweep(ctx, false)
+		var rep *SweepReport
+		ran, err := v.asOneNode(ctx, jobRetention, func() (err error) {
+			rep, err = v.Sweep(ctx, false)
+			return err
+		})
+		if !ran && err == nil {
+			continue // another node sweeps
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				v.log.Error("retention sweep failed", "err", err)

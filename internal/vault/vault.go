@@ -94,6 +94,7 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 	if err := c.loadSchema(ctx, o.Schema, o.SchemaName); err != nil {
 		return nil, err
 	}
+	c.watchSubjects()
 
 	pol := o.Policy
 	if pol.Version == "" {
