@@ -40,7 +40,9 @@ func (c *pgCluster) start(t *testing.T) {
 
 // stop stops the server abruptly (-m immediate: connections are cut,
 // the next start recovers from the WAL).
-func (c *pgCluster) stop(t *testing.T) { c.run(t, "pg_ctl", "-D", c.dir, "-w", "-m", "immediate", "stop") }
+func (c *pgCluster) stop(t *testing.T) {
+	c.run(t, "pg_ctl", "-D", c.dir, "-w", "-m", "immediate", "stop")
+}
 
 // newCluster initializes and starts a cluster on a free port, stopped and
 // removed on cleanup; it skips when PostgreSQL's binaries are not here.
