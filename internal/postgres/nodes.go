@@ -29,7 +29,10 @@ var (
 	_ coffer.JobLocker      = (*Store)(nil)
 )
 
-const channel = "coffer_subjects"
+const (
+	channel      = "coffer_subjects"
+	listenerName = "coffer-listener"
+)
 
 // listener holds the LISTEN connection and the watchers it reports to.
 type listener struct {
@@ -61,6 +64,10 @@ func (l *listener) report(id string) {
 // after Open is never missed while the connection holds), then follows
 // notices in the background until close.
 func startListener(ctx context.Context, cfg *pgx.ConnConfig) (*listener, error) {
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = listenerName // visible in pg_stat_activity
 	l := &listener{cfg: cfg, done: make(chan struct{})}
 	conn, err := l.connect(ctx)
 	if err != nil {

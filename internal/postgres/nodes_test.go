@@ -144,3 +144,50 @@ func TestJobLock(t *testing.T) {
 	}
 	u()
 }
+
+// TestListenerReconnects: when the LISTEN connection is cut, the node
+// reports "drop everything" (notices may be missed) when it notices and
+// again once it listens again, and notices reach it afterwards.
+func TestListenerReconnects(t *testing.T) {
+	dsn := freshSchema(t)
+	ctx := context.Background()
+	s := openDSN(t, dsn)
+	got := make(chan string, 64)
+	s.WatchSubjects(func(id string) {
+		select {
+		case got <- id:
+		default:
+		}
+	})
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'coffer-listener'`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("no listener to cut: %d %v", n, err)
+	}
+	next := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case id := <-got:
+				if id == want {
+					return
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("never reported %q", want)
+			}
+		}
+	}
+	next("")
+	next("")
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{{ID: "cus_z", WrappedDEK: []byte("w"), KEKVersion: 1, CreatedAt: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_z", LedgerHash: []byte("hz")}}, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	next("cus_z")
+}
