@@ -56,6 +56,16 @@ func (s System) Health(ctx context.Context) (*Health, error) {
 	return &out, nil
 }
 
+// Ready reports whether the server can answer data calls: nil when it is
+// unsealed and its database answers; an *Error (503 sealed or
+// unavailable) otherwise.
+func (s System) Ready(ctx context.Context) error {
+	var out struct {
+		Status string `json:"status"`
+	}
+	return s.c.do(ctx, request{method: http.MethodGet, path: path("ready")}, &out)
+}
+
 // OpenAPI returns the server's OpenAPI document.
 func (s System) OpenAPI(ctx context.Context) (json.RawMessage, error) {
 	var out []byte
