@@ -69,3 +69,60 @@ func TestPurgeRunsUnderTheJobLock(t *testing.T) {
 		t.Errorf("with the lock free: %d purges pending (%v), lock taken %d times", len(ps), err, ls.taken.Load())
 	}
 }
+
+// staleStore answers one read of a subject from before its erasure: a
+// node that read the subject just before another node erased it.
+type staleStore struct {
+	*sqlite.Store
+	stale atomic.Pointer[coffer.Subject]
+}
+
+func (s *staleStore) Subject(ctx context.Context, id string) (*coffer.Subject, error) {
+	if sub := s.stale.Swap(nil); sub != nil && sub.ID == id {
+		return sub, nil
+	}
+	return s.Store.Subject(ctx, id)
+}
+
+// TestCreateForASubjectErasedMeanwhile: a node that still sees (and holds
+// the key of) a subject erased elsewhere is refused by the store at the
+// commit; it forgets the key, reads again and answers what the erasure
+// ledger says (409: an erased id is not reused). Nothing is orphaned.
+func TestCreateForASubjectErasedMeanwhile(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "cus_s", map[string]any{"email": "stale@example.com"})
+	sub, err := f.store.Subject(ctx, "cus_s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := &staleStore{Store: f.store}
+	v2, err := vault.New(ctx, vault.Options{Store: ss, Keys: f.keys, Schema: examples.Shop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	admin := &vault.Call{Actor: f.admin.Actor, Purpose: "account"}
+	r, err := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: "cus_s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"verify", "complete"} {
+		if _, err := f.v.Privacy.ActOnRequest(ctx, f.admin, r.ID, vault.RequestAction{Action: a}); err != nil {
+			t.Fatal(a, err)
+		}
+	}
+	ss.stale.Store(sub)
+	_, err = v2.Records.Create(ctx, admin, "customers", []coffer.NewRecord{{Subject: "cus_s", Fields: raw(map[string]any{"email": "again@example.com"})}})
+	if coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Errorf("create for a subject erased meanwhile: %v, want conflict (erasure ledger)", err)
+	}
+	if ss.stale.Load() != nil {
+		t.Fatal("the stale read was never made (the test proves nothing)")
+	}
+	if recs, err := f.store.SubjectRecords(ctx, "cus_s"); err != nil || len(recs) != 0 {
+		t.Errorf("%d records orphaned under the erased subject (%v)", len(recs), err)
+	}
+	if vault.CachedDEK(v2, "cus_s") {
+		t.Error("the node still caches the erased subject's DEK")
+	}
+}
