@@ -162,7 +162,8 @@ func (v *Admin) planPurges(ctx context.Context, next *coffer.Schema, purge bool,
 }
 
 // startPurges runs the pending purges in the background (Close waits for
-// the job) unless a job runs already. The job stops between pages when
+// the job) unless a job runs already (here, or on another node: the job
+// takes its lock on a store that nodes share). The job stops between pages when
 // the vault is sealed or closed; Unseal and the next schema change or
 // retention sweep start it again.
 func (v *core) startPurges() {

@@ -306,7 +306,8 @@ func (v *Privacy) SweepAs(ctx context.Context, c *Call, dryRun bool) (*SweepRepo
 }
 
 // RunRetention sweeps every interval until ctx ends, logging counts (never
-// values or ids).
+// values or ids). On a store that nodes share, a round runs only on the
+// node that takes the job's lock; the others skip it.
 func (v *Privacy) RunRetention(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
