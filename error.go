@@ -19,9 +19,10 @@ const (
 	ERATELIMITED     = "rate_limited"      // 429
 	EINTERNAL        = "internal"          // 500
 	ESEALED          = "sealed"            // 503
-	// EUNAVAILABLE: the store refuses writes because its audit log was
-	// changed underneath (SPEC §8: a log shortened or edited stops every
-	// write and audited read).
+	// EUNAVAILABLE: the database cannot be reached (SPEC §7: answered
+	// with Retry-After; the node recovers by itself), or the store refuses
+	// writes because its audit log was changed underneath (SPEC §8: a log
+	// shortened or edited stops every write and audited read).
 	EUNAVAILABLE = "unavailable" // 503
 )
 

@@ -14,8 +14,11 @@ import (
 // Outcome set to OutcomeError and Reason to the error code, and returns the
 // error: every attempt is traced.
 type Change struct {
-	NewSubjects []*Subject      // ECONFLICT if one exists already
-	Creates     []*StoredRecord // ECONFLICT if the id exists
+	NewSubjects []*Subject // ECONFLICT if one exists already
+	// Creates are inserted; ECONFLICT if the id exists, ENOTFOUND if the
+	// subject is gone (erased, perhaps through another node: a record is
+	// never orphaned; so are NewTokens and Updates).
+	Creates []*StoredRecord
 	// Updates replace fields and index; ECONFLICT if gone or its Version
 	// moved on. A field whose sealed value changes or goes loses its
 	// tokens (Token.Record and Field) in the same transaction.
@@ -264,4 +267,27 @@ type SchemaStore interface {
 	// CountValues counts a collection's stored records, and per field name
 	// the records holding a value of it.
 	CountValues(ctx context.Context, collection string) (records int64, fields map[string]int64, err error)
+}
+
+// Pinger is a store that can tell whether its database answers (the
+// readiness probe). Both stores implement it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// SubjectWatcher is a store that several nodes share: it tells each node
+// when another one erased or re-keyed a subject, so that the node drops
+// what it caches of the subject (its unwrapped DEK). changed(id) names the
+// subject; changed("") means notices may have been missed (a reconnect):
+// drop everything. A node's own commits are reported too.
+type SubjectWatcher interface {
+	WatchSubjects(changed func(subject string))
+}
+
+// JobLocker is a store that several nodes share: background jobs take a
+// named lock so that one node at a time runs each (SPEC §7). TryLock
+// returns ok false when another node holds the lock; unlock releases it
+// (and is a no-op when ok is false).
+type JobLocker interface {
+	TryLock(ctx context.Context, job string) (unlock func(), ok bool, err error)
 }

@@ -56,6 +56,16 @@ func (s System) Health(ctx context.Context) (*Health, error) {
 	return &out, nil
 }
 
+// Ready reports whether the server can answer data calls: nil when it is
+// unsealed and its database answers; an *Error (503 sealed or
+// unavailable) otherwise.
+func (s System) Ready(ctx context.Context) error {
+	var out struct {
+		Status string `json:"status"`
+	}
+	return s.c.do(ctx, request{method: http.MethodGet, path: path("ready")}, &out)
+}
+
 // OpenAPI returns the server's OpenAPI document.
 func (s System) OpenAPI(ctx context.Context) (json.RawMessage, error) {
 	var out []byte
@@ -111,10 +121,4 @@ func (s System) Seal(ctx context.Context) (*SealStatus, error) {
 		return nil, err
 	}
 	return &out, nil
-}
-
-// Ready reports whether the server is ready: unsealed, its store
-// answering. A sealed server answers a sealed error.
-func (s System) Ready(ctx context.Context) error {
-	return s.c.do(ctx, request{method: http.MethodGet, path: path("ready")}, nil)
 }

@@ -174,7 +174,7 @@ func TestScheduledBackupOneNode(t *testing.T) {
 	if err != nil || sched == nil || sched.lock == nil {
 		t.Fatalf("scheduler on PostgreSQL without a lock: %v", err)
 	}
-	unlock, ok, err := b.TryLock(ctx, backupLockKey) // the other node
+	unlock, ok, err := b.TryLock(ctx, backupJob) // the other node
 	if err != nil || !ok {
 		t.Fatalf("lock: %v %v", ok, err)
 	}

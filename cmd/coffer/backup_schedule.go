@@ -32,8 +32,9 @@ type scheduler struct {
 	lock func(ctx context.Context) (unlock func(), ok bool, err error)
 }
 
-// backupLockKey is the advisory-lock key of the scheduled backup.
-const backupLockKey = 0x636f666665720b // "coffer" + 11 (SPEC §12)
+// backupJob names the scheduled backup's job lock (coffer.JobLocker: one
+// node of many takes each backup, SPEC §12).
+const backupJob = "backup"
 
 const backupSuffix = ".backup"
 

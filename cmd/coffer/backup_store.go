@@ -65,10 +65,8 @@ func backupService(v *vault.Vault, store coffer.Store, cfg config.Config, signer
 	}
 	if sched != nil {
 		o.List = sched.list
-		if l, ok := store.(interface {
-			TryLock(context.Context, int64) (func(), bool, error)
-		}); ok {
-			sched.lock = func(ctx context.Context) (func(), bool, error) { return l.TryLock(ctx, backupLockKey) }
+		if l, ok := store.(coffer.JobLocker); ok {
+			sched.lock = func(ctx context.Context) (func(), bool, error) { return l.TryLock(ctx, backupJob) }
 		}
 	}
 	b := vault.NewBackups(v, o)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/ed25519"
 	"log/slog"
 	"net/http"
@@ -43,6 +44,7 @@ type Handler struct {
 	admin    adminService
 	sys      SysService
 	sealed   func() bool
+	readyFn  func(context.Context) error
 	log      *slog.Logger
 	maxBody  int64
 	version  string
@@ -62,6 +64,7 @@ func New(v *vault.Vault, c Config) *Handler {
 		mux: http.NewServeMux(), proxies: c.TrustedProxies, sys: c.Sys, backups: c.Backups, sealed: func() bool { return false }}
 	if v != nil {
 		h.records, h.tokens, h.privacy, h.identity, h.admin, h.sealed = v.Records, v.Tokens, v.Privacy, v.Identity, v.Admin, v.Sealed
+		h.readyFn = v.Ready
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = 1 << 20

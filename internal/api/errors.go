@@ -61,6 +61,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		body.Error.Code = coffer.EINTERNAL
 		body.Error.Message = "internal error (request id " + body.Error.RequestID + "; the server log has the detail)"
 	}
+	if body.Error.Code == coffer.EUNAVAILABLE {
+		// The database cannot be reached (or the audit log stopped
+		// writes): try again shortly; the node recovers by itself.
+		w.Header().Set("Retry-After", "1")
+	}
 	var rl *vault.RateLimited
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))

@@ -39,7 +39,7 @@ const (
 var routes = []route{
 	// System (sys.go)
 	{"GET", "/v1/health", public, false, "getHealth", "Liveness and seal state", (*Handler).health},
-	{"GET", "/v1/ready", public, false, "getReady", "200 only when the store answers and the vault is unsealed", (*Handler).ready},
+	{"GET", "/v1/ready", public, false, "getReady", "Readiness: 200 only when the vault is unsealed and its database answers (503 sealed or unavailable, with Retry-After)", (*Handler).ready},
 	{"POST", "/v1/sys/unseal", public, false, "unseal", "Give one unseal input: the passphrase or one share", (*Handler).unseal},
 	{"POST", "/v1/sys/seal", authed, false, "seal", "Wait for calls in flight, then drop every key (admin)", (*Handler).seal},
 	{"GET", "/openapi.json", public, false, "getOpenAPI", "This document", (*Handler).openAPI},

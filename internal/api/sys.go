@@ -83,19 +83,6 @@ type UnsealStatus struct {
 
 var errSealed = coffer.Errorf(coffer.ESEALED, "the vault is sealed: unseal it (coffer unseal, or POST /v1/sys/unseal)")
 
-func (h *Handler) ready(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
-	if h.sealed() {
-		return errSealed
-	}
-	if h.sys != nil {
-		if err := h.sys.Ready(r.Context()); err != nil {
-			return coffer.Errorf(coffer.ESEALED, "not ready: the store does not answer")
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
-	return nil
-}
-
 func (h *Handler) unseal(w http.ResponseWriter, r *http.Request, _ *vault.Call) error {
 	if h.sys == nil {
 		return errSealed

@@ -13,18 +13,32 @@ import (
 // statements with sqlstore.Postgres. pgx prepares each statement on first
 // use per connection and keeps it (QueryExecModeCacheStatement).
 
-// poolDB is the read side: the pool.
+// poolDB is the read side: the pool. Its errors are classified
+// (unavailable): a database that cannot be reached is EUNAVAILABLE.
 type poolDB struct{ pool *pgxpool.Pool }
 
 // Query implements sqlstore.DB.
 func (d poolDB) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	return d.pool.Query(ctx, sqlstore.Postgres.SQL(q), args...)
+	rs, err := d.pool.Query(ctx, sqlstore.Postgres.SQL(q), args...)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return rows{rs}, nil
 }
 
 // QueryRow implements sqlstore.DB.
 func (d poolDB) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return d.pool.QueryRow(ctx, sqlstore.Postgres.SQL(q), args...)
+	return row{d.pool.QueryRow(ctx, sqlstore.Postgres.SQL(q), args...)}
 }
+
+type row struct{ r pgx.Row }
+
+func (r row) Scan(dest ...any) error { return unavailable(r.r.Scan(dest...)) }
+
+type rows struct{ pgx.Rows }
+
+func (r rows) Scan(dest ...any) error { return unavailable(r.Rows.Scan(dest...)) }
+func (r rows) Err() error             { return unavailable(r.Rows.Err()) }
 
 // pgTx is the writer's open transaction.
 type pgTx struct{ tx pgx.Tx }

@@ -28,6 +28,7 @@ type Store struct {
 	*sqlstore.Store
 	pool *pgxpool.Pool
 	w    *writer
+	l    *listener
 }
 
 // Options tune a Store.
@@ -69,7 +70,13 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: audit log: %w", err)
 	}
-	return &Store{Store: &sqlstore.Store{DB: poolDB{pool}, W: w}, pool: pool, w: w}, nil
+	l, err := startListener(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		w.close()
+		pool.Close()
+		return nil, fmt.Errorf("postgres: listen: %w", err)
+	}
+	return &Store{Store: &sqlstore.Store{DB: poolDB{pool}, W: w}, pool: pool, w: w, l: l}, nil
 }
 
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
@@ -89,6 +96,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Close commits what is queued and closes the pool.
 func (s *Store) Close() error {
+	s.l.close()
 	s.w.close()
 	s.pool.Close()
 	return nil

@@ -108,22 +108,3 @@ func (t loadTx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows
 	return t.tx.Query(ctx, sqlstore.Postgres.SQL(q), args...)
 }
 
-// TryLock takes a session-level advisory lock on a connection of its own,
-// so that one node of many runs a background job (a scheduled backup).
-// ok is false, and nothing is held, when another session has it.
-func (s *Store) TryLock(ctx context.Context, key int64) (unlock func(), ok bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil || !ok {
-		conn.Release()
-		return nil, false, err
-	}
-	return func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key); err != nil {
-			conn.Conn().Close(context.Background()) // closing the session releases its locks
-		}
-		conn.Release()
-	}, true, nil
-}

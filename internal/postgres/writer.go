@@ -132,6 +132,7 @@ func (w *writer) commit(batch []*sqlstore.Op) {
 			continue
 		}
 		if err != nil {
+			err = unavailable(err)
 			var ce *coffer.Error
 			if !errors.As(err, &ce) || ce.Code != coffer.EINTERNAL && ce.Code != coffer.EUNAVAILABLE {
 				err = &coffer.Error{Code: coffer.EINTERNAL, Message: "storage failure", Err: err}

@@ -30,6 +30,10 @@ import (
 //  12. RequestDeletes, 13. NewRequests, 14. RequestUpdates,
 //  15. PurgesDone, 16. SchemaDoc and NewPurges.
 //
+// A record, token or consent for a subject whose row is gone (erased,
+// perhaps by another node) fails ENOTFOUND; the subject row is locked
+// until the commit, so an erasure cannot slip in between.
+//
 // The first step that fails stops it with a coffer.Error (ECONFLICT,
 // ENOTFOUND, EINTERNAL for a change without At that needs one) or the
 // driver's error; the writer rolls the transaction back.
@@ -64,8 +68,42 @@ func newSubjects(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	return nil
 }
 
+// liveSubjects locks the rows of the subjects ids name against an erasure
+// committing concurrently (on PostgreSQL FOR KEY SHARE, held until this
+// transaction ends: another node's erasure waits, then finds what this one
+// wrote and fails ECONFLICT) and fails ENOTFOUND when one is gone: a
+// record, token or consent is never written for a subject that no longer
+// exists (a node holding an erased subject's key in its cache cannot
+// orphan a record under it). seen skips subjects checked already.
+func liveSubjects(ctx context.Context, tx Tx, seen map[string]bool, ids ...string) error {
+	for _, id := range ids {
+		if id == "" || seen[id] {
+			continue
+		}
+		var got string
+		err := tx.QueryRow(ctx, `SELECT id FROM subjects WHERE id = ?`+lockKeyShare, id).Scan(&got)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errSubjectGone
+		}
+		if err != nil {
+			return err
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+var errSubjectGone = coffer.Errorf(coffer.ENOTFOUND, "subject not found")
+
 func createRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	seen := map[string]bool{}
+	for _, r := range ch.NewSubjects {
+		seen[r.ID] = true // inserted by this transaction
+	}
 	for _, r := range ch.Creates {
+		if err := liveSubjects(ctx, tx, seen, r.Subject); err != nil {
+			return err
+		}
 		n, err := tx.Exec(ctx, `INSERT INTO records (id, collection, subject, fields, idx, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			r.ID, r.Collection, r.Subject, encodeFields(r.Fields), encodeIndex(r.Index), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
 		if err != nil {
@@ -87,7 +125,11 @@ func createRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 // in between is a conflict too).
 func updateRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	conflict := coffer.Errorf(coffer.ECONFLICT, "record changed or was deleted concurrently")
+	seen := map[string]bool{}
 	for _, r := range ch.Updates {
+		if err := liveSubjects(ctx, tx, seen, r.Subject); err != nil {
+			return err
+		}
 		var old, oldFields []byte
 		err := tx.QueryRow(ctx, `SELECT idx, fields FROM records WHERE id = ? AND collection = ? AND version = ?`, r.ID, r.Collection, r.Version).Scan(&old, &oldFields)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -199,6 +241,15 @@ const tokenChunk = 100
 // newTokens inserts tokens 100 to a statement; a token that exists must
 // be the same value in the same namespace.
 func newTokens(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	seen := map[string]bool{}
+	for _, r := range ch.NewSubjects {
+		seen[r.ID] = true
+	}
+	for _, t := range ch.NewTokens {
+		if err := liveSubjects(ctx, tx, seen, t.Subject); err != nil {
+			return err
+		}
+	}
 	for chunk := range slices.Chunk(ch.NewTokens, tokenChunk) {
 		args := make([]any, 0, 10*len(chunk))
 		for _, t := range chunk {
@@ -289,7 +340,7 @@ func purgeName(p *coffer.Purge) string {
 func consents(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	for _, ev := range ch.Consents {
 		var cur string
-		err := tx.QueryRow(ctx, `SELECT consents FROM subjects WHERE id = ?`, ev.Subject).Scan(&cur)
+		err := tx.QueryRow(ctx, `SELECT consents FROM subjects WHERE id = ?`+lockUpdate, ev.Subject).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
 			return coffer.Errorf(coffer.ENOTFOUND, "subject not found")
 		}
@@ -327,19 +378,23 @@ func restrictions(ctx context.Context, tx Tx, ch *coffer.Change) error {
 
 func erasures(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	for _, e := range ch.Erasures {
-		var left int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM records WHERE subject = ?`, e.Subject).Scan(&left); err != nil {
-			return err
-		}
-		if left > 0 {
-			return coffer.Errorf(coffer.ECONFLICT, "records of the subject were written during the erasure: retry")
-		}
+		// The subject row first: the DELETE waits for the writers that
+		// locked it (liveSubjects) to commit, and the count after it sees
+		// what they wrote (on PostgreSQL each statement reads the latest
+		// commits); a writer that comes later finds no row.
 		n, err := tx.Exec(ctx, `DELETE FROM subjects WHERE id = ?`, e.Subject)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return coffer.Errorf(coffer.ENOTFOUND, "subject not found")
+		}
+		var left int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM records WHERE subject = ?`, e.Subject).Scan(&left); err != nil {
+			return err
+		}
+		if left > 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "records of the subject were written during the erasure: retry")
 		}
 		for _, q := range []string{`DELETE FROM consent_events WHERE subject = ?`, `DELETE FROM tokens WHERE subject = ?`} {
 			if _, err := tx.Exec(ctx, q, e.Subject); err != nil {

@@ -7,22 +7,37 @@ import (
 )
 
 // Dialect is what differs between the SQL of SQLite and of PostgreSQL in
-// this package's statements: only how parameters are written. Upserts
+// this package's statements: how parameters are written, and row locks.
+// A row lock is written as the comment /*FOR KEY SHARE*/ (or
+// /*FOR UPDATE*/) at the end of a SELECT: PostgreSQL's dialect renders it
+// as the clause (nodes write concurrently), SQLite runs it as the comment
+// it is (one writer: nothing to lock). Upserts
 // (INSERT … ON CONFLICT … DO NOTHING / DO UPDATE SET x = excluded.x) and
 // DELETE … RETURNING are spelled the same in both, and no statement uses
 // a function only one of them has (max(a, b) is written as a condition).
 type Dialect struct {
 	// Numbered parameters ($1, $2, … as PostgreSQL) instead of ?.
 	Numbered bool
+	// RowLocks renders /*FOR KEY SHARE*/ and /*FOR UPDATE*/ as clauses.
+	RowLocks bool
 }
+
+// Row-lock comments (see Dialect).
+const (
+	lockKeyShare = ` /*FOR KEY SHARE*/`
+	lockUpdate   = ` /*FOR UPDATE*/`
+)
 
 // Postgres is PostgreSQL's dialect; SQLite's is the zero Dialect, which
 // takes the statements as written.
-var Postgres = Dialect{Numbered: true}
+var Postgres = Dialect{Numbered: true, RowLocks: true}
 
 // SQL renders a statement written with ? parameters in the dialect (the
 // statements of this package hold no ? inside literals).
 func (d Dialect) SQL(q string) string {
+	if d.RowLocks && strings.Contains(q, "/*FOR ") {
+		q = strings.NewReplacer(lockKeyShare, " FOR KEY SHARE", lockUpdate, " FOR UPDATE").Replace(q)
+	}
 	if !d.Numbered || !strings.Contains(q, "?") {
 		return q
 	}

@@ -114,6 +114,12 @@ func (s *Store) Commit(ctx context.Context, ch *coffer.Change) error {
 	return s.write(ctx, w)
 }
 
+// Ping reports whether the database answers (GET /v1/ready).
+func (s *Store) Ping(ctx context.Context) error {
+	var one int64
+	return s.DB.QueryRow(ctx, `SELECT 1`).Scan(&one)
+}
+
 // AppendAudit implements coffer.Committer.
 func (s *Store) AppendAudit(ctx context.Context, entries ...*coffer.AuditEntry) error {
 	return s.write(ctx, &Write{Audit: entries})

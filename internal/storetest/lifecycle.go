@@ -102,7 +102,7 @@ func testExpiredTokens(t *testing.T, s coffer.Store) {
 		}
 		toks = append(toks, tk)
 	}
-	if err := s.Commit(ctx, &coffer.Change{NewTokens: toks}); err != nil {
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_x")}, NewTokens: toks}); err != nil {
 		t.Fatal(err)
 	}
 	exp := must(s.ExpiredTokens(ctx, base.Add(150*time.Minute), 10))(t)

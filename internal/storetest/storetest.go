@@ -60,6 +60,7 @@ func Run(t *testing.T, open Factory) {
 		{"UpdateChecksCollection", testUpdateCollection},
 		{"AuditHead", testAuditHead},
 		{"PanicFailsTheBatchOnly", testPanic},
+		{"WriteForGoneSubjectRefused", testGoneSubject},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,7 +32,7 @@ func testTokens(t *testing.T, s coffer.Store) {
 		batch = append(batch, tok("tok_"+string(rune('a'+i%26))+time.Duration(i).String(), "cards", "fp"+time.Duration(i).String(), ""))
 	}
 	batch = append(batch, tok("tok_owned", "customers.card_number", "fp-owned", "cus_t"))
-	if err := s.Commit(ctx, &coffer.Change{NewTokens: batch, Audit: []*coffer.AuditEntry{entry("tokenize", "")}}); err != nil {
+	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_t")}, NewTokens: batch, Audit: []*coffer.AuditEntry{entry("tokenize", "")}}); err != nil {
 		t.Fatal(err)
 	}
 	// The same tokenization again (deterministic): kept, no error.
@@ -66,9 +66,6 @@ func testTokens(t *testing.T, s coffer.Store) {
 		t.Errorf("revoked at %v, want %v (Change.At)", got[batch[0].Token].RevokedAt, revoked)
 	}
 	// Erasing the owner deletes its tokens.
-	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{subject("cus_t")}}); err != nil {
-		t.Fatal(err)
-	}
 	if err := s.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_t", LedgerHash: []byte("h-cus_t")}}, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

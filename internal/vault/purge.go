@@ -162,7 +162,8 @@ func (v *Admin) planPurges(ctx context.Context, next *coffer.Schema, purge bool,
 }
 
 // startPurges runs the pending purges in the background (Close waits for
-// the job) unless a job runs already. The job stops between pages when
+// the job) unless a job runs already (here, or on another node: the job
+// takes its lock on a store that nodes share). The job stops between pages when
 // the vault is sealed or closed; Unseal and the next schema change or
 // retention sweep start it again.
 func (v *core) startPurges() {
@@ -178,11 +179,12 @@ func (v *core) startPurges() {
 	v.spawn(func() {
 		defer close(idle)
 		for {
-			err := v.runPurges(context.Background())
+			ran, err := v.asOneNode(context.Background(), jobPurge, func() error { return v.runPurges(context.Background()) })
 			v.purges.mu.Lock()
 			// A purge committed after runPurges read the list starts a
-			// new round; otherwise the job ends.
-			more := err == nil && v.purgesPending(context.Background())
+			// new round; otherwise the job ends. While another node runs
+			// the purges, this one leaves them to it.
+			more := err == nil && ran && v.purgesPending(context.Background())
 			if !more {
 				v.purges.running = false
 				v.purges.mu.Unlock()

@@ -202,6 +202,17 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 			// Another request created one of these subjects first: use its key.
 			continue
 		}
+		if coffer.ErrorCode(err) == coffer.ENOTFOUND && attempt < 3 {
+			// A subject was erased since it was read (perhaps through
+			// another node): the store refused to orphan the record. Forget
+			// its key and read the subjects again: an erased id is refused
+			// by the ledger.
+			for id := range known {
+				u.deks.Remove(id)
+				delete(known, id)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

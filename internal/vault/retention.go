@@ -306,7 +306,8 @@ func (v *Privacy) SweepAs(ctx context.Context, c *Call, dryRun bool) (*SweepRepo
 }
 
 // RunRetention sweeps every interval until ctx ends, logging counts (never
-// values or ids).
+// values or ids). On a store that nodes share, a round runs only on the
+// node that takes the job's lock; the others skip it.
 func (v *Privacy) RunRetention(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -316,7 +317,14 @@ func (v *Privacy) RunRetention(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		rep, err := v.Sweep(ctx, false)
+		var rep *SweepReport
+		ran, err := v.asOneNode(ctx, jobRetention, func() (err error) {
+			rep, err = v.Sweep(ctx, false)
+			return err
+		})
+		if !ran && err == nil {
+			continue // another node sweeps
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				v.log.Error("retention sweep failed", "err", err)

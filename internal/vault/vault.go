@@ -40,7 +40,11 @@ type Vault struct {
 // core is what every use case shares: the store, the clock, the log, the
 // current schema and the unsealed keys.
 type core struct {
-	store  coffer.Store
+	store coffer.Store
+	// raw is the store as given, for the optional capabilities a store
+	// may have (coffer.Pinger, SubjectWatcher, JobLocker): store wraps it
+	// to scrub audit entries and hides them.
+	raw    coffer.Store
 	log    *slog.Logger
 	now    func() time.Time
 	schema atomic.Pointer[loadedSchema]
@@ -89,7 +93,7 @@ type Options struct {
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
 	c := &core{log: o.Logger, now: o.Now}
-	c.store = &scrubStore{Store: o.Store, c: c} // every audit entry is scrubbed (scrub.go)
+	c.store, c.raw = &scrubStore{Store: o.Store, c: c}, o.Store // every audit entry is scrubbed (scrub.go)
 	c.refusals = c.newRefusals()
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -100,6 +104,7 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 	if err := c.loadSchema(ctx, o.Schema, o.SchemaName); err != nil {
 		return nil, err
 	}
+	c.watchSubjects()
 
 	pol := o.Policy
 	if pol.Version == "" {

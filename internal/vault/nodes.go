@@ -1,0 +1,69 @@
+package vault
+
+import (
+	"context"
+
+	"github.com/cofferhq/coffer"
+)
+
+// What a vault does when several nodes share its store (PostgreSQL,
+// SPEC §7): it drops the keys of subjects another node erased, answers
+// the readiness probe from the store, and runs a background job only
+// while it holds the job's lock.
+
+// watchSubjects makes the vault forget what it caches of a subject when
+// the store reports it erased (by any node), and everything when the
+// store may have missed a report.
+func (c *core) watchSubjects() {
+	if w, ok := c.raw.(coffer.SubjectWatcher); ok {
+		w.WatchSubjects(c.forget)
+	}
+}
+
+// forget drops a subject's unwrapped DEK ("" : every DEK).
+func (c *core) forget(subject string) {
+	u := c.keys.Load()
+	if u == nil {
+		return
+	}
+	if subject == "" {
+		u.deks.Clear()
+		return
+	}
+	u.deks.Remove(subject)
+}
+
+// Ready reports whether the vault can answer data calls: unsealed
+// (ESEALED) and its store answering (EUNAVAILABLE when the database
+// cannot be reached).
+func (v *Vault) Ready(ctx context.Context) error {
+	if v.Sealed() {
+		return errSealed
+	}
+	if p, ok := v.core.raw.(coffer.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// Job names: one lock each.
+const (
+	jobRetention = "retention"
+	jobPurge     = "purge"
+)
+
+// asOneNode runs f unless another node runs job now (ran false): a store
+// that nodes share takes the job's lock for the run; one that a single
+// process serves (SQLite) needs none.
+func (c *core) asOneNode(ctx context.Context, job string, f func() error) (ran bool, err error) {
+	l, ok := c.raw.(coffer.JobLocker)
+	if !ok {
+		return true, f()
+	}
+	unlock, mine, err := l.TryLock(ctx, job)
+	if err != nil || !mine {
+		return false, err
+	}
+	defer unlock()
+	return true, f()
+}
