@@ -107,4 +107,3 @@ type loadTx struct{ pgTx }
 func (t loadTx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
 	return t.tx.Query(ctx, sqlstore.Postgres.SQL(q), args...)
 }
-
