@@ -222,5 +222,3 @@ func TestRetireRefusedWhileWrapped(t *testing.T) {
 		}
 	}
 }
-
-
