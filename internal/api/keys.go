@@ -11,7 +11,11 @@ import (
 // (admin).
 
 func (h *Handler) keyStatus(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	st, err := h.admin.KeyStatus(r.Context(), c)
+	wait := r.URL.Query().Get("wait")
+	if wait != "" && wait != "true" && wait != "false" {
+		return coffer.Errorf(coffer.EINVALID, "wait: true or false")
+	}
+	st, err := h.admin.KeyStatus(r.Context(), c, wait == "true")
 	if err != nil {
 		return err
 	}

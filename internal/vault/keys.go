@@ -123,21 +123,26 @@ func (c *core) startRewrapLocked() {
 // WaitRewrap waits for the running background re-wrap, if any, and
 // returns how it ended.
 func (v *Vault) WaitRewrap(ctx context.Context) error {
-	r := &v.core.rotation
+	_, err := v.core.waitRewrap(ctx)
+	return err
+}
+
+func (c *core) waitRewrap(ctx context.Context) (bool, error) {
+	r := &c.rotation
 	r.mu.Lock()
 	done := r.done
 	r.mu.Unlock()
 	if done == nil {
-		return nil
+		return false, nil
 	}
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return ctx.Err()
+		return true, ctx.Err()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.err
+	return true, r.err
 }
 
 var errClosing = errors.New("the vault is closing")

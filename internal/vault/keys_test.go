@@ -70,7 +70,7 @@ func callOn(t *testing.T, v *vault.Vault, role, purpose string) *vault.Call {
 
 func wrappedUnder(t *testing.T, v *vault.Vault, c *vault.Call) map[uint32]map[string]int64 {
 	t.Helper()
-	st, err := v.Admin.KeyStatus(ctx, c)
+	st, err := v.Admin.KeyStatus(ctx, c, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestRetireRefusedWhileWrapped(t *testing.T) {
 		func() error { _, err := v.Admin.RotateKeys(ctx, support); return err },
 		func() error { return v.Admin.RetireKey(ctx, support, 1, true) },
 		func() error { _, err := v.Admin.ExportKey(ctx, support, 1, "age1x"); return err },
-		func() error { _, err := v.Admin.KeyStatus(ctx, support); return err },
+		func() error { _, err := v.Admin.KeyStatus(ctx, support, false); return err },
 	} {
 		if coffer.ErrorCode(call()) != coffer.EFORBIDDEN {
 			t.Errorf("a support key may not manage keys")

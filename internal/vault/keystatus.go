@@ -9,11 +9,17 @@ import (
 )
 
 // KeyStatus lists the KEK versions the server holds or finds in use, with
-// how many keys of each kind each wraps (admin).
-func (v *Admin) KeyStatus(ctx context.Context, c *Call) (*KeyStatus, error) {
+// how many keys of each kind each wraps (admin). With wait, it first waits
+// for a running re-wrap to end (or ctx).
+func (v *Admin) KeyStatus(ctx context.Context, c *Call, wait bool) (*KeyStatus, error) {
 	e := c.entry("keys.status", "")
 	if err := v.requireAdmin(ctx, c, e); err != nil {
 		return nil, err
+	}
+	if wait {
+		if _, err := v.waitRewrap(ctx); err != nil && ctx.Err() != nil {
+			return nil, err
+		}
 	}
 	u, done, err := v.open()
 	if err != nil {
