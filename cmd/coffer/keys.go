@@ -217,7 +217,8 @@ func (c *keysRotateCmd) offlineRotate(env *Env) error {
 
 type keysExportCmd struct {
 	connFlags
-	Version   uint32 `required:"" help:"KEK version to export."`
+	// A positional argument: the global --version flag prints the build.
+	Version   uint32 `arg:"" help:"KEK version to export."`
 	Recipient string `required:"" help:"age X25519 recipient (age1…) to encrypt it to."`
 	Out       string `help:"Write the age file here (mode 0600, never overwritten) instead of standard output." type:"path"`
 }
@@ -256,7 +257,7 @@ func (c *keysExportCmd) Run(env *Env) error {
 
 type keysRetireCmd struct {
 	connFlags
-	Version uint32 `required:"" help:"KEK version to retire."`
+	Version uint32 `arg:"" help:"KEK version to retire."`
 	Force   bool   `help:"Retire a version that was never exported (backups wrapped under it become unreadable)."`
 }
 

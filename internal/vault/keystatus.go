@@ -136,7 +136,7 @@ func (v *Admin) RetireKey(ctx context.Context, c *Call, version uint32, force bo
 			return err
 		}
 		if !exported {
-			return refuse(coffer.Errorf(coffer.ECONFLICT, "KEK version %d was never exported: export it first (coffer keys export --version %d --recipient age1…) so older backups stay restorable, or force", version, version))
+			return refuse(coffer.Errorf(coffer.ECONFLICT, "KEK version %d was never exported: export it first (coffer keys export %d --recipient age1…) so older backups stay restorable, or force", version, version))
 		}
 	}
 	keys, err := v.keySrc.Retire(version)
