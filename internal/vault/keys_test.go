@@ -40,7 +40,7 @@ func (g *rewrapGate) Rewrap(ctx context.Context, rw []coffer.Rewrap, e *coffer.A
 // node opens another vault over the fixture's store and key file, with an
 // empty DEK cache and the file as its key source: another server node, or
 // the same server after a restart.
-func (f *fixture) node(t *testing.T, st coffer.Store) (*vault.Vault, *vault.Call) {
+func (f *fixture) node(t testing.TB, st coffer.Store) (*vault.Vault, *vault.Call) {
 	t.Helper()
 	src := &keyring.File{Path: filepath.Join(f.dir, "keys.json")}
 	keys, err := src.Keys()
@@ -55,7 +55,7 @@ func (f *fixture) node(t *testing.T, st coffer.Store) (*vault.Vault, *vault.Call
 	return v, callOn(t, v, "admin", "account")
 }
 
-func callOn(t *testing.T, v *vault.Vault, role, purpose string) *vault.Call {
+func callOn(t testing.TB, v *vault.Vault, role, purpose string) *vault.Call {
 	t.Helper()
 	_, token, err := v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "node-" + role, Role: role})
 	if err != nil {
