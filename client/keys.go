@@ -46,12 +46,15 @@ func (k Keys) Status(ctx context.Context, wait bool) (*KeyStatus, error) {
 }
 
 // Rotate adds a KEK version and starts the background re-wrap; it returns
-// the new version. Status says when the re-wrap is done.
-func (k Keys) Rotate(ctx context.Context) (uint32, error) {
+// the new version. Status says when the re-wrap is done. With rewrapOnly
+// it adds no version and only restarts the re-wrap (after one was
+// interrupted by a seal or a restart).
+func (k Keys) Rotate(ctx context.Context, rewrapOnly bool) (uint32, error) {
 	var out struct {
 		Version uint32 `json:"version"`
 	}
-	err := k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "rotate"), in: struct{}{}}, &out)
+	err := k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "rotate"),
+		in: map[string]bool{"rewrap_only": rewrapOnly}}, &out)
 	return out.Version, err
 }
 

@@ -166,23 +166,24 @@ func (c *keysStatusCmd) offlineStatus(env *Env) error {
 
 type keysRotateCmd struct {
 	keysTarget
-	RewrapOnly bool `help:"With --offline: do not add a version, re-wrap keys left under older versions."`
+	RewrapOnly bool `help:"Do not add a version: re-wrap keys left under older versions (after a re-wrap was interrupted)."`
 }
 
 func (c *keysRotateCmd) Run(env *Env) error {
 	if c.Offline {
 		return c.offlineRotate(env)
 	}
-	if c.RewrapOnly {
-		return errors.New("--rewrap-only is for --offline: a running server re-wraps in the background after each rotation")
-	}
 	cl, err := c.client(env)
 	if err != nil {
 		return err
 	}
-	v, err := cl.Keys().Rotate(env.Ctx)
+	v, err := cl.Keys().Rotate(env.Ctx, c.RewrapOnly)
 	if err != nil {
 		return err
+	}
+	if c.RewrapOnly {
+		fmt.Fprintf(env.Stdout, "the server re-wraps every key left under a version older than %d in the background (see coffer keys status)\n", v)
+		return nil
 	}
 	fmt.Fprintf(env.Stdout, "KEK version %d is current; the server re-wraps every key in the background (see coffer keys status)\n", v)
 	return nil

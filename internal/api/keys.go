@@ -24,12 +24,19 @@ func (h *Handler) keyStatus(w http.ResponseWriter, r *http.Request, c *vault.Cal
 }
 
 func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
-	if r.ContentLength != 0 { // no options yet: an empty object or no body
-		if err := h.decode(w, r, &struct{}{}); err != nil {
+	var req struct {
+		RewrapOnly bool `json:"rewrap_only"`
+	}
+	if r.ContentLength != 0 {
+		if err := h.decode(w, r, &req); err != nil {
 			return err
 		}
 	}
-	v, err := h.admin.RotateKeys(r.Context(), c)
+	rotate := h.admin.RotateKeys
+	if req.RewrapOnly {
+		rotate = h.admin.Rewrap
+	}
+	v, err := rotate(r.Context(), c)
 	if err != nil {
 		return err
 	}

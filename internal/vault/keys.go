@@ -68,6 +68,17 @@ var errNoKeySource = coffer.Errorf(coffer.EINVALID, "this server's key provider 
 // every key wrapped under an older version (admin). It returns the new
 // version.
 func (v *Admin) RotateKeys(ctx context.Context, c *Call) (uint32, error) {
+	return v.rotate(ctx, c, false)
+}
+
+// Rewrap starts the background re-wrap without adding a version (admin):
+// after a re-wrap was interrupted (a seal, a restart). It returns the
+// current version.
+func (v *Admin) Rewrap(ctx context.Context, c *Call) (uint32, error) {
+	return v.rotate(ctx, c, true)
+}
+
+func (v *Admin) rotate(ctx context.Context, c *Call, rewrapOnly bool) (uint32, error) {
 	e := c.entry("keys.rotate", "")
 	if err := v.requireAdmin(ctx, c, e); err != nil {
 		return 0, err
@@ -82,19 +93,23 @@ func (v *Admin) RotateKeys(ctx context.Context, c *Call) (uint32, error) {
 	defer done()
 	v.rotation.mu.Lock()
 	defer v.rotation.mu.Unlock()
-	keys, err := v.keySrc.NewVersion()
-	if err != nil {
-		return 0, err
+	cur := u.sealer.CurrentVersion()
+	if !rewrapOnly {
+		keys, err := v.keySrc.NewVersion()
+		if err != nil {
+			return 0, err
+		}
+		if err := u.sealer.Install(keys); err != nil {
+			return 0, err
+		}
+		cur = keys.Current
 	}
-	if err := u.sealer.Install(keys); err != nil {
-		return 0, err
-	}
-	e.Outcome, e.Reason = coffer.OutcomeAllowed, fmt.Sprintf("KEK version %d", keys.Current)
+	e.Outcome, e.Reason = coffer.OutcomeAllowed, fmt.Sprintf("KEK version %d (re-wrap only %t)", cur, rewrapOnly)
 	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return 0, err
 	}
 	v.startRewrapLocked()
-	return keys.Current, nil
+	return cur, nil
 }
 
 // startRewrapLocked starts the background re-wrap unless one runs; the

@@ -222,3 +222,51 @@ func TestRetireRefusedWhileWrapped(t *testing.T) {
 		}
 	}
 }
+
+// failFirstRewrap fails the first Rewrap, as a seal or a crash would
+// interrupt the re-wrap.
+type failFirstRewrap struct {
+	coffer.Store
+	failed bool
+}
+
+func (s *failFirstRewrap) Rewrap(ctx context.Context, rw []coffer.Rewrap, e *coffer.AuditEntry) (int, error) {
+	if !s.failed {
+		s.failed = true
+		return 0, coffer.Errorf(coffer.EUNAVAILABLE, "interrupted")
+	}
+	return s.Store.Rewrap(ctx, rw, e)
+}
+
+// An interrupted re-wrap says "failed", keeps everything readable and is
+// finished by a re-wrap without a new version.
+func TestInterruptedRewrapResumes(t *testing.T) {
+	f := newFixture(t)
+	ids := []string{f.create(t, "cus_1", map[string]any{"email": "a@example.com"}).ID, f.create(t, "cus_2", map[string]any{"email": "b@example.com"}).ID}
+	v, admin := f.node(t, &failFirstRewrap{Store: f.store})
+	if _, err := v.Admin.RotateKeys(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.WaitRewrap(ctx); coffer.ErrorCode(err) != coffer.EUNAVAILABLE {
+		t.Fatalf("the interrupted re-wrap: %v", err)
+	}
+	st, err := v.Admin.KeyStatus(ctx, admin, false)
+	if err != nil || st.Rewrap != "failed" {
+		t.Fatalf("status after an interrupted re-wrap: %+v %v", st, err)
+	}
+	for _, id := range ids {
+		if _, err := v.Records.Get(ctx, admin, "customers", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ver, err := v.Admin.Rewrap(ctx, admin)
+	if err != nil || ver != 2 {
+		t.Fatalf("rewrap only = %d, %v; want version 2 kept", ver, err)
+	}
+	if err := v.WaitRewrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w := wrappedUnder(t, v, admin); w[1]["subject_deks"] != 0 || w[2]["subject_deks"] != 2 || len(w) != 2 {
+		t.Fatalf("after the resumed re-wrap: %v", w)
+	}
+}
