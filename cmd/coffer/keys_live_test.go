@@ -68,6 +68,33 @@ func TestLiveKeyRotation(t *testing.T) {
 		t.Fatalf("keys status --wait: %d %s %s", code, out, errs)
 	}
 
+	// Bad input and callers who may not: 4xx, nothing changes.
+	admin.expect(400, "invalid_argument", "POST", "/v1/sys/keys/retire", "", map[string]any{"version": 0})
+	admin.expect(400, "invalid_argument", "POST", "/v1/sys/keys/retire", "", map[string]any{"version": 1, "forse": true})
+	admin.expect(400, "invalid_argument", "POST", "/v1/sys/keys/retire", "", map[string]any{"version": -1})
+	admin.expect(400, "invalid_argument", "POST", "/v1/sys/keys/export", "", map[string]any{"version": 1})
+	admin.expect(400, "invalid_argument", "POST", "/v1/sys/keys/export", "", map[string]any{"version": 1, "recipient": "age1nope"})
+	admin.expect(400, "invalid_argument", "POST", "/v1/sys/keys/rotate", "", map[string]any{"rewrap": true})
+	admin.expect(400, "invalid_argument", "GET", "/v1/sys/keys?wait=soon", "", nil)
+	admin.expect(404, "not_found", "POST", "/v1/sys/keys/export", "", map[string]any{"version": 9, "recipient": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"})
+	admin.expect(409, "conflict", "POST", "/v1/sys/keys/retire", "", map[string]any{"version": 2, "force": true})
+	for _, call := range [][2]string{{"GET", "/v1/sys/keys"}, {"POST", "/v1/sys/keys/rotate"}, {"POST", "/v1/sys/keys/retire"}, {"POST", "/v1/sys/keys/export"}} {
+		var body any
+		if call[0] == "POST" {
+			body = map[string]any{"version": 1, "force": true}
+			if strings.HasSuffix(call[1], "export") {
+				body = map[string]any{"version": 1, "recipient": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"}
+			}
+			if strings.HasSuffix(call[1], "rotate") {
+				body = map[string]any{}
+			}
+		}
+		billing.expect(403, "forbidden", call[0], call[1], "", body)
+	}
+	if _, out, _ = run(t, env, "", "keys", "status"); !strings.Contains(out, "version 1:") || strings.Contains(out, "version 3") || strings.Contains(out, "exported") {
+		t.Fatalf("refused calls changed the keys: %s", out)
+	}
+
 	// Retire: refused until exported.
 	if code, _, errs = run(t, env, "", "keys", "retire", "1"); code == 0 || !strings.Contains(errs, "never exported") {
 		t.Fatalf("retire before export: %d %s", code, errs)
