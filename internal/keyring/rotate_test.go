@@ -83,6 +83,14 @@ func TestFileRotateExportRetire(t *testing.T) {
 			if next, err := f.NewVersion(); err != nil || next.Current != 4 || next.KEKs[1].Len() != 0 {
 				t.Fatalf("rotate after a retirement: %v", err)
 			}
+			for _, v := range []uint32{2, 3} {
+				if _, err := f.Retire(v); err != nil {
+					t.Fatalf("retire %d: %v", v, err)
+				}
+			}
+			if _, err := f.Retire(4); coffer.ErrorCode(err) != coffer.ECONFLICT {
+				t.Errorf("retire the only, current version: %v", err)
+			}
 		})
 	}
 }
