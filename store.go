@@ -74,9 +74,11 @@ type Purge struct {
 	CreatedAt  time.Time
 }
 
-// Rewrap is one subject's DEK wrapped anew under another KEK version.
+// Rewrap is one subject's DEK (or, when Namespace is set, one token
+// namespace's key) wrapped anew under another KEK version.
 type Rewrap struct {
 	Subject    string
+	Namespace  string // a token-namespace key instead of a subject's DEK
 	OldVersion uint32
 	WrappedDEK []byte
 	KEKVersion uint32
@@ -166,6 +168,12 @@ type SubjectStore interface {
 	Rewrap(ctx context.Context, rewraps []Rewrap, audit *AuditEntry) (int, error)
 	// KEKVersions counts subjects per KEK version.
 	KEKVersions(ctx context.Context) (map[uint32]int64, error)
+	// TokenKeysBelow returns up to limit token-namespace keys wrapped under
+	// a KEK version lower than version, in namespace order after afterNS
+	// (Rewrap with Namespace set replaces them).
+	TokenKeysBelow(ctx context.Context, version uint32, afterNS string, limit int) ([]*TokenKey, error)
+	// TokenKEKVersions counts token-namespace keys per KEK version.
+	TokenKEKVersions(ctx context.Context) (map[uint32]int64, error)
 }
 
 // PrivacyReader reads consent histories, the erasure ledger and

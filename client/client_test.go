@@ -138,7 +138,7 @@ func TestFingerprintPin(t *testing.T) {
 // resources are the per-resource types a Client hands out.
 func resources(c *Client) []any {
 	return []any{c.Records(), c.Tokens(), c.FPE(), c.Subjects(), c.Retention(), c.Requests(), c.APIKeys(),
-		c.Operators(), c.Auth(), c.Audit(), c.Schema(), c.System(), c.Backups()}
+		c.Operators(), c.Auth(), c.Audit(), c.Schema(), c.System(), c.Backups(), c.Keys()}
 }
 
 func TestResourcesAreSmall(t *testing.T) {

@@ -1,19 +1,28 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 
+	"github.com/cofferhq/coffer/client"
 	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/datadir"
 	"github.com/cofferhq/coffer/internal/keyring"
 )
 
+// The keys verbs talk to the running server (COFFER_ADDR, COFFER_TOKEN)
+// unless --offline: then they open a stopped data directory themselves,
+// and refuse one a server holds.
 type keysCmd struct {
 	Init   keysInitCmd   `cmd:"" help:"Create a key file (0600) for a production server."`
-	Status keysStatusCmd `cmd:"" help:"Show KEK versions and how many subject keys each wraps."`
-	Rotate keysRotateCmd `cmd:"" help:"Add a KEK version and re-wrap every subject key under it."`
+	Status keysStatusCmd `cmd:"" help:"Show KEK versions and how many keys of each kind each wraps."`
+	Rotate keysRotateCmd `cmd:"" help:"Add a KEK version; the server re-wraps every key under it in the background."`
+	Export keysExportCmd `cmd:"" help:"Write a KEK version encrypted to an age recipient (before retiring it)."`
+	Retire keysRetireCmd `cmd:"" help:"Remove a KEK version nothing is wrapped under any more."`
 }
 
 type keysInitCmd struct {
@@ -41,18 +50,91 @@ func (f storeFlags) load() (config.Config, error) {
 	return (&serveCmd{Dev: true, Data: f.Data}).config()
 }
 
-type keysStatusCmd struct{ storeFlags }
+// keysTarget is the server (default) or, with --offline, a stopped data
+// directory.
+type keysTarget struct {
+	connFlags
+	Offline bool `help:"Act on a stopped server's data directory (--config or --data) instead of the running server."`
+	storeFlags
+}
+
+func (k *keysTarget) client(env *Env) (*client.Client, error) {
+	cfg, err := k.config(env)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg)
+}
+
+// offline loads the configuration and takes the data directory's lock,
+// refusing when a server holds it: rotating underneath a live server would
+// leave it unable to read what the rotation wrapped.
+func (k *keysTarget) offline() (config.Config, func(), error) {
+	cfg, err := k.load()
+	if err != nil {
+		return cfg, nil, err
+	}
+	lock, err := datadir.Acquire(cfg.Data, "")
+	if err != nil {
+		var he *datadir.HeldError
+		if errors.As(err, &he) {
+			return cfg, nil, fmt.Errorf("%w: drop --offline to rotate through the running server (COFFER_ADDR, COFFER_TOKEN)", err)
+		}
+		return cfg, nil, err
+	}
+	return cfg, func() { lock.Release() }, nil
+}
+
+type keysStatusCmd struct {
+	keysTarget
+	Wait bool `help:"Wait until the server's background re-wrap has ended."`
+}
 
 func (c *keysStatusCmd) Run(env *Env) error {
-	cfg, err := c.load()
+	if c.Offline {
+		return c.offlineStatus(env)
+	}
+	cl, err := c.client(env)
 	if err != nil {
 		return err
 	}
+	st, err := cl.Keys().Status(env.Ctx, c.Wait)
+	if err != nil {
+		return err
+	}
+	for _, v := range st.Versions {
+		var marks []string
+		if v.Current {
+			marks = append(marks, "current")
+		}
+		if v.Exported {
+			marks = append(marks, "exported")
+		}
+		if !v.Held {
+			marks = append(marks, "NOT HELD BY THE SERVER (unreadable)")
+		}
+		mark := ""
+		if len(marks) > 0 {
+			mark = " (" + strings.Join(marks, ", ") + ")"
+		}
+		fmt.Fprintf(env.Stdout, "version %d%s: %d subject keys, %d token keys\n", v.Version, mark, v.Wrapped["subject_deks"], v.Wrapped["token_keys"])
+	}
+	fmt.Fprintf(env.Stdout, "re-wrap: %s (%d keys re-wrapped)\n", st.Rewrap, st.Rewrapped)
+	return nil
+}
+
+func (c *keysStatusCmd) offlineStatus(env *Env) error {
+	cfg, release, err := c.offline()
+	if err != nil {
+		return err
+	}
+	defer release()
 	o, err := openVault(env.Ctx, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}
 	defer o.store.Close()
+	defer o.vault.Close()
 	keys, err := (&keyring.File{Path: cfg.Keys.File}).Keys()
 	if err != nil {
 		return err
@@ -83,20 +165,36 @@ func (c *keysStatusCmd) Run(env *Env) error {
 }
 
 type keysRotateCmd struct {
-	storeFlags
-	RewrapOnly bool `help:"Do not add a version: re-wrap keys left under older versions (run after servers restarted)."`
+	keysTarget
+	RewrapOnly bool `help:"Do not add a version: re-wrap keys left under older versions (after a re-wrap was interrupted)."`
 }
 
 func (c *keysRotateCmd) Run(env *Env) error {
-	cfg, err := c.load()
+	if c.Offline {
+		return c.offlineRotate(env)
+	}
+	cl, err := c.client(env)
 	if err != nil {
 		return err
 	}
-	lock, err := lockData(cfg, "keys rotate", "stop it first (a running server keeps the KEK versions it loaded), rotate, then start it again")
+	v, err := cl.Keys().Rotate(env.Ctx, c.RewrapOnly)
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
+	if c.RewrapOnly {
+		fmt.Fprintf(env.Stdout, "the server re-wraps every key left under a version older than %d in the background (see coffer keys status)\n", v)
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "KEK version %d is current; the server re-wraps every key in the background (see coffer keys status)\n", v)
+	return nil
+}
+
+func (c *keysRotateCmd) offlineRotate(env *Env) error {
+	cfg, release, err := c.offline()
+	if err != nil {
+		return err
+	}
+	defer release()
 	if !c.RewrapOnly {
 		v, err := keyring.AddVersion(cfg.Keys.File)
 		if err != nil {
@@ -109,15 +207,73 @@ func (c *keysRotateCmd) Run(env *Env) error {
 		return err
 	}
 	defer o.store.Close()
+	defer o.vault.Close()
 	n, err := o.vault.RewrapAll(env.Ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "re-wrapped %d subject keys\n", n)
-	if !c.RewrapOnly {
-		fmt.Fprintln(env.Stdout, strings.TrimSpace(`
-restart the servers so that new subject keys use the new version, then run
-"coffer keys rotate --rewrap-only" to re-wrap any created in between`))
+	fmt.Fprintf(env.Stdout, "re-wrapped %d subject and token-namespace keys\n", n)
+	return nil
+}
+
+type keysExportCmd struct {
+	connFlags
+	// A positional argument: the global --version flag prints the build.
+	Version   uint32 `arg:"" help:"KEK version to export."`
+	Recipient string `required:"" help:"age X25519 recipient (age1…) to encrypt it to."`
+	Out       string `help:"Write the age file here (mode 0600, never overwritten) instead of standard output." type:"path"`
+}
+
+func (c *keysExportCmd) Run(env *Env) error {
+	cfg, err := c.config(env)
+	if err != nil {
+		return err
 	}
+	cl, err := client.New(cfg)
+	if err != nil {
+		return err
+	}
+	out, err := cl.Keys().Export(env.Ctx, c.Version, c.Recipient)
+	if err != nil {
+		return err
+	}
+	if c.Out == "" {
+		_, err = env.Stdout.Write(out)
+		return err
+	}
+	f, err := os.OpenFile(c.Out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(out); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "wrote KEK version %d, encrypted to %s, to %s\n", c.Version, c.Recipient, c.Out)
+	return nil
+}
+
+type keysRetireCmd struct {
+	connFlags
+	Version uint32 `arg:"" help:"KEK version to retire."`
+	Force   bool   `help:"Retire a version that was never exported (backups wrapped under it become unreadable)."`
+}
+
+func (c *keysRetireCmd) Run(env *Env) error {
+	cfg, err := c.config(env)
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := cl.Keys().Retire(env.Ctx, c.Version, c.Force); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "retired KEK version %d\n", c.Version)
 	return nil
 }

@@ -25,15 +25,15 @@ func TestKeyRotation(t *testing.T) {
 	}
 	stop()
 
-	code, out, errs := run(t, nil, "", "keys", "status", "--data", data)
+	code, out, errs := run(t, nil, "", "keys", "status", "--offline", "--data", data)
 	if code != 0 || !strings.Contains(out, "version 1 (current): 3 subject keys") {
 		t.Fatalf("status before: %d %s %s", code, out, errs)
 	}
-	code, out, errs = run(t, nil, "", "keys", "rotate", "--data", data)
-	if code != 0 || !strings.Contains(out, "re-wrapped 3 subject keys") || !strings.Contains(errs, "added KEK version 2") {
+	code, out, errs = run(t, nil, "", "keys", "rotate", "--offline", "--data", data)
+	if code != 0 || !strings.Contains(out, "re-wrapped 3 subject and token-namespace keys") || !strings.Contains(errs, "added KEK version 2") {
 		t.Fatalf("rotate: %d %s %s", code, out, errs)
 	}
-	code, out, _ = run(t, nil, "", "keys", "status", "--data", data)
+	code, out, _ = run(t, nil, "", "keys", "status", "--offline", "--data", data)
 	if code != 0 || !strings.Contains(out, "version 1: 0 subject keys") || !strings.Contains(out, "version 2 (current): 3 subject keys") {
 		t.Fatalf("status after: %s", out)
 	}
@@ -50,10 +50,10 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal(raw)
 	}
 	stop()
-	if _, out, _ = run(t, nil, "", "keys", "status", "--data", data); !strings.Contains(out, "version 2 (current): 4 subject keys") {
+	if _, out, _ = run(t, nil, "", "keys", "status", "--offline", "--data", data); !strings.Contains(out, "version 2 (current): 4 subject keys") {
 		t.Fatalf("a new subject did not use the new version: %s", out)
 	}
-	if code, out, errs = run(t, nil, "", "keys", "rotate", "--rewrap-only", "--data", data); code != 0 || !strings.Contains(out, "re-wrapped 0 subject keys") {
+	if code, out, errs = run(t, nil, "", "keys", "rotate", "--offline", "--rewrap-only", "--data", data); code != 0 || !strings.Contains(out, "re-wrapped 0 subject") {
 		t.Fatalf("rewrap-only: %d %s %s", code, out, errs)
 	}
 	if code, out, errs = run(t, nil, "", "audit", "verify", "--data", data); code != 0 {

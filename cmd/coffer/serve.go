@@ -283,6 +283,7 @@ func openVaultKeys(ctx context.Context, cfg config.Config, keys *coffer.RootKeys
 		schemaName = cfg.Schema
 	}
 	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log,
+		KeySource: &keyring.File{Path: cfg.Keys.File}, // rotation while serving (keys.go)
 		RateLimit: vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 		WebAuthn:  vault.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, Origins: cfg.WebAuthn.Origins},
 		Privacy: vault.PrivacyOptions{Location: cfg.Privacy.Location(), ExternalSystems: cfg.Privacy.ExternalSystems,

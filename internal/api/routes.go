@@ -46,6 +46,12 @@ var routes = []route{
 	{"GET", "/metrics", authed, false, "getMetrics", "Prometheus metrics, labelled by route pattern and status code only (a role with the metrics grant)", (*Handler).metricsPage},
 	{"GET", "/privacy", public, false, "getPrivacyNotice", "The public privacy notice (HTML)", (*Handler).privacyNotice},
 
+	// Keys (keys.go)
+	{"GET", "/v1/sys/keys", authed, false, "getKeyStatus", "KEK versions and the keys each wraps (admin)", (*Handler).keyStatus},
+	{"POST", "/v1/sys/keys/rotate", authed, false, "rotateKeys", "Add a KEK version and re-wrap every key in the background (admin)", (*Handler).rotateKeys},
+	{"POST", "/v1/sys/keys/export", authed, false, "exportKey", "A KEK version encrypted to an age recipient (admin)", (*Handler).exportKey},
+	{"POST", "/v1/sys/keys/retire", authed, false, "retireKey", "Remove a KEK version nothing is wrapped under (admin)", (*Handler).retireKey},
+
 	// Schema (schema.go)
 	{"GET", "/v1/schema", authed, false, "getSchema", "The schema document (admin)", (*Handler).getSchema},
 	{"PUT", "/v1/schema", authed, false, "replaceSchema", "Replace the schema (admin)", (*Handler).putSchema},

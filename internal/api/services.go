@@ -66,5 +66,10 @@ type (
 		Audit(ctx context.Context, c *vault.Call, f coffer.AuditFilter) ([]*coffer.AuditEntry, error)
 		VerifyAudit(ctx context.Context, c *vault.Call, pub ed25519.PublicKey) (int64, error)
 		AuthorizeMetrics(ctx context.Context, c *vault.Call) error
+		KeyStatus(ctx context.Context, c *vault.Call, wait bool) (*vault.KeyStatus, error)
+		RotateKeys(ctx context.Context, c *vault.Call) (uint32, error)
+		Rewrap(ctx context.Context, c *vault.Call) (uint32, error)
+		RetireKey(ctx context.Context, c *vault.Call, version uint32, force bool) error
+		ExportKey(ctx context.Context, c *vault.Call, version uint32, recipient string) ([]byte, error)
 	}
 )

@@ -79,6 +79,12 @@ type fileDoc struct {
 	KEKs    map[string]string `json:"keks,omitempty"`  // v1
 	Index   string            `json:"index,omitempty"` // v1
 	Root    string            `json:"root,omitempty"`  // v2
+	// Min is min_decryption_version: versions below it were retired and
+	// are never derived again (v2) or were deleted (v1).
+	Min uint32 `json:"min_decryption_version,omitempty"`
+	// Exported lists the versions written out with ExportKEK, which
+	// retirement requires unless forced.
+	Exported []uint32 `json:"exported,omitempty"`
 }
 
 func randomKey() string {
@@ -160,9 +166,21 @@ func material(path string, doc *fileDoc) (*Keys, error) {
 	if doc.Current == 0 || doc.Current > 1<<16 {
 		return nil, bad("the current KEK version is between 1 and 65536")
 	}
+	if doc.Min > doc.Current {
+		return nil, bad("min_decryption_version is above the current version")
+	}
 	r, _ := RootFromBytes(b)
 	defer r.Destroy()
-	return Derive(r, doc.Current)
+	k, err := Derive(r, doc.Current)
+	if err != nil {
+		return nil, err
+	}
+	for v := range k.Root.KEKs {
+		if v < doc.Min {
+			delete(k.Root.KEKs, v)
+		}
+	}
+	return k, nil
 }
 
 func (f *File) read() (*fileDoc, error) {

@@ -7,11 +7,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"hash"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cofferhq/coffer"
 )
@@ -29,18 +31,19 @@ var errOpen = &coffer.Error{Code: coffer.EINTERNAL, Message: "ciphertext failed 
 // Sealer holds the unwrapped KEKs and the index root key. It is safe for
 // concurrent use.
 type Sealer struct {
-	current uint32
-	keks    map[uint32]cipher.AEAD
+	kek     atomic.Pointer[kekSet] // replaced whole by Install (rotation, retirement)
 	index   []byte
 	idxKeys sync.Map // collection|field → *indexKey
 }
 
-// New builds a Sealer from root keys.
-func New(keys *coffer.RootKeys) (*Sealer, error) {
-	if keys == nil || keys.IndexKey.Len() != keySize {
-		return nil, errors.New("seal: the index root key must be 32 bytes")
-	}
-	s := &Sealer{current: keys.Current, keks: map[uint32]cipher.AEAD{}, index: keys.IndexKey.Bytes()}
+// kekSet is the KEK versions a Sealer knows and the current one.
+type kekSet struct {
+	current uint32
+	keks    map[uint32]cipher.AEAD
+}
+
+func newKEKSet(keys *coffer.RootKeys) (*kekSet, error) {
+	ks := &kekSet{current: keys.Current, keks: map[uint32]cipher.AEAD{}}
 	for v, k := range keys.KEKs {
 		if k.Len() != keySize {
 			return nil, errors.New("seal: KEK version " + strconv.Itoa(int(v)) + " is not 32 bytes")
@@ -51,12 +54,58 @@ func New(keys *coffer.RootKeys) (*Sealer, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.keks[v] = aead
+		ks.keks[v] = aead
 	}
-	if s.keks[s.current] == nil {
+	if ks.keks[ks.current] == nil {
 		return nil, errors.New("seal: the current KEK version is missing")
 	}
+	return ks, nil
+}
+
+// New builds a Sealer from root keys.
+func New(keys *coffer.RootKeys) (*Sealer, error) {
+	if keys == nil || keys.IndexKey.Len() != keySize {
+		return nil, errors.New("seal: the index root key must be 32 bytes")
+	}
+	ks, err := newKEKSet(keys)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sealer{index: keys.IndexKey.Bytes()}
+	s.kek.Store(ks)
 	return s, nil
+}
+
+// Install replaces the KEK versions of a live sealer (a rotation added
+// one, a retirement removed one) without touching the derived-key root:
+// keys must carry the same index root key. Calls in flight keep the set
+// they started with; a DEK wrapped under a version both sets hold opens
+// under either.
+func (s *Sealer) Install(keys *coffer.RootKeys) error {
+	if keys == nil || keys.IndexKey.Len() != keySize {
+		return errors.New("seal: the index root key must be 32 bytes")
+	}
+	idx := keys.IndexKey.Bytes()
+	defer clear(idx)
+	if subtle.ConstantTimeCompare(idx, s.index) != 1 {
+		return errors.New("seal: the new keys have another derived-key root")
+	}
+	ks, err := newKEKSet(keys)
+	if err != nil {
+		return err
+	}
+	s.kek.Store(ks)
+	return nil
+}
+
+// Versions returns the KEK versions the sealer holds, unordered.
+func (s *Sealer) Versions() []uint32 {
+	ks := s.kek.Load()
+	out := make([]uint32, 0, len(ks.keks))
+	for v := range ks.keks {
+		out = append(out, v)
+	}
+	return out
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -78,7 +127,7 @@ func (s *Sealer) Wipe() {
 		return true
 	})
 	s.idxKeys.Clear()
-	clear(s.keks)
+	s.kek.Store(&kekSet{keks: map[uint32]cipher.AEAD{}})
 }
 
 // String keeps key material out of logs.
@@ -88,7 +137,7 @@ func (s *Sealer) String() string { return "seal.Sealer{[REDACTED]}" }
 func (s *Sealer) GoString() string { return s.String() }
 
 // CurrentVersion is the KEK version new DEKs are wrapped under.
-func (s *Sealer) CurrentVersion() uint32 { return s.current }
+func (s *Sealer) CurrentVersion() uint32 { return s.kek.Load().current }
 
 func dekAAD(subject string, version uint32) []byte {
 	b := make([]byte, 0, 32+len(subject))
@@ -108,17 +157,21 @@ func (s *Sealer) NewDEK(subject string) (dek *DEK, wrapped []byte, version uint3
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	return dek, s.wrap(subject, key), s.current, nil
+	wrapped, version = s.wrap(subject, key)
+	return dek, wrapped, version, nil
 }
 
-func (s *Sealer) wrap(subject string, key []byte) []byte {
+// wrap seals key under the current KEK and returns that version: the
+// version is read once, so the AAD and the stored version always agree.
+func (s *Sealer) wrap(subject string, key []byte) ([]byte, uint32) {
+	ks := s.kek.Load()
 	nonce := make([]byte, nonceSize, nonceSize+keySize+16)
 	rand.Read(nonce)
-	return s.keks[s.current].Seal(nonce, nonce, key, dekAAD(subject, s.current))
+	return ks.keks[ks.current].Seal(nonce, nonce, key, dekAAD(subject, ks.current)), ks.current
 }
 
 func (s *Sealer) unwrap(subject string, wrapped []byte, version uint32) ([]byte, error) {
-	kek := s.keks[version]
+	kek := s.kek.Load().keks[version]
 	if kek == nil {
 		return nil, &coffer.Error{Code: coffer.EINTERNAL, Message: "unknown KEK version " + strconv.Itoa(int(version))}
 	}
@@ -150,7 +203,8 @@ func (s *Sealer) Rewrap(subject string, wrapped []byte, version uint32) ([]byte,
 		return nil, 0, err
 	}
 	defer clear(key)
-	return s.wrap(subject, key), s.current, nil
+	w, v := s.wrap(subject, key)
+	return w, v, nil
 }
 
 // DEK is one subject's data key. It is safe for concurrent use.

@@ -195,8 +195,11 @@ func (s *Store) Rewrap(ctx context.Context, rewraps []coffer.Rewrap, e *coffer.A
 	err := s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
 		n = 0
 		for _, r := range rewraps {
-			c, err := tx.Exec(ctx, `UPDATE subjects SET dek = ?, kek_version = ? WHERE id = ? AND kek_version = ?`,
-				r.WrappedDEK, int64(r.KEKVersion), r.Subject, int64(r.OldVersion))
+			q, id := `UPDATE subjects SET dek = ?, kek_version = ? WHERE id = ? AND kek_version = ?`, r.Subject
+			if r.Namespace != "" {
+				q, id = `UPDATE token_keys SET dek = ?, kek_version = ? WHERE namespace = ? AND kek_version = ?`, r.Namespace
+			}
+			c, err := tx.Exec(ctx, q, r.WrappedDEK, int64(r.KEKVersion), id, int64(r.OldVersion))
 			if err != nil {
 				return err
 			}
@@ -209,9 +212,23 @@ func (s *Store) Rewrap(ctx context.Context, rewraps []coffer.Rewrap, e *coffer.A
 
 // KEKVersions implements coffer.SubjectStore.
 func (s *Store) KEKVersions(ctx context.Context) (map[uint32]int64, error) {
+	return s.countVersions(ctx, `SELECT kek_version, count(*) FROM subjects GROUP BY kek_version`)
+}
+
+// TokenKEKVersions implements coffer.SubjectStore.
+func (s *Store) TokenKEKVersions(ctx context.Context) (map[uint32]int64, error) {
+	return s.countVersions(ctx, `SELECT kek_version, count(*) FROM token_keys GROUP BY kek_version`)
+}
+
+// TokenKeysBelow implements coffer.SubjectStore.
+func (s *Store) TokenKeysBelow(ctx context.Context, version uint32, afterNS string, limit int) ([]*coffer.TokenKey, error) {
+	return collect(ctx, s.DB, scanTokenKey, `SELECT namespace, dek, kek_version, created_at FROM token_keys
+		WHERE kek_version < ? AND namespace > ? ORDER BY namespace LIMIT ?`, int64(version), afterNS, limit)
+}
+
+func (s *Store) countVersions(ctx context.Context, query string) (map[uint32]int64, error) {
 	type count struct{ version, n int64 }
-	cs, err := collect(ctx, s.DB, func(r Row) (c count, err error) { return c, r.Scan(&c.version, &c.n) },
-		`SELECT kek_version, count(*) FROM subjects GROUP BY kek_version`)
+	cs, err := collect(ctx, s.DB, func(r Row) (c count, err error) { return c, r.Scan(&c.version, &c.n) }, query)
 	if err != nil {
 		return nil, err
 	}

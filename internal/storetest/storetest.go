@@ -401,6 +401,37 @@ func testRewrap(t *testing.T, s coffer.Store) {
 	if e := lastAudit(t, s); e.Action != "keys.rewrap" {
 		t.Errorf("rewrap not audited: %+v", e)
 	}
+
+	// Token-namespace keys: listed below a version, counted, re-wrapped.
+	now := time.Now().UTC()
+	if err := s.Commit(ctx, &coffer.Change{NewTokenKeys: []*coffer.TokenKey{
+		{Namespace: "cards", WrappedKey: []byte("tk-cards"), KEKVersion: 1, CreatedAt: now},
+		{Namespace: "default", WrappedKey: []byte("tk-default"), KEKVersion: 2, CreatedAt: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	if tc, err := s.TokenKEKVersions(ctx); err != nil || tc[1] != 1 || tc[2] != 1 || len(tc) != 2 {
+		t.Fatalf("TokenKEKVersions = %v, %v", tc, err)
+	}
+	if tk := must(s.TokenKeysBelow(ctx, 2, "", 10))(t); len(tk) != 1 || tk[0].Namespace != "cards" || string(tk[0].WrappedKey) != "tk-cards" {
+		t.Fatalf("TokenKeysBelow = %v", tk)
+	}
+	if tk := must(s.TokenKeysBelow(ctx, 2, "cards", 10))(t); len(tk) != 0 {
+		t.Fatalf("TokenKeysBelow after cards = %v", tk)
+	}
+	n, err = s.Rewrap(ctx, []coffer.Rewrap{{Namespace: "cards", OldVersion: 1, WrappedDEK: []byte("tk-new"), KEKVersion: 2},
+		{Namespace: "default", OldVersion: 1, WrappedDEK: []byte("stale"), KEKVersion: 3}}, entry("keys.rewrap", ""))
+	if err != nil || n != 1 {
+		t.Fatalf("token key Rewrap = %d, %v; want 1", n, err)
+	}
+	if k := must(s.TokenKey(ctx, "cards"))(t); string(k.WrappedKey) != "tk-new" || k.KEKVersion != 2 {
+		t.Errorf("cards key = %+v", k)
+	}
+	if k := must(s.TokenKey(ctx, "default"))(t); string(k.WrappedKey) != "tk-default" {
+		t.Error("a stale token key rewrap replaced a key")
+	}
+	if sub := must(s.Subject(ctx, "cus_2"))(t); string(sub.WrappedDEK) != "wrapped-cus_2" {
+		t.Error("a token key rewrap touched a subject")
+	}
 }
 
 // must fails the test when err is set and returns v, so that no read's

@@ -334,7 +334,7 @@ func (v *core) openDEK(u *unsealed, sub *coffer.Subject) (*seal.DEK, error) {
 	if d := u.deks.Get(sub.ID); d != nil {
 		return d, nil
 	}
-	d, err := u.sealer.OpenDEK(sub.ID, sub.WrappedDEK, sub.KEKVersion)
+	d, err := v.openWrapped(u, sub.ID, sub.WrappedDEK, sub.KEKVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func (v *core) tokenKey(ctx context.Context, u *unsealed, ns string) (*seal.DEK,
 	if err != nil {
 		return nil, err
 	}
-	d, err := u.sealer.OpenDEK("ns:"+ns, k.WrappedKey, k.KEKVersion)
+	d, err := v.openWrapped(u, "ns:"+ns, k.WrappedKey, k.KEKVersion)
 	if err != nil {
 		return nil, err
 	}

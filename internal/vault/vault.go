@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -58,6 +57,9 @@ type core struct {
 	closed bool
 
 	purges purger // the job deleting what schema changes dropped
+
+	keySrc   KeySource // nil: keys cannot be rotated on this vault
+	rotation rotation  // the background re-wrap (keys.go)
 }
 
 type loadedSchema struct {
@@ -87,12 +89,15 @@ type Options struct {
 	WebAuthn WebAuthnConfig
 	// Privacy configures data-subject requests.
 	Privacy PrivacyOptions
+	// KeySource persists KEK rotations and retirements (nil: the keys API
+	// answers that this server cannot rotate).
+	KeySource KeySource
 }
 
 // New returns a vault over a store. The schema stored in the database wins
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
-	c := &core{log: o.Logger, now: o.Now}
+	c := &core{log: o.Logger, now: o.Now, keySrc: o.KeySource}
 	c.store, c.raw = &scrubStore{Store: o.Store, c: c}, o.Store // every audit entry is scrubbed (scrub.go)
 	c.refusals = c.newRefusals()
 	if c.log == nil {
@@ -252,51 +257,11 @@ func (c *core) open() (*unsealed, func(), error) {
 	return u, u.release, nil
 }
 
-// RewrapAll re-wraps every subject DEK that is not under the current KEK
-// version (key rotation: field values are not re-encrypted) and returns
-// how many it re-wrapped. Each batch of 1,000 is one audited transaction.
-func (v *Vault) RewrapAll(ctx context.Context) (int, error) {
-	total, after := 0, ""
-	for {
-		n, last, err := v.rewrapBatch(ctx, after)
-		total += n
-		if err != nil || last == "" {
-			return total, err
-		}
-		after = last
-	}
-}
-
-// rewrapBatch re-wraps one batch after the subject id after; last is the
-// batch's last subject ("" when there was none). It holds the keys for
-// one batch only, so that sealing does not wait for a whole rotation.
-func (v *Vault) rewrapBatch(ctx context.Context, after string) (n int, last string, err error) {
-	u, done, err := v.core.open()
-	if err != nil {
-		return 0, "", err
-	}
-	defer done()
-	cur := u.sealer.CurrentVersion()
-	subs, err := v.core.store.SubjectsBelow(ctx, cur, after, 1000)
-	if err != nil || len(subs) == 0 {
-		return 0, "", err
-	}
-	rw := make([]coffer.Rewrap, 0, len(subs))
-	for _, s := range subs {
-		w, ver, err := u.sealer.Rewrap(s.ID, s.WrappedDEK, s.KEKVersion)
-		if err != nil {
-			return 0, "", fmt.Errorf("subject %s: %w", s.ID, err)
-		}
-		rw = append(rw, coffer.Rewrap{Subject: s.ID, OldVersion: s.KEKVersion, WrappedDEK: w, KEKVersion: ver})
-	}
-	e := &coffer.AuditEntry{Actor: "system", Action: "keys.rewrap", Outcome: coffer.OutcomeAllowed,
-		Reason: fmt.Sprintf("%d subject keys to KEK version %d", len(rw), cur)}
-	n, err = v.core.store.Rewrap(ctx, rw, e)
-	if err != nil {
-		return 0, "", err
-	}
-	return n, subs[len(subs)-1].ID, nil
-}
+// RewrapAll re-wraps every subject DEK and token-namespace key that is
+// not under the current KEK version (key rotation: field values are not
+// re-encrypted) and returns how many it re-wrapped. Each batch of 1,000 is
+// one audited transaction.
+func (v *Vault) RewrapAll(ctx context.Context) (int, error) { return v.core.rewrapAll(ctx) }
 
 // KEKVersions counts subjects per KEK version.
 func (v *Vault) KEKVersions(ctx context.Context) (map[uint32]int64, error) {

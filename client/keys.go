@@ -1,0 +1,77 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// Keys are the key-rotation calls (/v1/sys/keys; admin).
+type Keys struct{ c *Client }
+
+// Keys returns the key-rotation calls.
+func (c *Client) Keys() Keys { return Keys{c} }
+
+// KeyVersion is one KEK version: whether it is current, held by the
+// server and exported, and how many keys of each kind ("subject_deks",
+// "token_keys") it wraps.
+type KeyVersion struct {
+	Version  uint32           `json:"version"`
+	Current  bool             `json:"current"`
+	Held     bool             `json:"held"`
+	Exported bool             `json:"exported"`
+	Wrapped  map[string]int64 `json:"wrapped"`
+}
+
+// KeyStatus is the server's KEK versions and the state of its background
+// re-wrap ("idle", "running", "done", "failed").
+type KeyStatus struct {
+	Versions  []KeyVersion `json:"versions"`
+	Rewrap    string       `json:"rewrap"`
+	Rewrapped int          `json:"rewrapped"`
+}
+
+// Status returns the KEK versions and what each wraps; with wait, after
+// the running re-wrap ended (or ctx did).
+func (k Keys) Status(ctx context.Context, wait bool) (*KeyStatus, error) {
+	var out KeyStatus
+	var q url.Values
+	if wait {
+		q = url.Values{"wait": {"true"}}
+	}
+	if err := k.c.do(ctx, request{method: http.MethodGet, path: path("sys", "keys"), query: q}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Rotate adds a KEK version and starts the background re-wrap; it returns
+// the new version. Status says when the re-wrap is done. With rewrapOnly
+// it adds no version and only restarts the re-wrap (after one was
+// interrupted by a seal or a restart).
+func (k Keys) Rotate(ctx context.Context, rewrapOnly bool) (uint32, error) {
+	var out struct {
+		Version uint32 `json:"version"`
+	}
+	err := k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "rotate"),
+		in: map[string]bool{"rewrap_only": rewrapOnly}}, &out)
+	return out.Version, err
+}
+
+// Export returns KEK version encrypted to an age X25519 recipient
+// ("age1…"), ASCII-armored.
+func (k Keys) Export(ctx context.Context, version uint32, recipient string) ([]byte, error) {
+	var out struct {
+		Age string `json:"age"`
+	}
+	err := k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "export"),
+		in: map[string]any{"version": version, "recipient": recipient}}, &out)
+	return []byte(out.Age), err
+}
+
+// Retire removes KEK version; the server refuses (409) while anything is
+// wrapped under it and, unless force, until it was exported.
+func (k Keys) Retire(ctx context.Context, version uint32, force bool) error {
+	return k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "retire"),
+		in: map[string]any{"version": version, "force": force}}, nil)
+}

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/vault"
+)
+
+// Key rotation (SPEC §4): status, rotate, export and retire KEK versions
+// (admin).
+
+func (h *Handler) keyStatus(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	wait := r.URL.Query().Get("wait")
+	if wait != "" && wait != "true" && wait != "false" {
+		return coffer.Errorf(coffer.EINVALID, "wait: true or false")
+	}
+	st, err := h.admin.KeyStatus(r.Context(), c, wait == "true")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	var req struct {
+		RewrapOnly bool `json:"rewrap_only"`
+	}
+	if r.ContentLength != 0 {
+		if err := h.decode(w, r, &req); err != nil {
+			return err
+		}
+	}
+	rotate := h.admin.RotateKeys
+	if req.RewrapOnly {
+		rotate = h.admin.Rewrap
+	}
+	v, err := rotate(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"version": v, "rewrap": "running"})
+	return nil
+}
+
+type keyVersionRequest struct {
+	Version   uint32 `json:"version"`
+	Force     bool   `json:"force"`
+	Recipient string `json:"recipient"`
+}
+
+func (h *Handler) keyVersion(w http.ResponseWriter, r *http.Request) (*keyVersionRequest, error) {
+	var req keyVersionRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if req.Version == 0 {
+		return nil, coffer.Errorf(coffer.EINVALID, "version: a KEK version (1 or more)")
+	}
+	return &req, nil
+}
+
+func (h *Handler) retireKey(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	req, err := h.keyVersion(w, r)
+	if err != nil {
+		return err
+	}
+	if req.Recipient != "" {
+		return coffer.Errorf(coffer.EINVALID, "recipient: only for an export")
+	}
+	if err := h.admin.RetireKey(r.Context(), c, req.Version, req.Force); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"retired": req.Version})
+	return nil
+}
+
+func (h *Handler) exportKey(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	req, err := h.keyVersion(w, r)
+	if err != nil {
+		return err
+	}
+	if req.Recipient == "" || req.Force {
+		return coffer.Errorf(coffer.EINVALID, "recipient: an age X25519 recipient (age1…) is required")
+	}
+	out, err := h.admin.ExportKey(r.Context(), c, req.Version, req.Recipient)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": req.Version, "age": string(out)})
+	return nil
+}

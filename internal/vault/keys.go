@@ -1,0 +1,322 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/seal"
+)
+
+// KeySource is the key provider's side of rotation (SPEC §4): it persists
+// KEK versions and returns the keys it then holds.
+type KeySource interface {
+	// Keys returns every key the provider holds now.
+	Keys() (*coffer.RootKeys, error)
+	// NewVersion adds a KEK version, makes it current and returns the keys.
+	NewVersion() (*coffer.RootKeys, error)
+	// Retire removes a KEK version (min_decryption_version) and returns the
+	// keys left.
+	Retire(version uint32) (*coffer.RootKeys, error)
+	// Export returns KEK version encrypted to an age recipient and records
+	// that it was exported.
+	Export(version uint32, recipient string) ([]byte, error)
+	// Exported reports whether version was exported.
+	Exported(version uint32) (bool, error)
+}
+
+// rotation is the state of key rotation: one rotation, retirement or
+// export at a time, and the background re-wrap.
+type rotation struct {
+	mu      sync.Mutex
+	running bool
+	done    chan struct{} // closed when the last started re-wrap ended
+	err     error         // how the last re-wrap ended
+	total   int           // keys it re-wrapped
+
+	reloadMu   sync.Mutex
+	lastReload atomic.Int64 // unix nanos of the last reload from the key source
+}
+
+// KeyVersion is one KEK version in the key status.
+type KeyVersion struct {
+	Version  uint32           `json:"version"`
+	Current  bool             `json:"current"`
+	Held     bool             `json:"held"` // false: something is wrapped under a version the server lacks
+	Exported bool             `json:"exported"`
+	Wrapped  map[string]int64 `json:"wrapped"`
+}
+
+// KeyStatus is GET /v1/sys/keys.
+type KeyStatus struct {
+	Versions []KeyVersion `json:"versions"`
+	// Rewrap is "idle" (none ran since start), "running", "done" or
+	// "failed".
+	Rewrap    string `json:"rewrap"`
+	Rewrapped int    `json:"rewrapped"` // keys the last re-wrap moved
+}
+
+var errNoKeySource = coffer.Errorf(coffer.EINVALID, "this server's key provider cannot rotate keys while serving")
+
+// RotateKeys adds a KEK version (persisted by the key provider), makes it
+// current in the running sealer and starts the background re-wrap of
+// every key wrapped under an older version (admin). It returns the new
+// version.
+func (v *Admin) RotateKeys(ctx context.Context, c *Call) (uint32, error) {
+	return v.rotate(ctx, c, false)
+}
+
+// Rewrap starts the background re-wrap without adding a version (admin):
+// after a re-wrap was interrupted (a seal, a restart). It returns the
+// current version.
+func (v *Admin) Rewrap(ctx context.Context, c *Call) (uint32, error) {
+	return v.rotate(ctx, c, true)
+}
+
+func (v *Admin) rotate(ctx context.Context, c *Call, rewrapOnly bool) (uint32, error) {
+	e := c.entry("keys.rotate", "")
+	if err := v.requireAdmin(ctx, c, e); err != nil {
+		return 0, err
+	}
+	if v.keySrc == nil {
+		return 0, errNoKeySource
+	}
+	u, done, err := v.open()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	v.rotation.mu.Lock()
+	defer v.rotation.mu.Unlock()
+	cur := u.sealer.CurrentVersion()
+	if !rewrapOnly {
+		keys, err := v.keySrc.NewVersion()
+		if err != nil {
+			return 0, err
+		}
+		if err := u.sealer.Install(keys); err != nil {
+			return 0, err
+		}
+		cur = keys.Current
+	}
+	e.Outcome, e.Reason = coffer.OutcomeAllowed, fmt.Sprintf("KEK version %d (re-wrap only %t)", cur, rewrapOnly)
+	if err := v.store.AppendAudit(ctx, e); err != nil {
+		return 0, err
+	}
+	v.startRewrapLocked()
+	return cur, nil
+}
+
+// startRewrapLocked starts the background re-wrap unless one runs; the
+// caller holds rotation.mu. Close waits for it (it stops between batches).
+func (c *core) startRewrapLocked() {
+	r := &c.rotation
+	if r.running {
+		return
+	}
+	r.running, r.done = true, make(chan struct{})
+	done := r.done
+	c.spawn(func() {
+		n, err := c.rewrapAll(context.Background())
+		if err != nil {
+			c.log.Error("key re-wrap stopped", "code", coffer.ErrorCode(err), "rewrapped", n)
+		} else {
+			c.log.Info("key re-wrap done", "rewrapped", n)
+		}
+		r.mu.Lock()
+		r.running, r.err, r.total = false, err, n
+		r.mu.Unlock()
+		close(done)
+	})
+}
+
+// WaitRewrap waits for the running background re-wrap, if any, and
+// returns how it ended.
+func (v *Vault) WaitRewrap(ctx context.Context) error {
+	_, err := v.core.waitRewrap(ctx)
+	return err
+}
+
+func (c *core) waitRewrap(ctx context.Context) (bool, error) {
+	r := &c.rotation
+	r.mu.Lock()
+	done := r.done
+	r.mu.Unlock()
+	if done == nil {
+		return false, nil
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return true, r.err
+}
+
+var errClosing = errors.New("the vault is closing")
+
+// rewrapAll re-wraps subject DEKs, then token-namespace keys, in passes
+// until a pass finds nothing left under an older version (a DEK wrapped
+// by a call that began before the rotation may land behind the cursor).
+func (c *core) rewrapAll(ctx context.Context) (int, error) {
+	total := 0
+	for pass := 0; pass < 5; pass++ {
+		n, err := c.rewrapPass(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (c *core) rewrapPass(ctx context.Context) (int, error) {
+	total, after := 0, ""
+	for {
+		if c.closing() {
+			return total, errClosing
+		}
+		n, last, err := c.rewrapBatch(ctx, after)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if last == "" {
+			break
+		}
+		after = last
+	}
+	after = ""
+	for {
+		n, last, err := c.rewrapTokenBatch(ctx, after)
+		total += n
+		if err != nil || last == "" {
+			return total, err
+		}
+		after = last
+	}
+}
+
+// rewrapBatchSize is how many keys one audited transaction re-wraps.
+const rewrapBatchSize = 1000
+
+// rewrapBatch re-wraps one batch after the subject id after; last is the
+// batch's last subject ("" when there was none). It holds the keys for
+// one batch only, so that sealing does not wait for a whole rotation.
+func (c *core) rewrapBatch(ctx context.Context, after string) (n int, last string, err error) {
+	u, done, err := c.open()
+	if err != nil {
+		return 0, "", err
+	}
+	defer done()
+	cur := u.sealer.CurrentVersion()
+	subs, err := c.store.SubjectsBelow(ctx, cur, after, rewrapBatchSize)
+	if err != nil || len(subs) == 0 {
+		return 0, "", err
+	}
+	rw := make([]coffer.Rewrap, 0, len(subs))
+	for _, s := range subs {
+		w, ver, err := c.rewrap(u, s.ID, s.WrappedDEK, s.KEKVersion)
+		if err != nil {
+			return 0, "", fmt.Errorf("subject %s: %w", s.ID, err)
+		}
+		rw = append(rw, coffer.Rewrap{Subject: s.ID, OldVersion: s.KEKVersion, WrappedDEK: w, KEKVersion: ver})
+	}
+	e := &coffer.AuditEntry{Actor: "system", Action: "keys.rewrap", Outcome: coffer.OutcomeAllowed,
+		Reason: fmt.Sprintf("%d subject keys to KEK version %d", len(rw), cur)}
+	n, err = c.store.Rewrap(ctx, rw, e)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, subs[len(subs)-1].ID, nil
+}
+
+// rewrapTokenBatch is rewrapBatch for token-namespace keys (their AAD
+// names "ns:<namespace>").
+func (c *core) rewrapTokenBatch(ctx context.Context, after string) (n int, last string, err error) {
+	u, done, err := c.open()
+	if err != nil {
+		return 0, "", err
+	}
+	defer done()
+	cur := u.sealer.CurrentVersion()
+	keys, err := c.store.TokenKeysBelow(ctx, cur, after, rewrapBatchSize)
+	if err != nil || len(keys) == 0 {
+		return 0, "", err
+	}
+	rw := make([]coffer.Rewrap, 0, len(keys))
+	for _, k := range keys {
+		w, ver, err := c.rewrap(u, "ns:"+k.Namespace, k.WrappedKey, k.KEKVersion)
+		if err != nil {
+			return 0, "", fmt.Errorf("token namespace %s: %w", k.Namespace, err)
+		}
+		rw = append(rw, coffer.Rewrap{Namespace: k.Namespace, OldVersion: k.KEKVersion, WrappedDEK: w, KEKVersion: ver})
+	}
+	e := &coffer.AuditEntry{Actor: "system", Action: "keys.rewrap", Outcome: coffer.OutcomeAllowed,
+		Reason: fmt.Sprintf("%d token-namespace keys to KEK version %d", len(rw), cur)}
+	n, err = c.store.Rewrap(ctx, rw, e)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, keys[len(keys)-1].Namespace, nil
+}
+
+// openWrapped unwraps a subject DEK or namespace key. Under a KEK version
+// this sealer lacks (another node or an offline command rotated), it
+// reloads the keys from the key source once and tries again.
+func (c *core) openWrapped(u *unsealed, id string, wrapped []byte, version uint32) (*seal.DEK, error) {
+	d, err := u.sealer.OpenDEK(id, wrapped, version)
+	if err != nil && c.reload(u, version) {
+		return u.sealer.OpenDEK(id, wrapped, version)
+	}
+	return d, err
+}
+
+// rewrap is Sealer.Rewrap with openWrapped's reload.
+func (c *core) rewrap(u *unsealed, id string, wrapped []byte, version uint32) ([]byte, uint32, error) {
+	w, v, err := u.sealer.Rewrap(id, wrapped, version)
+	if err != nil && c.reload(u, version) {
+		return u.sealer.Rewrap(id, wrapped, version)
+	}
+	return w, v, err
+}
+
+// reloadEvery bounds reloads from the key source (a row naming a version
+// nobody holds must not read the key file on every request).
+const reloadEvery = time.Second
+
+// reload installs the key source's keys when version is unknown to the
+// sealer; it reports whether the sealer now holds version.
+func (c *core) reload(u *unsealed, version uint32) bool {
+	if c.keySrc == nil || slices.Contains(u.sealer.Versions(), version) {
+		return false // known: the failure is the ciphertext's, not a missing key
+	}
+	r := &c.rotation
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	if slices.Contains(u.sealer.Versions(), version) {
+		return true // a concurrent call reloaded
+	}
+	now := time.Now().UnixNano()
+	if now-r.lastReload.Load() < int64(reloadEvery) {
+		return false
+	}
+	r.lastReload.Store(now)
+	keys, err := c.keySrc.Keys()
+	if err != nil {
+		c.log.Error("reloading keys", "error", err)
+		return false
+	}
+	if err := u.sealer.Install(keys); err != nil {
+		c.log.Error("reloading keys", "error", err)
+		return false
+	}
+	return slices.Contains(u.sealer.Versions(), version)
+}
