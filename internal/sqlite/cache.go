@@ -139,6 +139,7 @@ func (s *Store) FindRecords(ctx context.Context, q coffer.RecordQuery) ([]*coffe
 		ids = append(ids, id)
 	}
 	rows.Close()
+	ids = ids[:min(len(ids), max(q.Limit, 0))] // FindQuery's LIMIT is rounded up
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}

@@ -135,13 +135,20 @@ func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.Stor
 // so ordering by id is oldest first.
 func (s *Store) FindRecords(ctx context.Context, q coffer.RecordQuery) ([]*coffer.StoredRecord, error) {
 	query, args := FindQuery(`r.id, r.collection, r.subject, r.fields, r.version, r.created_at, r.updated_at`, q)
-	return collect(ctx, s.DB, scanRecord, query, args...)
+	recs, err := collect(ctx, s.DB, scanRecord, query, args...)
+	return recs[:min(len(recs), max(q.Limit, 0))], err
 }
 
 // FindQuery returns the statement selecting columns of the records q
 // selects, and its arguments: one join on the blind index per where entry,
 // the subject's restriction and the retention bound, all before LIMIT.
 // A store that reads records through a cache selects r.id only.
+//
+// The LIMIT is a literal, q.Limit rounded up to a power of two, and the
+// caller keeps the first q.Limit rows: SQLite re-prepares a statement
+// whose LIMIT is a bound parameter on every execution (the planner uses
+// its value), which cost more than the search itself; the rounding keeps
+// the cached statements few.
 func FindQuery(columns string, q coffer.RecordQuery) (string, []any) {
 	var b strings.Builder
 	args := make([]any, 0, 3*len(q.Where)+5)
@@ -160,9 +167,17 @@ func FindQuery(columns string, q coffer.RecordQuery) (string, []any) {
 		b.WriteString(` AND r.updated_at >= ?`)
 		args = append(args, q.UpdatedSince.UnixNano())
 	}
-	b.WriteString(` ORDER BY r.id LIMIT ?`)
-	args = append(args, q.Limit)
+	b.WriteString(` ORDER BY r.id LIMIT ` + strconv.Itoa(limitBucket(q.Limit)))
 	return b.String(), args
+}
+
+// limitBucket is n rounded up to a power of two (at least 1).
+func limitBucket(n int) int {
+	b := 1
+	for b < n {
+		b <<= 1
+	}
+	return b
 }
 
 // SubjectRecords implements coffer.RecordReader.

@@ -148,6 +148,7 @@ func testFindRecords(t *testing.T, s coffer.Store) {
 		if i >= 3 {
 			r.Index[0].Hash = bytes.Repeat([]byte{'x'}, 16)
 		}
+
 		ch.Creates = append(ch.Creates, r)
 	}
 	if err := s.Commit(ctx, &ch); err != nil {
@@ -163,6 +164,21 @@ func testFindRecords(t *testing.T, s coffer.Store) {
 	got = must(find(s, "email", bytes.Repeat([]byte{'x'}, 16), 1))(t)
 	if len(got) != 1 {
 		t.Errorf("limit 1 returned %d", len(got))
+	}
+	// A limit that is no power of two is kept exactly (the statement's own
+	// LIMIT may be rounded up).
+	var more coffer.Change
+	for i := 5; i < 10; i++ {
+		r := record(fmt.Sprintf("rec_%d", i), "cus_1")
+		r.Index[0].Hash = bytes.Repeat([]byte{'w'}, 16)
+		more.Creates = append(more.Creates, r)
+	}
+	if err := s.Commit(ctx, &more); err != nil {
+		t.Fatal(err)
+	}
+	got = must(find(s, "email", bytes.Repeat([]byte{'w'}, 16), 3))(t)
+	if len(got) != 3 || got[0].ID != "rec_5" || got[2].ID != "rec_7" {
+		t.Errorf("limit 3 of 5 matches returned %v", ids(got))
 	}
 	got = must(find(s, "phone", bytes.Repeat([]byte{'x'}, 16), 10))(t)
 	if len(got) != 0 {
