@@ -16,14 +16,31 @@ import (
 // unprepared.
 const maxPrepared = 256
 
-// connTx is the writer's transaction: its one connection, on which it
-// begins and commits. Only the writer goroutine uses it.
+// connTx is a transaction with its statements prepared once: the writer's
+// (its one connection, on which it begins and commits; only the writer
+// goroutine uses it) or a restore's (a *sql.Tx).
 type connTx struct {
-	conn  *sql.Conn
+	conn  preparer
 	stmts map[string]*sql.Stmt
 }
 
-func newConnTx(conn *sql.Conn) *connTx { return &connTx{conn: conn, stmts: map[string]*sql.Stmt{}} }
+// preparer is what *sql.Conn and *sql.Tx have in common here.
+type preparer interface {
+	PrepareContext(ctx context.Context, q string) (*sql.Stmt, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func newConnTx(conn preparer) *connTx { return &connTx{conn: conn, stmts: map[string]*sql.Stmt{}} }
+
+// Query implements sqlstore.Tx; queries vary with their input, so they run
+// unprepared.
+func (t *connTx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	rs, err := t.conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows{rs}, nil
+}
 
 func (t *connTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st := t.stmts[q]; st != nil {

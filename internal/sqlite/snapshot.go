@@ -96,7 +96,7 @@ func Load(ctx context.Context, path string, fn func(context.Context, sqlstore.Lo
 	if err != nil {
 		return err
 	}
-	lt := &loadTx{tx: tx, stmts: map[string]*sql.Stmt{}}
+	lt := newConnTx(tx)
 	if err := fn(ctx, lt); err != nil {
 		tx.Rollback()
 		return err
@@ -118,48 +118,4 @@ func Load(ctx context.Context, path string, fn func(context.Context, sqlstore.Lo
 	}
 	defer f.Close()
 	return f.Sync()
-}
-
-// loadTx is a restore's transaction, its statements prepared once.
-type loadTx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
-}
-
-func (t *loadTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st := t.stmts[q]; st != nil {
-		return st, nil
-	}
-	st, err := t.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if len(t.stmts) < maxPrepared {
-		t.stmts[q] = st
-	}
-	return st, nil
-}
-
-func (t *loadTx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	st, err := t.stmt(ctx, q)
-	if err != nil {
-		return 0, err
-	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
-func (t *loadTx) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return t.tx.QueryRowContext(ctx, q, args...)
-}
-
-func (t *loadTx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	rs, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	return rows{rs}, nil
 }
