@@ -59,6 +59,7 @@ var layers = map[string]layer{
 	"internal/postgres":  {allow: []string{"internal/audit", "internal/sqlstore"}, why: "a store: open, migrations, its writer and dialect; no policy, seal or vault"},
 	"internal/storetest": {allow: []string{"internal/audit", "internal/canary"}, why: "the stores' conformance suite speaks the domain's interfaces only"},
 	"internal/canary":    {why: "plants and finds canary values in bytes, text and files (tests of every layer)"},
+	"internal/pgtest":    {why: "a PostgreSQL schema of its own per test, on COFFER_TEST_POSTGRES (tests of every layer)"},
 
 	// The use cases, and the handlers over them.
 	"internal/vault": {allow: vaultDeps, why: "use cases over policy, seal, audit and the domain; never a store adapter, a handler or the configuration"},

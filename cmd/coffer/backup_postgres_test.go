@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,46 +15,17 @@ import (
 	"github.com/cofferhq/coffer/examples"
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/keyring"
+	"github.com/cofferhq/coffer/internal/pgtest"
 	"github.com/cofferhq/coffer/internal/postgres"
 	"github.com/cofferhq/coffer/internal/vault"
 )
-
-// pgSchema makes a schema of its own on COFFER_TEST_POSTGRES and returns
-// a DSN whose search_path is it.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("COFFER_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("COFFER_TEST_POSTGRES is not set")
-	}
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "coffer_backup_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(context.Background())
-	})
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // TestBackupSQLiteToPostgres: a SQLite backup restores into PostgreSQL
 // (the migration path) with its chain intact, the PostgreSQL store backs
 // itself up in one REPEATABLE READ transaction, that backup verifies, and
 // a second restore into the now non-empty database is refused.
 func TestBackupSQLiteToPostgres(t *testing.T) {
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -141,7 +109,7 @@ func TestBackupSQLiteToPostgres(t *testing.T) {
 // TestScheduledBackupOneNode: with PostgreSQL, a scheduled backup runs on
 // the node holding the advisory lock only.
 func TestScheduledBackupOneNode(t *testing.T) {
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys.json")

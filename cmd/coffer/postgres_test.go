@@ -3,48 +3,23 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/cofferhq/coffer/internal/keyring"
+	"github.com/cofferhq/coffer/internal/pgtest"
 )
 
 // TestServeOnPostgres runs `coffer serve --config` with a PostgreSQL
 // database and drives it through the API: create, read, search, a refused
 // request, and an intact audit chain.
 func TestServeOnPostgres(t *testing.T) {
-	dsn := os.Getenv("COFFER_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("COFFER_TEST_POSTGRES is not set")
-	}
+	schemaDSN := pgtest.Schema(t)
 	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "coffer_e2e_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(context.Background())
-	})
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys.json")
@@ -52,7 +27,7 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbFile := filepath.Join(dir, "database")
-	os.WriteFile(dbFile, []byte(u.String()), 0o600)
+	os.WriteFile(dbFile, []byte(schemaDSN), 0o600)
 	cfg := filepath.Join(dir, "coffer.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("addr: 127.0.0.1:0\ndata: %s\ndatabase_file: %s\nkeys: {provider: file, file: %s}\nschema: %s\n", dir, dbFile, keys, shopSchema(t))), 0o600)
 

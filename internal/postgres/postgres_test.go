@@ -2,16 +2,13 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/pgtest"
 	"github.com/cofferhq/coffer/internal/postgres"
 	"github.com/cofferhq/coffer/internal/sqlstore"
 	"github.com/cofferhq/coffer/internal/storetest"
@@ -31,38 +28,12 @@ func open(t *testing.T) coffer.Store {
 // tuples in the page); what it does not read is the WAL and the files
 // VACUUM FULL unlinked.
 func openDisk(t *testing.T) (coffer.Store, storetest.Disk) {
-	dsn := os.Getenv("COFFER_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("COFFER_TEST_POSTGRES is not set (a PostgreSQL DSN); .ci/run sets it when a server answers")
-	}
+	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "coffer_test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	sdsn := pgtest.SchemaOn(t, dsn)
+	schema := pgtest.SchemaName(sdsn)
 	signer, _ := audit.NewSigner(coffer.NewSecret(make([]byte, 32)))
-	s, err := postgres.Open(ctx, u.String(), signer)
+	s, err := postgres.Open(ctx, sdsn, signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,39 +106,7 @@ func TestChainVerifies(t *testing.T) {
 
 // freshSchema creates a schema dropped on cleanup and returns a DSN that
 // uses it.
-func freshSchema(t *testing.T) string {
-	dsn := os.Getenv("COFFER_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("COFFER_TEST_POSTGRES is not set (a PostgreSQL DSN); .ci/run sets it when a server answers")
-	}
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "coffer_test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func freshSchema(t *testing.T) string { return pgtest.Schema(t) }
 
 func TestIntegrity(t *testing.T) {
 	storetest.RunIntegrity(t, func(t *testing.T, o storetest.IntegrityOptions) storetest.Database {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
+	"github.com/cofferhq/coffer/internal/pgtest"
 )
 
 // pgCluster is a private PostgreSQL cluster for a test that stops and
@@ -101,7 +102,7 @@ type createResult struct {
 // every acknowledged record reads back afterwards and the audit chain
 // verifies under its signed head.
 func TestPostgresRestartUnderLoad(t *testing.T) {
-	postgresDSN(t) // PostgreSQL tests are opt-in
+	pgtest.DSN(t) // PostgreSQL tests are opt-in
 	cluster, dsn := newCluster(t)
 	keys := testKeys(t)
 	n, _ := openNode(t, dsn, keys, "")

@@ -1,56 +1,19 @@
 package vault_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/netip"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/examples"
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/keyring"
+	"github.com/cofferhq/coffer/internal/pgtest"
 	"github.com/cofferhq/coffer/internal/postgres"
 	"github.com/cofferhq/coffer/internal/vault"
 )
-
-// pgSchema creates a fresh schema on the server of dsn, dropped on
-// cleanup, and returns a DSN that uses it.
-func pgSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "coffer_test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // pgNode is one coffer node: a vault over its own PostgreSQL store.
 type pgNode struct {
@@ -104,21 +67,13 @@ func openNode(t *testing.T, dsn string, keys *coffer.RootKeys, token string) (*p
 	return &pgNode{store: st, v: v, admin: &vault.Call{Actor: a, Purpose: "account", RequestID: "req_node"}}, token
 }
 
-func postgresDSN(t *testing.T) string {
-	dsn := os.Getenv("COFFER_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("COFFER_TEST_POSTGRES is not set (a PostgreSQL DSN)")
-	}
-	return dsn
-}
-
 // TestNodesAgreeOnErasure: three nodes on one PostgreSQL schema. A subject
 // erased through one is gone for the others before their next answer:
 // they drop its cached DEK (notified in the erasure's transaction), a read
 // of its record is not found, a create for it is refused (the ledger), and
 // nothing is orphaned under the erased key.
 func TestNodesAgreeOnErasure(t *testing.T) {
-	dsn := pgSchema(t, postgresDSN(t))
+	dsn := pgtest.Schema(t)
 	keys := testKeys(t)
 	a, token := openNode(t, dsn, keys, "")
 	b, _ := openNode(t, dsn, keys, token)
