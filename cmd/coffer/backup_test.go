@@ -239,14 +239,15 @@ func signerPub(t *testing.T, keys string) []byte {
 	return s.PublicKey()
 }
 
-// manifestOf reads and verifies a backup, returning its manifest.
-func manifestOf(t *testing.T, file, identity, keys string) backup.Manifest {
+// openBackup opens a backup for reading, trusting the audit key of the
+// key file keys; the file is closed when the test ends.
+func openBackup(t *testing.T, file, identity, keys string) (*backup.Reader, *audit.Signer) {
 	t.Helper()
 	ids, err := readIdentities(identity)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, s, err := rootKeys(keys)
+	_, signer, err := rootKeys(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,11 +255,18 @@ func manifestOf(t *testing.T, file, identity, keys string) backup.Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r, err := backup.NewReader(f, trustedKeys{s.Version(): s.PublicKey()}.verify, ids...)
+	t.Cleanup(func() { f.Close() })
+	r, err := backup.NewReader(f, trustedKeys{signer.Version(): signer.PublicKey()}.verify, ids...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, signer
+}
+
+// manifestOf reads and verifies a backup, returning its manifest.
+func manifestOf(t *testing.T, file, identity, keys string) backup.Manifest {
+	t.Helper()
+	r, _ := openBackup(t, file, identity, keys)
 	for {
 		if _, err := r.Next(); err == io.EOF {
 			break
@@ -491,23 +499,7 @@ func TestBackupBadInput(t *testing.T) {
 // the vault's own audit key.
 func resign(t *testing.T, src, dst, identity, recipient, keys string, edit func(backup.Item), editManifest func(*backup.Manifest)) {
 	t.Helper()
-	ids, err := readIdentities(identity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, signer, err := rootKeys(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	r, err := backup.NewReader(in, trustedKeys{signer.Version(): signer.PublicKey()}.verify, ids...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, signer := openBackup(t, src, identity, keys)
 	rcpt, _ := age.ParseX25519Recipient(recipient)
 	out, err := os.Create(dst)
 	if err != nil {
