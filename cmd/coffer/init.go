@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/keyring"
@@ -24,6 +25,7 @@ type initCmd struct {
 	Shares    int    `default:"5" help:"shamir: how many shares to print."`
 	Threshold int    `default:"3" help:"shamir: how many shares open the server."`
 	Addr      string `default:"127.0.0.1:8750" help:"Listen address written to coffer.yaml; a non-loopback address gets a self-signed TLS pair."`
+	Operator  string `default:"admin" help:"The first operator (role admin): init prints its single-use enrollment link (72 h)."`
 
 	PKCS11Module  string `name:"pkcs11-module" help:"pkcs11: the vendor's PKCS#11 library."`
 	PKCS11Token   string `name:"pkcs11-token" help:"pkcs11: the token label."`
@@ -150,6 +152,10 @@ func (c *initCmd) Run(env *Env) error {
 	}
 	written = append(written, filepath.Join(c.Data, "coffer.db"), filepath.Join(c.Data, "coffer.db-wal"), filepath.Join(c.Data, "coffer.db-shm"))
 	_, token, err := o.vault.Identity.CreateAPIKey(env.Ctx, vault.SystemCall(), vault.NewAPIKey{Name: "init-admin", Role: "admin"})
+	var enrollment *vault.Enrollment
+	if err == nil {
+		enrollment, err = o.vault.Identity.CreateOperator(env.Ctx, vault.SystemCall(), c.Operator, "admin")
+	}
 	o.vault.Close()
 	o.store.Close()
 	if err != nil {
@@ -162,7 +168,12 @@ func (c *initCmd) Run(env *Env) error {
 	material.print(out)
 	fmt.Fprintf(out, "admin API key: %s\n", token)
 	fmt.Fprintln(out, "  (shown once: store it in your password manager)")
-	fmt.Fprintln(out, "operator enrollment link: not available in this build (no enrollment flow yet); create operators with coffer operators create")
+	scheme := "http"
+	if fingerprint != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(out, "operator enrollment link (%s, admin): %s\n", c.Operator, vault.EnrollmentLink(scheme+"://"+c.Addr, enrollment.Token))
+	fmt.Fprintf(out, "  (single use, valid until %s: the operator sets a password and scans a TOTP seed through it; nobody else sees either)\n", enrollment.ExpiresAt.Format(time.RFC3339))
 	if fingerprint != "" {
 		fmt.Fprintf(out, "tls: a self-signed certificate, SHA-256 fingerprint %s (clients pin it with --tls-fingerprint)\n", fingerprint)
 	}

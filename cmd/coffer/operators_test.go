@@ -10,9 +10,6 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
-// TestOperatorOverHTTP: an admin creates an operator; the operator logs in
-// with password and TOTP, cannot read plaintext before acknowledging the
-// security policy, then reads in its role's views, and logs out.
 // enrollOperator creates an operator as admin and enrolls it through its
 // link as the operator would (refusing weak first when it is not ""); it
 // returns the TOTP secret. The confirmation used the current step's code.
@@ -43,6 +40,9 @@ func enrollOperator(t *testing.T, admin *apiClient, username, password, role, we
 	return secret
 }
 
+// TestOperatorOverHTTP: an admin creates an operator; the operator logs in
+// with password and TOTP, cannot read plaintext before acknowledging the
+// security policy, then reads in its role's views, and logs out.
 func TestOperatorOverHTTP(t *testing.T) {
 	data := t.TempDir()
 	addr, token, logs, _ := devServer(t, data)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +22,7 @@ import (
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/schema"
+	"github.com/pquerna/otp/totp"
 )
 
 const testPassphrase = "correct horse battery staple"
@@ -427,4 +429,41 @@ func TestStarterSchemaParses(t *testing.T) {
 	if !strings.Contains(starterSchema, "\n# ") {
 		t.Fatal("the starter schema has no comments")
 	}
+}
+
+// TestInitPrintsOperatorEnrollmentLink: coffer init creates the first
+// operator (an admin) that has yet to enroll and prints its single-use
+// link on the address init configured; the link's token enrolls through
+// POST /v1/enroll and /v1/enroll/confirm, after which that operator logs in.
+// Nobody but the enrolling person ever sees the password or the TOTP seed.
+func TestInitPrintsOperatorEnrollmentLink(t *testing.T) {
+	dir, out := initData(t, "", "--addr", "127.0.0.1:18999", "--operator", "root.admin")
+	m := regexp.MustCompile(`(?m)^operator enrollment link \(root\.admin, admin\): (\S+)$`).FindStringSubmatch(out)
+	if m == nil || !strings.HasPrefix(m[1], "http://127.0.0.1:18999/ui/enroll#token=cofe_") {
+		t.Fatalf("coffer init printed no enrollment link for root.admin on its address:\n%s", out)
+	}
+	if strings.Contains(out, "otpauth") {
+		t.Fatalf("init printed a TOTP seed:\n%s", out)
+	}
+	_, addr, _ := serveLines(t, "--config", filepath.Join(dir, "coffer.yaml"), "--addr", "127.0.0.1:0")
+	anon := &apiClient{t: t, addr: addr}
+	token := client.EnrollmentToken(m[1])
+	st, body, raw := anon.call("POST", "/v1/enroll", "", map[string]any{"token": token, "password": "a long enough passphrase"})
+	uri, _ := body["totp_uri"].(string)
+	if st != 200 || !strings.Contains(uri, "root.admin") {
+		t.Fatalf("enroll with init's link: %d %s", st, raw)
+	}
+	u, _ := url.Parse(uri)
+	code, _ := totp.GenerateCode(u.Query().Get("secret"), time.Now())
+	if st, _, raw = anon.call("POST", "/v1/enroll/confirm", "", map[string]any{"token": token, "totp": code}); st != 204 {
+		t.Fatalf("confirm: %d %s", st, raw)
+	}
+	// The confirmation used this step's code; log in with the next one.
+	code, _ = totp.GenerateCode(u.Query().Get("secret"), time.Now().Add(30*time.Second))
+	st, body, raw = anon.call("POST", "/v1/auth/login", "", map[string]any{"username": "root.admin", "password": "a long enough passphrase", "totp": code})
+	if tok, _ := body["token"].(string); st != 200 || !strings.HasPrefix(tok, "cofs_") {
+		t.Fatalf("login of the enrolled operator: %d %s", st, raw)
+	}
+	// A second init-style link cannot be replayed.
+	anon.expect(404, "not_found", "POST", "/v1/enroll", "", map[string]any{"token": token, "password": "a long enough passphrase"})
 }

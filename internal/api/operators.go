@@ -24,15 +24,13 @@ func (h *Handler) createOperator(w http.ResponseWriter, r *http.Request, c *vaul
 	return nil
 }
 
-// enrollmentURL is the link an admin passes on: the token rides in the
-// fragment, which browsers never send to a server or write to its logs.
-// The console's enrollment page (and meanwhile POST /v1/enroll) takes it.
+// enrollmentURL is the link for token on the address the admin called.
 func enrollmentURL(r *http.Request, token string) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/ui/enroll#token=" + token
+	return vault.EnrollmentLink(scheme+"://"+r.Host, token)
 }
 
 // enroll and confirmEnrollment take no bearer token: the enrollment token

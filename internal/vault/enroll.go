@@ -77,6 +77,14 @@ func enrollTokenHash(token string) []byte {
 	return h[:]
 }
 
+// EnrollmentLink is the link an admin passes on for an enrollment token:
+// the token rides in the fragment, which browsers never send to a server
+// or write to its logs. The console's enrollment page (and meanwhile
+// POST /v1/enroll) takes it. base is the server's URL (scheme and host).
+func EnrollmentLink(base, token string) string {
+	return strings.TrimRight(base, "/") + "/ui/enroll#token=" + token
+}
+
 // CreateOperator creates an operator (admin) that has yet to enroll, and
 // returns its single-use enrollment token.
 func (v *Identity) CreateOperator(ctx context.Context, c *Call, username, role string) (*Enrollment, error) {
