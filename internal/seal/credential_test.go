@@ -54,3 +54,26 @@ func newSealerWithIndex(t testing.TB, index []byte) *Sealer {
 	}
 	return s
 }
+
+// The keyed hashes every authenticated request and every create compute.
+func BenchmarkAPIKeyVerifier(b *testing.B) {
+	s := newSealer(b)
+	secret := []byte("coffer_0123456789abcdefghijklmnopqrstuvwxyz")
+	for b.Loop() {
+		s.APIKeyVerifier(secret)
+	}
+}
+
+func BenchmarkCredentialMAC(b *testing.B) {
+	s := newSealer(b)
+	for b.Loop() {
+		s.CredentialMAC("api_key", []byte("key_0123"), []byte("admin"), []byte("10.0.0.0/8"), []byte("0"))
+	}
+}
+
+func BenchmarkLedgerHash(b *testing.B) {
+	s := newSealer(b)
+	for b.Loop() {
+		s.LedgerHash("cus_06h0ktrjypcbvgp95e1283p998")
+	}
+}

@@ -33,7 +33,7 @@ var errOpen = &coffer.Error{Code: coffer.EINTERNAL, Message: "ciphertext failed 
 type Sealer struct {
 	kek     atomic.Pointer[kekSet] // replaced whole by Install (rotation, retirement)
 	index   []byte
-	idxKeys sync.Map // collection|field → *indexKey
+	idxKeys sync.Map // HKDF label → *indexKey
 }
 
 // kekSet is the KEK versions a Sealer knows and the current one.
@@ -270,26 +270,44 @@ func (d *DEK) Open(dst []byte, collection, record, field string, ciphertext []by
 	return out, nil
 }
 
-// indexKey is one derived blind-index key with a pool of HMAC states
-// (each holds its own copy of the key, out of reach; key is zeroed by Wipe).
+// indexKey is one key derived from the index root key with a pool of
+// HMAC states (each holds its own copy of the key, out of reach; key is
+// zeroed by Wipe). Blind indexes, API-key verifiers, credential MACs and
+// ledger hashes use one each: deriving the key (HKDF) and setting up the
+// HMAC on every call cost more than the hash itself.
 type indexKey struct {
 	pool sync.Pool
 	key  []byte
 }
 
 func (s *Sealer) indexKey(collection, field string) *indexKey {
-	name := collection + "|" + field
-	if k, ok := s.idxKeys.Load(name); ok {
+	return s.derivedKey("coffer/index/v1|" + collection + "|" + field)
+}
+
+// derivedKey returns the key HKDF derives from the index root key under
+// label (the HKDF info), derived once.
+func (s *Sealer) derivedKey(label string) *indexKey {
+	if k, ok := s.idxKeys.Load(label); ok {
 		return k.(*indexKey)
 	}
-	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/index/v1|"+name, keySize)
+	key, err := hkdf.Key(sha256.New, s.index, nil, label, keySize)
 	if err != nil {
 		panic(err) // only for lengths HKDF cannot produce
 	}
 	k := &indexKey{key: key}
 	k.pool.New = func() any { return hmac.New(sha256.New, key) }
-	actual, _ := s.idxKeys.LoadOrStore(name, k)
+	actual, _ := s.idxKeys.LoadOrStore(label, k)
 	return actual.(*indexKey)
+}
+
+// mac returns the HMAC-SHA256 of what write writes, under k.
+func (k *indexKey) mac(write func(h hash.Hash)) []byte {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	write(h)
+	out := h.Sum(nil)
+	k.pool.Put(h)
+	return out
 }
 
 // BlindIndex returns the 16-byte blind index of a normalized value.
@@ -350,14 +368,7 @@ func (s *Sealer) OpenSecret(kind, id string, sealed []byte) ([]byte, error) {
 // own HKDF label), so the ledger names no customer yet a restore can tell
 // whom to erase again.
 func (s *Sealer) LedgerHash(subject string) []byte {
-	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/erasure-ledger/v1", keySize)
-	if err != nil {
-		panic(err)
-	}
-	m := hmac.New(sha256.New, key) // copies the key into its pads
-	clear(key)
-	m.Write([]byte(subject))
-	return m.Sum(nil)
+	return s.derivedKey("coffer/erasure-ledger/v1").mac(func(h hash.Hash) { h.Write([]byte(subject)) })
 }
 
 // TokenFingerprint is the keyed hash of a normalized value in a token
