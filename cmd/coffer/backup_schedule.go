@@ -38,12 +38,17 @@ const backupJob = "backup"
 
 const backupSuffix = ".backup"
 
-// newScheduler returns the scheduler the configuration asks for, or nil.
-func newScheduler(cfg config.Backup, b *vault.Backups, log *slog.Logger) (*scheduler, error) {
-	every, dir, keep, err := cfg.Schedule()
-	if err != nil || every == 0 {
+// newScheduler returns the scheduler the configuration asks for, or nil;
+// getenv reads the environment (S3 credentials).
+func newScheduler(cfg config.Backup, getenv func(string) string, b *vault.Backups, log *slog.Logger) (*scheduler, error) {
+	sch, err := cfg.Schedule(getenv)
+	if err != nil || sch.Every == 0 {
 		return nil, err
 	}
+	if sch.S3 != nil {
+		return nil, errors.New("backup.target: s3:// targets are not supported yet; use dir:// and copy the files")
+	}
+	every, dir, keep := sch.Every, sch.Dir, sch.Keep
 	if _, err := parseRecipients(cfg.Recipients); err != nil {
 		return nil, fmt.Errorf("backup.recipients: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -70,25 +69,5 @@ func TestScheduledBackups(t *testing.T) {
 	}
 	if _, err := b.List(ctx, &vault.Call{}); err == nil {
 		t.Fatal("an anonymous call listed backups")
-	}
-}
-
-func TestBackupScheduleConfig(t *testing.T) {
-	for _, c := range []struct {
-		b    config.Backup
-		want string
-	}{
-		{config.Backup{Every: "6h", Target: "s3://bucket/x", Recipients: []string{"age1x"}}, "s3"},
-		{config.Backup{Every: "6h", Target: "dir://relative", Recipients: []string{"age1x"}}, "dir:///"},
-		{config.Backup{Every: "10s", Target: "dir:///b", Recipients: []string{"age1x"}}, "1m"},
-		{config.Backup{Every: "6h", Target: "dir:///b"}, "recipients"},
-		{config.Backup{Target: "dir:///b"}, "every"},
-	} {
-		if _, _, _, err := c.b.Schedule(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: %v, want an error naming %q", c.b, err, c.want)
-		}
-	}
-	if every, _, _, err := (config.Backup{}).Schedule(); every != 0 || err != nil {
-		t.Errorf("no backup section: %v %v", every, err)
 	}
 }
