@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/examples"
+	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/sqlite"
@@ -20,24 +21,7 @@ import (
 func TestScheduledBackups(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys.json")
-	if err := keyring.CreateFile(keys); err != nil {
-		t.Fatal(err)
-	}
-	rk, signer, err := rootKeys(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.Options{Signer: signer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	v, err := vault.New(ctx, vault.Options{Store: st, Keys: rk, Schema: examples.Shop, SchemaName: "shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	v, st, keys, signer := backupVault(t, dir)
 	identity, recipient := keygen(t, dir)
 	target := filepath.Join(dir, "backups")
 	cfg := config.Config{Data: dir, Backup: config.Backup{Every: "6h", Keep: 2, Target: "dir://" + target, Recipients: []string{recipient}}}
@@ -70,4 +54,30 @@ func TestScheduledBackups(t *testing.T) {
 	if _, err := b.List(ctx, &vault.Call{}); err == nil {
 		t.Fatal("an anonymous call listed backups")
 	}
+}
+
+// backupVault opens a vault over a new SQLite store in dir with a new key
+// file; it is closed when the test ends.
+func backupVault(t *testing.T, dir string) (v *vault.Vault, st *sqlite.Store, keys string, signer *audit.Signer) {
+	t.Helper()
+	ctx := context.Background()
+	keys = filepath.Join(dir, "keys.json")
+	if err := keyring.CreateFile(keys); err != nil {
+		t.Fatal(err)
+	}
+	rk, signer, err := rootKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.Options{Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v, err = vault.New(ctx, vault.Options{Store: st, Keys: rk, Schema: examples.Shop, SchemaName: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v, st, keys, signer
 }
