@@ -152,14 +152,14 @@ func TestScheduledBackupOneNode(t *testing.T) {
 	if err := sched.locked(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if names, _ := sched.names(); len(names) != 0 {
+	if names, _, _ := sched.names(ctx); len(names) != 0 {
 		t.Fatalf("a backup was taken while another node held the lock: %v", names)
 	}
 	release()
 	if err := sched.locked(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if names, _ := sched.names(); len(names) != 1 {
+	if names, _, _ := sched.names(ctx); len(names) != 1 {
 		t.Fatalf("no backup once the lock was free: %v", names)
 	}
 }

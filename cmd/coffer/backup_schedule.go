@@ -1,13 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -16,11 +16,12 @@ import (
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
-// scheduler takes a backup every interval into a directory and keeps the
-// newest keep of them. Each backup has a sidecar (.json) with what the
-// listing shows: the backup itself cannot be read without the identity.
+// scheduler takes a backup every interval into its target (a directory
+// or an S3 bucket) and keeps the newest keep of them. Each backup has a
+// sidecar (.json) with what the listing shows: the backup itself cannot
+// be read without the identity.
 type scheduler struct {
-	dir        string
+	target     backupTarget
 	every      time.Duration
 	keep       int
 	recipients []string
@@ -36,21 +37,28 @@ type scheduler struct {
 // node of many takes each backup, SPEC §12).
 const backupJob = "backup"
 
-const backupSuffix = ".backup"
+const (
+	backupPrefix  = "coffer-"
+	backupSuffix  = ".backup"
+	sidecarSuffix = ".json"
+	maxSidecar    = 64 << 10
+)
 
-// newScheduler returns the scheduler the configuration asks for, or nil.
-func newScheduler(cfg config.Backup, b *vault.Backups, log *slog.Logger) (*scheduler, error) {
-	every, dir, keep, err := cfg.Schedule()
-	if err != nil || every == 0 {
+// newScheduler returns the scheduler the configuration asks for, or nil;
+// getenv reads the environment (S3 credentials).
+func newScheduler(cfg config.Backup, getenv func(string) string, b *vault.Backups, log *slog.Logger) (*scheduler, error) {
+	sch, err := cfg.Schedule(getenv)
+	if err != nil || sch.Every == 0 {
 		return nil, err
 	}
 	if _, err := parseRecipients(cfg.Recipients); err != nil {
 		return nil, fmt.Errorf("backup.recipients: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("backup.target: %w", err)
+	target, err := openTarget(sch)
+	if err != nil {
+		return nil, err
 	}
-	return &scheduler{dir: dir, every: every, keep: keep, recipients: cfg.Recipients, backups: b, log: log, now: time.Now}, nil
+	return &scheduler{target: target, every: sch.Every, keep: sch.Keep, recipients: cfg.Recipients, backups: b, log: log, now: time.Now}, nil
 }
 
 // run takes a backup every interval until ctx ends.
@@ -62,10 +70,15 @@ func (s *scheduler) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.locked(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("backup_failed: scheduled backup failed", "target", s.dir, "err", err)
-			}
+			s.scheduled(ctx)
 		}
+	}
+}
+
+// scheduled takes the backup a tick asks for and logs a failure.
+func (s *scheduler) scheduled(ctx context.Context) {
+	if err := s.locked(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("backup_failed: scheduled backup failed", "target", s.target.String(), "err", err)
 	}
 }
 
@@ -93,95 +106,112 @@ type sidecar struct {
 	Bytes    int64     `json:"bytes"`
 }
 
-// once takes one backup, then prunes to keep.
-func (s *scheduler) once(ctx context.Context) (err error) {
+// once takes one backup, then prunes to keep. The backup streams through
+// a pipe into the target (no more of it in memory than the target buffers:
+// one S3 part). Its sidecar is stored before the backup completes, so a
+// listed backup always has one; when anything fails, neither stays.
+func (s *scheduler) once(ctx context.Context) error {
 	at := s.now().UTC()
-	name := "coffer-" + at.Format("20060102T150405.000Z") + backupSuffix
-	path := filepath.Join(s.dir, name)
-	f, err := os.OpenFile(path+".partial", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
+	name := backupPrefix + at.Format("20060102T150405.000Z") + backupSuffix
+	pr, pw := io.Pipe()
+	var info vault.BackupInfo
+	dumped := make(chan error, 1)
+	go func() {
+		var err error
+		info, err = s.backups.Create(ctx, vault.SystemCall(), pw, s.recipients)
+		if err == nil {
+			side, _ := json.Marshal(sidecar{Created: at, AuditSeq: info.AuditSeq, Rows: info.Rows, Bytes: info.Bytes})
+			err = s.target.put(ctx, name+sidecarSuffix, bytes.NewReader(side), int64(len(side)))
+		}
 		if err != nil {
-			f.Close()
-			os.Remove(path + ".partial")
+			// Wrapped, so a reader never sees the io.EOF of a complete
+			// stream where the dump stopped early.
+			pw.CloseWithError(fmt.Errorf("backup not complete: %w", err))
+		} else {
+			pw.Close()
 		}
+		dumped <- err
 	}()
-	info, err := s.backups.Create(ctx, vault.SystemCall(), f, s.recipients)
+	err := s.target.put(ctx, name, pr, -1)
+	pr.CloseWithError(errors.New("the target stopped reading")) // unblocks a dump the target gave up on
+	if derr := <-dumped; derr != nil && err == nil {
+		err = derr
+	}
 	if err != nil {
+		// A failed put leaves nothing under name; removing it anyway covers
+		// an upload that completed but whose answer was lost. The sidecar
+		// may have been stored before the failure.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		s.target.remove(cctx, name)
+		s.target.remove(cctx, name+sidecarSuffix)
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	side, err := json.Marshal(sidecar{Created: at, AuditSeq: info.AuditSeq, Rows: info.Rows, Bytes: info.Bytes})
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path+".json", side, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(path+".partial", path); err != nil {
-		return err
-	}
-	s.log.Info("scheduled backup written", "file", name, "bytes", info.Bytes, "audit_seq", info.AuditSeq)
-	return s.prune()
+	s.log.Info("scheduled backup written", "target", s.target.String(), "name", name, "bytes", info.Bytes, "audit_seq", info.AuditSeq)
+	return s.prune(ctx)
 }
 
-// names lists the backups in the directory, newest first (their names
-// sort by time).
-func (s *scheduler) names() ([]string, error) {
-	ents, err := os.ReadDir(s.dir)
+// names lists the backups in the target, newest first (their names sort
+// by time), and the sidecars there.
+func (s *scheduler) names(ctx context.Context) (backups []object, sidecars map[string]bool, err error) {
+	objs, err := s.target.objects(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
-	for _, e := range ents {
-		if n := e.Name(); strings.HasPrefix(n, "coffer-") && strings.HasSuffix(n, backupSuffix) && e.Type().IsRegular() {
-			out = append(out, n)
+	sidecars = map[string]bool{}
+	for _, o := range objs {
+		if !strings.HasPrefix(o.name, backupPrefix) {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(o.name, backupSuffix):
+			backups = append(backups, o)
+		case strings.HasSuffix(o.name, backupSuffix+sidecarSuffix):
+			sidecars[o.name] = true
 		}
 	}
-	slices.Sort(out)
-	slices.Reverse(out)
-	return out, nil
+	slices.SortFunc(backups, func(a, b object) int { return strings.Compare(b.name, a.name) })
+	return backups, sidecars, nil
 }
 
-// prune removes every backup beyond the newest keep.
-func (s *scheduler) prune() error {
-	names, err := s.names()
+// prune removes every backup beyond the newest keep, with its sidecar,
+// and sidecars whose backup never completed (a crash mid-upload).
+func (s *scheduler) prune(ctx context.Context) error {
+	backups, sidecars, err := s.names(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, n := range names[min(s.keep, len(names)):] {
-		p := filepath.Join(s.dir, n)
-		if err := os.Remove(p); err != nil {
+	for _, o := range backups[:min(s.keep, len(backups))] {
+		delete(sidecars, o.name+sidecarSuffix)
+	}
+	for _, o := range backups[min(s.keep, len(backups)):] {
+		if err := s.target.remove(ctx, o.name); err != nil {
 			errs = append(errs, err)
 		}
-		os.Remove(p + ".json")
+	}
+	for n := range sidecars {
+		if err := s.target.remove(ctx, n); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
 
 // list implements vault.ListFunc.
-func (s *scheduler) list(context.Context) ([]vault.BackupFile, error) {
-	names, err := s.names()
+func (s *scheduler) list(ctx context.Context) ([]vault.BackupFile, error) {
+	backups, sidecars, err := s.names(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]vault.BackupFile, 0, len(names))
-	for _, n := range names {
-		bf := vault.BackupFile{Name: n}
-		if fi, err := os.Stat(filepath.Join(s.dir, n)); err == nil {
-			bf.Size, bf.Created = fi.Size(), fi.ModTime().UTC()
-		}
-		if b, err := os.ReadFile(filepath.Join(s.dir, n+".json")); err == nil {
+	out := make([]vault.BackupFile, 0, len(backups))
+	for _, o := range backups {
+		bf := vault.BackupFile{Name: o.name, Size: o.size, Created: o.modified}
+		if sidecars[o.name+sidecarSuffix] {
 			var sc sidecar
-			if json.Unmarshal(b, &sc) == nil {
+			if b, err := s.target.get(ctx, o.name+sidecarSuffix, maxSidecar); err != nil {
+				return nil, err
+			} else if json.Unmarshal(b, &sc) == nil {
 				bf.Created, bf.AuditSeq, bf.Rows = sc.Created, sc.AuditSeq, sc.Rows
 			}
 		}

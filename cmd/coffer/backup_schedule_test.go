@@ -4,11 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cofferhq/coffer/examples"
+	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/sqlite"
@@ -21,24 +21,7 @@ import (
 func TestScheduledBackups(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys.json")
-	if err := keyring.CreateFile(keys); err != nil {
-		t.Fatal(err)
-	}
-	rk, signer, err := rootKeys(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.Options{Signer: signer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	v, err := vault.New(ctx, vault.Options{Store: st, Keys: rk, Schema: examples.Shop, SchemaName: "shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	v, st, keys, signer := backupVault(t, dir)
 	identity, recipient := keygen(t, dir)
 	target := filepath.Join(dir, "backups")
 	cfg := config.Config{Data: dir, Backup: config.Backup{Every: "6h", Keep: 2, Target: "dir://" + target, Recipients: []string{recipient}}}
@@ -73,22 +56,28 @@ func TestScheduledBackups(t *testing.T) {
 	}
 }
 
-func TestBackupScheduleConfig(t *testing.T) {
-	for _, c := range []struct {
-		b    config.Backup
-		want string
-	}{
-		{config.Backup{Every: "6h", Target: "s3://bucket/x", Recipients: []string{"age1x"}}, "s3"},
-		{config.Backup{Every: "6h", Target: "dir://relative", Recipients: []string{"age1x"}}, "dir:///"},
-		{config.Backup{Every: "10s", Target: "dir:///b", Recipients: []string{"age1x"}}, "1m"},
-		{config.Backup{Every: "6h", Target: "dir:///b"}, "recipients"},
-		{config.Backup{Target: "dir:///b"}, "every"},
-	} {
-		if _, _, _, err := c.b.Schedule(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: %v, want an error naming %q", c.b, err, c.want)
-		}
+// backupVault opens a vault over a new SQLite store in dir with a new key
+// file; it is closed when the test ends.
+func backupVault(t *testing.T, dir string) (v *vault.Vault, st *sqlite.Store, keys string, signer *audit.Signer) {
+	t.Helper()
+	ctx := context.Background()
+	keys = filepath.Join(dir, "keys.json")
+	if err := keyring.CreateFile(keys); err != nil {
+		t.Fatal(err)
 	}
-	if every, _, _, err := (config.Backup{}).Schedule(); every != 0 || err != nil {
-		t.Errorf("no backup section: %v %v", every, err)
+	rk, signer, err := rootKeys(keys)
+	if err != nil {
+		t.Fatal(err)
 	}
+	st, err = sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.Options{Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v, err = vault.New(ctx, vault.Options{Store: st, Keys: rk, Schema: examples.Shop, SchemaName: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v, st, keys, signer
 }

@@ -59,7 +59,7 @@ func backupService(v *vault.Vault, store coffer.Store, cfg config.Config, signer
 			return out, err
 		}
 	}
-	sched, err := newScheduler(cfg.Backup, nil, log)
+	sched, err := newScheduler(cfg.Backup, os.Getenv, nil, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -225,6 +225,8 @@ func Load(path string) (Config, error) {
 	abs(&c.SecurityPolicy.TextFile)
 	abs(&c.Inventory)
 	abs(&c.Audit.Witness)
+	abs(&c.Backup.S3.AccessKeyFile)
+	abs(&c.Backup.S3.SecretKeyFile)
 	c.Dir = dir
 	if c.SecurityPolicy.TextFile != "" {
 		b, err := os.ReadFile(c.SecurityPolicy.TextFile)
@@ -339,6 +341,15 @@ func (c *Config) validate(path string) error {
 func (c Config) Redacted() Config {
 	if c.Database != "" {
 		c.Database = "[REDACTED]"
+	}
+	// Schedule refuses a backup target with credentials in its URL; should
+	// one be written anyway, a dump does not show them. (The S3 keys
+	// themselves are only ever in files or the environment.)
+	if u, err := url.Parse(c.Backup.Target); err == nil && u.User != nil {
+		u.User = nil
+		c.Backup.Target = u.String()
+	} else if err != nil && strings.Contains(c.Backup.Target, "@") {
+		c.Backup.Target = "[REDACTED]"
 	}
 	return c
 }
