@@ -342,6 +342,9 @@ func (c Config) Redacted() Config {
 	if c.Database != "" {
 		c.Database = "[REDACTED]"
 	}
+	if c.Keys.PKCS11.PIN != "" {
+		c.Keys.PKCS11.PIN = "[REDACTED]"
+	}
 	// Schedule refuses a backup target with credentials in its URL; should
 	// one be written anyway, a dump does not show them. (The S3 keys
 	// themselves are only ever in files or the environment.)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,9 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	if r := c.Redacted(); strings.Contains(r.Database, "secret") {
 		t.Error("Redacted shows the database password")
+	}
+	c.Keys.PKCS11.PIN = "pin-4711-canary"
+	if r := fmt.Sprintf("%+v", c.Redacted()); strings.Contains(r, "pin-4711-canary") {
+		t.Error("Redacted shows the PKCS#11 PIN")
 	}
 }
