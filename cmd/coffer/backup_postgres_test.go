@@ -118,6 +118,18 @@ func TestBackupSQLiteToPostgres(t *testing.T) {
 	if readFile(t, witness) != was {
 		t.Fatal("a refused restore appended to the witness")
 	}
+
+	// A config whose database: names PostgreSQL is the target of a restore
+	// --config; its witness gets the checkpoint.
+	cfg := filepath.Join(dir, "pg.yaml")
+	writeFile(t, cfg, "data: "+data+"\ndatabase: "+pgtest.Schema(t)+"\nkeys: {provider: file, file: "+keys+"}\n")
+	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--config", cfg)
+	if code != 0 || !strings.Contains(out, "appended to "+witness) {
+		t.Fatalf("restore --config into PostgreSQL: %d %s %s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(data, "coffer.db")); err != nil {
+		t.Fatalf("the SQLite source changed: %v", err)
+	}
 }
 
 // TestScheduledBackupOneNode: with PostgreSQL, a scheduled backup runs on

@@ -452,6 +452,7 @@ func TestBackupBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(nonEmpty, "keep.txt"), "x")
+	writeFile(t, filepath.Join(nonEmpty, "coffer.db-wal"), "x") // a database's journal is a database
 	badLedger := filepath.Join(dir, "bad-ledger.json")
 	writeFile(t, badLedger, `{"ledger":[{"hash":"AAAA","key_version":1}]}`)
 	junkLedger := filepath.Join(dir, "junk-ledger.json")
@@ -461,7 +462,7 @@ func TestBackupBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"non-empty target", []string{"--keys", keys, "--data", nonEmpty}, "not empty"},
+		{"a target holding a database", []string{"--keys", keys, "--data", nonEmpty}, "holds a database"},
 		{"short ledger hash", []string{"--keys", keys, "--data", filepath.Join(dir, "t1"), "--ledger", badLedger}, "32 bytes"},
 		{"ledger not JSON", []string{"--keys", keys, "--data", filepath.Join(dir, "t2"), "--ledger", junkLedger}, "does not parse"},
 		{"missing keys", []string{"--keys", filepath.Join(dir, "nokeys.json"), "--data", filepath.Join(dir, "t3")}, "--keys"},
@@ -478,8 +479,8 @@ func TestBackupBadInput(t *testing.T) {
 			t.Errorf("a refused restore wrote %s", p)
 		}
 	}
-	if got := readFile(t, filepath.Join(nonEmpty, "keep.txt")); got != "x" {
-		t.Error("the non-empty target changed")
+	if ents, _ := os.ReadDir(nonEmpty); len(ents) != 2 || readFile(t, filepath.Join(nonEmpty, "keep.txt")) != "x" {
+		t.Errorf("the target holding a database changed: %v", ents)
 	}
 
 	// An empty existing directory is a fine target; the restored vault serves.

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/backup"
+	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/postgres"
 	"github.com/cofferhq/coffer/internal/sqlite"
 	"github.com/cofferhq/coffer/internal/sqlstore"
@@ -21,23 +24,41 @@ import (
 type backupRestoreCmd struct {
 	File     string `arg:"" help:"The backup file."`
 	Identity string `help:"age identity file (coffer backup keygen)." required:""`
-	Keys     string `help:"The key file of the vault the backup was taken from (root keys are never in a backup)." required:""`
-	Data     string `help:"Restore into this data directory (must not exist or be empty)."`
+	Keys     string `help:"The key file of the vault the backup was taken from (root keys are never in a backup). Or --config."`
+	Config   string `help:"The vault's coffer.yaml: the root keys come from its keys.provider (file: its key file; passphrase or shamir: the passphrase, or one share per line, on standard input as coffer unseal reads them), the target and the witness from it unless given as flags."`
+	Data     string `help:"Restore into this data directory (new, or holding no database: its config and key files may be there)."`
 	Database string `help:"Restore into this PostgreSQL database (DSN; must hold no Coffer data): the SQLite → PostgreSQL migration path."`
 	Ledger   string `help:"Erasure ledger to replay (coffer ledger export): customers erased after the backup are erased again."`
-	Witness  string `help:"The vault's witness file (audit.witness): the restore appends a signed restore checkpoint naming the backup's head, so audit verify --witness accepts the restored log."`
+	Witness  string `help:"The vault's witness file (default with --config: its audit.witness): the restore appends a signed restore checkpoint naming the backup's head, so audit verify --witness accepts the restored log."`
 }
 
 func (c *backupRestoreCmd) Run(env *Env) (err error) {
+	var cfg *config.Config
+	switch {
+	case c.Keys != "" && c.Config != "":
+		return errors.New("pass --keys FILE or --config FILE, not both: the root keys come from one of them; nothing was written")
+	case c.Keys == "" && c.Config == "":
+		return errors.New("no root keys: pass --keys FILE (the vault's key file) or --config FILE (its coffer.yaml, whose keys.provider opens them); root keys are never in a backup, and nothing was written")
+	case c.Config != "":
+		loaded, err := config.Load(c.Config)
+		if err != nil {
+			return err
+		}
+		cfg = &loaded
+		if c.Data == "" && c.Database == "" { // the store serve would open
+			if c.Database = cfg.Database; c.Database == "" {
+				c.Data = cfg.Data
+			}
+		}
+		if c.Witness == "" {
+			c.Witness = cfg.WitnessPath()
+		}
+	}
 	if (c.Data == "") == (c.Database == "") {
-		return errors.New("pass one target: --data DIR (SQLite) or --database DSN (PostgreSQL)")
+		return errors.New("pass one target: --data DIR (SQLite) or --database DSN (PostgreSQL), or --config whose data or database names it")
 	}
 	if c.Data != "" && c.Witness != "" && within(c.Witness, c.Data) {
-		return fmt.Errorf("--witness %s is inside the target %s: keep the witness outside the data directory (whoever can rewrite the data can rewrite it too)", c.Witness, c.Data)
-	}
-	keys, signer, err := rootKeys(c.Keys)
-	if err != nil {
-		return err
+		return fmt.Errorf("the witness %s is inside the target %s: keep the witness outside the data directory (whoever can rewrite the data can rewrite it too)", c.Witness, c.Data)
 	}
 	ledger, err := readLedger(c.Ledger)
 	if err != nil {
@@ -48,17 +69,36 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 		return err
 	}
 	if c.Data != "" {
-		if ents, err := os.ReadDir(c.Data); err == nil && len(ents) > 0 {
-			return fmt.Errorf("%s is not empty: restore fills an empty data directory only (choose a new one)", c.Data)
-		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := noDatabase(c.Data); err != nil {
 			return err
 		}
 	}
 	var witness *audit.WitnessFile
-	var after uint64
+	var seen []audit.Checkpoint
 	if c.Witness != "" {
 		witness = &audit.WitnessFile{Path: c.Witness}
-		if after, err = witnessCounter(c.Witness, signer); err != nil {
+		if seen, err = readRestoreWitness(c.Witness); err != nil {
+			return err
+		}
+	}
+	// The keys last: a passphrase or shares are asked for only once
+	// everything else was found in order.
+	var keys *coffer.RootKeys
+	var signer *audit.Signer
+	if cfg != nil {
+		if keys, err = openKeys(env, *cfg); err != nil {
+			return fmt.Errorf("root keys from %s (keys.provider %s): %w; %s; nothing was written", c.Config, cfg.Keys.Provider, err, keysHint(*cfg))
+		}
+		signer, err = audit.NewSigner(keys.IndexKey)
+	} else {
+		keys, signer, err = rootKeys(c.Keys)
+	}
+	if err != nil {
+		return err
+	}
+	var after uint64
+	if witness != nil {
+		if after, err = witnessCounter(c.Witness, seen, signer); err != nil {
 			return err
 		}
 	}
@@ -115,29 +155,71 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 	return nil
 }
 
-// witnessCounter reads the witness a restore appends to and returns its
-// last checkpoint counter (the restore checkpoint's must be higher). No
-// file yet is fine: the restore checkpoint starts it. A witness that does
-// not parse, or holds a checkpoint this vault's audit key did not sign (another
-// vault's witness, or an edited one), is refused before anything is
-// written.
-func witnessCounter(path string, signer *audit.Signer) (uint64, error) {
-	f, err := os.Open(path)
+// keysHint says what to do when a configuration's key source did not open.
+func keysHint(cfg config.Config) string {
+	switch cfg.Keys.Provider {
+	case keyring.ProviderFile:
+		return fmt.Sprintf("put the vault's key file at %s (keys.file) or pass --keys FILE instead of --config", cfg.Keys.File)
+	case keyring.ProviderPassphrase:
+		return "give the vault's passphrase on standard input (one line, never as an argument)"
+	case keyring.ProviderShamir:
+		return "give enough shares on standard input, one per line (never as arguments)"
+	}
+	return "run a coffer built with -tags pkcs11 where the HSM and the PIN file the config names are at hand, or pass --keys FILE"
+}
+
+// dbFiles are a SQLite data directory's database and its journals.
+var dbFiles = []string{"coffer.db", "coffer.db-wal", "coffer.db-shm", "coffer.db-journal"}
+
+// noDatabase refuses a target data directory that holds a database: a
+// restore fills a new directory, an empty one, or one holding everything
+// but the database (the config, key material and TLS files kept from a
+// vault whose disk was lost).
+func noDatabase(dir string) error {
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("witness: %w", err)
+		return err
+	}
+	for _, e := range ents {
+		if slices.Contains(dbFiles, e.Name()) {
+			return fmt.Errorf("%s holds a database (%s): restore never writes over one; choose a new data directory, or move the old database files away first", dir, e.Name())
+		}
+	}
+	return nil
+}
+
+// readRestoreWitness reads the witness a restore appends to. No file yet
+// is fine: the restore checkpoint starts it. One that does not parse is
+// refused before anything is written.
+func readRestoreWitness(path string) ([]audit.Checkpoint, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("witness: %w", err)
 	}
 	defer f.Close()
 	cps, _, err := audit.ReadWitness(f)
-	if err == nil {
-		var w *audit.Witnessed
-		if w, err = audit.NewWitnessed(cps, map[uint32]ed25519.PublicKey{signer.Version(): signer.PublicKey()}); err == nil {
-			return w.LastCounter(), nil
-		}
+	if err != nil {
+		return nil, fmt.Errorf("witness %s: %v: it is not this vault's witness, or it was edited (coffer audit verify --witness tells); nothing was written", path, err)
 	}
-	return 0, fmt.Errorf("witness %s: %v: it is not this vault's witness, or it was edited (coffer audit verify --witness tells); nothing was written", path, err)
+	return cps, nil
+}
+
+// witnessCounter checks that this vault's audit key signed every
+// checkpoint of the witness, with growing counters, and returns the last
+// counter (the restore checkpoint's must be higher). Another vault's
+// witness, or an edited one, is refused before anything is written.
+func witnessCounter(path string, cps []audit.Checkpoint, signer *audit.Signer) (uint64, error) {
+	w, err := audit.NewWitnessed(cps, map[uint32]ed25519.PublicKey{signer.Version(): signer.PublicKey()})
+	if err != nil {
+		return 0, fmt.Errorf("witness %s: %v: it is not this vault's witness, or it was edited (coffer audit verify --witness tells); nothing was written", path, err)
+	}
+	return w.LastCounter(), nil
 }
 
 // within reports whether path is dir or inside it.
@@ -152,8 +234,8 @@ func within(path, dir string) bool {
 	return p == d || strings.HasPrefix(p, d+string(filepath.Separator))
 }
 
-// restoreSQLite builds the data directory beside the target and renames
-// it into place only when the load (with its chain check) and the
+// restoreSQLite builds the database in a directory beside the target and
+// moves it into place only when the load (with its chain check) and the
 // restore's own audit entry succeeded: a failure leaves the target as it
 // was.
 func (c *backupRestoreCmd) restoreSQLite(env *Env, load func(context.Context, sqlstore.LoadTx) error, signer *audit.Signer,
@@ -183,10 +265,38 @@ func (c *backupRestoreCmd) restoreSQLite(env *Env, load func(context.Context, sq
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := install(path, target); err != nil {
 		return err
 	}
-	return os.Rename(tmp, target)
+	return os.RemoveAll(tmp)
+}
+
+// install puts the restored database file db into the target directory,
+// creating it when it does not exist. The file is linked, never renamed
+// over an existing one, and alone: the store's clean close folded its WAL
+// back into it, and a WAL that still holds frames fails the restore.
+func install(db, target string) error {
+	if fi, err := os.Stat(db + "-wal"); err == nil && fi.Size() > 0 {
+		return fmt.Errorf("restore failed, nothing was written to the target: the restored database's WAL was not folded back (%d bytes)", fi.Size())
+	}
+	created := false
+	if err := os.Mkdir(target, 0o700); err == nil {
+		created = true
+	} else if !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if err := os.Link(db, filepath.Join(target, filepath.Base(db))); err != nil {
+		if created {
+			os.Remove(target)
+		}
+		return fmt.Errorf("restore failed, nothing was written to the target: %w", err)
+	}
+	d, err := os.Open(target)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // restorePostgres loads into the database in one transaction (rolled back

@@ -234,4 +234,135 @@ func TestRestoreWritesWitnessCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.replaced(t, "a periodic checkpoint at the backup's head", "--data", restored, "--keys", keys, "--witness", wrong)
+
+	// With --config, flags still name the target and the witness (the
+	// config's data directory holds a database: it would be refused).
+	witnessWas := readFile(t, s.witness)
+	elsewhere, otherWitness := filepath.Join(t.TempDir(), "elsewhere"), filepath.Join(t.TempDir(), "other.witness")
+	code, out, errs = run(t, nil, "", "backup", "restore", s.file, "--identity", s.identity, "--config", s.cfg, "--data", elsewhere, "--witness", otherWitness)
+	if code != 0 || !strings.Contains(out, "appended to "+otherWitness) {
+		t.Fatalf("restore --config with --data and --witness: exit %d %s %s", code, out, errs)
+	}
+	if code, out, errs := run(t, nil, "", "audit", "verify", "--data", elsewhere, "--keys", keys, "--witness", otherWitness); code != 0 {
+		t.Fatalf("verify the restore the flags named: exit %d %s %s", code, out, errs)
+	}
+	if readFile(t, s.witness) != witnessWas {
+		t.Fatal("the config's witness changed although --witness named another")
+	}
+}
+
+// TestInstallRefusesUnfoldedWAL: the restored database is moved alone, so
+// a WAL that still holds frames fails the restore before the target is
+// made.
+func TestInstallRefusesUnfoldedWAL(t *testing.T) {
+	tmp := t.TempDir()
+	db := filepath.Join(tmp, "coffer.db")
+	writeFile(t, db, "db")
+	writeFile(t, db+"-wal", "frames")
+	target := filepath.Join(t.TempDir(), "target")
+	if err := install(db, target); err == nil || !strings.Contains(err.Error(), "WAL") {
+		t.Fatalf("install with a WAL holding frames: %v", err)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Fatal("the target was made")
+	}
+	writeFile(t, db+"-wal", "")
+	if err := install(db, target); err != nil || readFile(t, filepath.Join(target, "coffer.db")) != "db" {
+		t.Fatalf("install with an empty WAL: %v", err)
+	}
+}
+
+// TestRestoreFromConfig: after the disk of a vault is lost (its database
+// gone; its coffer.yaml, key material and witness kept), backup restore
+// --config takes the root keys from the config's provider (the key file;
+// the passphrase or shares on standard input), the target and the witness
+// from the config. Without the keys it exits 2 naming what to do and
+// writes nothing, to the target or the witness. The restored vault
+// verifies against its witness, serves, and keeps verifying.
+func TestRestoreFromConfig(t *testing.T) {
+	type refusal struct {
+		name, stdin, want string
+		args              []string
+		setup             func() (undo func())
+	}
+	for _, provider := range []string{"file", "passphrase", "shamir"} {
+		t.Run(provider, func(t *testing.T) {
+			s := newRestoreScene(t, provider)
+			for _, f := range dbFiles {
+				os.Remove(filepath.Join(s.dir, f))
+			}
+			unseal := strings.Join(s.unseal, "\n") + "\n"
+			keys := filepath.Join(s.dir, "keys.json")
+			cfg := []string{"--config", s.cfg}
+			refusals := []refusal{
+				{name: "no key source", stdin: unseal, want: "pass --keys FILE"},
+				{name: "--keys and --config", stdin: unseal, want: "not both", args: append(cfg, "--keys", keys)},
+			}
+			switch provider {
+			case "file":
+				refusals = append(refusals, refusal{name: "the key file missing", want: "(keys.file) or pass --keys FILE", args: cfg,
+					setup: func() func() {
+						if err := os.Rename(keys, keys+".away"); err != nil {
+							t.Fatal(err)
+						}
+						return func() { os.Rename(keys+".away", keys) }
+					}})
+			case "passphrase":
+				refusals = append(refusals,
+					refusal{name: "no passphrase", want: "standard input is empty", args: cfg},
+					refusal{name: "a wrong passphrase", stdin: "wrong horse battery staple\n", want: "wrong passphrase", args: cfg})
+			case "shamir":
+				altered := alterShare(t, sharePrefixRE.ReplaceAllString(s.unseal[0], ""))
+				refusals = append(refusals,
+					refusal{name: "one share of two", stdin: s.unseal[0] + "\n", want: "1 of 2 shares given", args: cfg},
+					refusal{name: "a wrong combination", stdin: altered + "\n" + s.unseal[1] + "\n", want: "wrong combination", args: cfg})
+			}
+			witnessWas := readFile(t, s.witness)
+			for _, r := range refusals {
+				undo := func() {}
+				if r.setup != nil {
+					undo = r.setup()
+				}
+				code, out, errs := run(t, nil, r.stdin, append([]string{"backup", "restore", s.file, "--identity", s.identity}, r.args...)...)
+				undo()
+				if code != 2 || !strings.Contains(errs, r.want) || !strings.Contains(errs, "nothing was written") {
+					t.Errorf("restore with %s: exit %d %s %s, want 2 naming %q and that nothing was written", r.name, code, out, errs, r.want)
+				}
+				if strings.Contains(errs, testPassphrase) || strings.Contains(errs, "coffer-share-") {
+					t.Errorf("restore with %s: the secret is in the error: %s", r.name, errs)
+				}
+				if _, err := os.Stat(filepath.Join(s.dir, "coffer.db")); err == nil {
+					t.Fatalf("restore with %s wrote a database", r.name)
+				}
+				if readFile(t, s.witness) != witnessWas {
+					t.Fatalf("restore with %s changed the witness", r.name)
+				}
+			}
+
+			// The config names the target and the witness.
+			seen := readWitness(t, s.witness)
+			want := fmt.Sprintf("restore checkpoint at seq %d (counter %d) appended to %s", s.head, seen[len(seen)-1].Counter+1, s.witness)
+			code, out, errs := run(t, nil, unseal, "backup", "restore", s.file, "--identity", s.identity, "--config", s.cfg)
+			if code != 0 || !strings.Contains(out, want) {
+				t.Fatalf("restore --config: exit %d %s %s, want %q", code, out, errs, want)
+			}
+			t.Log(strings.TrimSpace(out))
+			if code, out, errs := run(t, nil, "", "audit", "verify", "--data", s.dir, "--witness", s.witness); code != 0 {
+				t.Fatalf("verify the restored vault: exit %d %s %s", code, out, errs)
+			}
+			// It serves again; its checkpoints follow the restore's in the witness.
+			addr, stop := s.serve(t)
+			s.records(t, addr, "again", 3)
+			stop()
+			cps := readWitness(t, s.witness)
+			if last := cps[len(cps)-1]; last.Kind != audit.KindPeriodic || last.Seq <= s.head+1 {
+				t.Fatalf("after serving again the witness ends in a %s checkpoint at seq %d", last.Kind, last.Seq)
+			}
+			code, out, errs = run(t, nil, "", "audit", "verify", "--data", s.dir, "--witness", s.witness)
+			if code != 0 || !strings.Contains(out, "witness checkpoints agree") {
+				t.Fatalf("verify after serving again: exit %d %s %s", code, out, errs)
+			}
+			t.Log(strings.TrimSpace(out))
+		})
+	}
 }
