@@ -148,7 +148,7 @@ func (c *backupCreateCmd) Run(env *Env) (err error) {
 type trustFlags struct {
 	Keys     string `help:"The server's key file: the audit key is derived from it."`
 	Data     string `help:"A data directory whose keys.json is the key file."`
-	AuditKey string `name:"audit-key" help:"A file holding the audit public key (coffer backup audit-key), for a machine without the root keys."`
+	AuditKey string `name:"audit-key" help:"A file holding the audit public key (coffer backup audit-key, or the audit-keys.txt beside the config), for a machine without the root keys."`
 }
 
 func (t *trustFlags) trusted() (trustedKeys, error) {
@@ -159,10 +159,16 @@ func (t *trustFlags) trusted() (trustedKeys, error) {
 			return nil, fmt.Errorf("audit key: %w", err)
 		}
 		pub, err := parseAuditKey(string(b))
-		if err != nil {
-			return nil, fmt.Errorf("audit key %s: %w", t.AuditKey, err)
+		if err == nil {
+			return trustedKeys{1: pub}, nil
 		}
-		return trustedKeys{1: pub}, nil
+		// The audit-keys.txt beside the config: every key version, and
+		// there whatever the key provider (a passphrase vault has no key
+		// file to run backup audit-key on).
+		if keys, kerr := audit.ReadKeyFile(t.AuditKey); kerr == nil && len(keys) > 0 {
+			return trustedKeys(keys), nil
+		}
+		return nil, fmt.Errorf("audit key %s: %w", t.AuditKey, err)
 	case t.Keys != "" || t.Data != "":
 		path := t.Keys
 		if path == "" {
@@ -182,7 +188,7 @@ const auditKeyPrefix = "coffer-audit-ed25519:"
 func parseAuditKey(s string) (ed25519.PublicKey, error) {
 	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(strings.TrimSpace(s), auditKeyPrefix))
 	if err != nil || len(b) != ed25519.PublicKeySize || !strings.HasPrefix(strings.TrimSpace(s), auditKeyPrefix) {
-		return nil, errors.New("not an audit public key (coffer backup audit-key prints one)")
+		return nil, errors.New("not an audit public key (coffer backup audit-key prints one; audit-keys.txt beside the config holds them too)")
 	}
 	return ed25519.PublicKey(b), nil
 }

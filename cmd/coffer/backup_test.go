@@ -445,6 +445,24 @@ func TestBackupBadInput(t *testing.T) {
 	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--keys", otherKeys); code != 1 {
 		t.Fatalf("verify under another vault's key: %d %s %s", code, out, errs)
 	}
+	// The audit-keys.txt a server writes beside its config is a trusted key
+	// file too (a passphrase vault has no key file): its own verifies,
+	// another vault's does not, and a file that is neither is refused.
+	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--audit-key", filepath.Join(data, "audit-keys.txt")); code != 0 {
+		t.Fatalf("verify --audit-key audit-keys.txt: %d %s %s", code, out, errs)
+	}
+	otherList := filepath.Join(dir, "other-audit-keys.txt")
+	if err := audit.WriteKeyFile(otherList, 1, signerPub(t, otherKeys)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--audit-key", otherList); code != 1 {
+		t.Fatalf("verify under another vault's audit-keys.txt: %d %s %s", code, out, errs)
+	}
+	notKey := filepath.Join(dir, "not-a-key.txt")
+	writeFile(t, notKey, "coffer-audit-key v1 not-base64\n")
+	if code, _, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--audit-key", notKey); code != 2 || !strings.Contains(errs, "not an audit public key") {
+		t.Fatalf("verify --audit-key of a file that holds no key: %d %s", code, errs)
+	}
 
 	// Restore's other bad inputs.
 	nonEmpty := filepath.Join(dir, "nonempty")
