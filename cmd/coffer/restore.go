@@ -150,7 +150,7 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 	if witness != nil {
 		fmt.Fprintf(env.Stdout, "witness: restore checkpoint at seq %d (counter %d) appended to %s\n", cp.Seq, cp.Counter, witness.Path)
 	} else {
-		fmt.Fprintf(env.Stdout, "witness: none given; restore checkpoint at seq %d stored in the database only, so a witness of this vault's earlier life calls the restored log cut back (restore again with --witness FILE)\n", cp.Seq)
+		fmt.Fprintf(env.Stdout, "witness: none given; the restore checkpoint at seq %d is in the database only, so a witness of this vault's earlier life will not accept the restored log (restore again, into a new target, with --witness FILE)\n", cp.Seq)
 	}
 	return nil
 }
