@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cofferhq/coffer/client"
 	"github.com/cofferhq/coffer/examples"
+	"github.com/cofferhq/coffer/internal/audit"
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/keyring"
 	"github.com/cofferhq/coffer/internal/pgtest"
@@ -47,12 +49,17 @@ func TestBackupSQLiteToPostgres(t *testing.T) {
 	if code, out, errs := run(t, nil, "", "backup", "create", "--data", data, "--recipient", recipient, "--out", file); code != 0 {
 		t.Fatalf("create: %d %s %s", code, out, errs)
 	}
-	code, out, errs := run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys, "--database", dsn)
+	witness := data + ".witness" // the dev server's
+	code, out, errs := run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys, "--database", dsn, "--witness", witness)
 	if code != 0 {
 		t.Fatalf("restore into PostgreSQL: %d %s %s", code, out, errs)
 	}
 	t.Log(out)
 	m := manifestOf(t, file, identity, keys)
+	cps := readWitness(t, witness)
+	if last := cps[len(cps)-1]; last.Kind != audit.KindRestore || last.Seq != m.AuditSeq {
+		t.Fatalf("the witness ends in a %s checkpoint at seq %d, want the restore's at %d", last.Kind, last.Seq, m.AuditSeq)
+	}
 
 	_, signer, err := rootKeys(keys)
 	if err != nil {
@@ -63,6 +70,9 @@ func TestBackupSQLiteToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ps.Close()
+	if n, err := audit.VerifyStore(ctx, ps, signer.PublicKey(), cps, map[uint32]ed25519.PublicKey{1: signer.PublicKey()}); err != nil || n != m.AuditSeq+1 {
+		t.Fatalf("the restored PostgreSQL log against the witness: %d entries: %v", n, err)
+	}
 	var n int64
 	if err := ps.DB.QueryRow(ctx, `SELECT count(*) FROM records`).Scan(&n); err != nil || n != m.Tables["records"] || n < 3 {
 		t.Fatalf("PostgreSQL holds %d records, the backup %d: %v", n, m.Tables["records"], err)
@@ -100,9 +110,25 @@ func TestBackupSQLiteToPostgres(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "postgres store") {
 		t.Fatalf("verify the PostgreSQL backup: %d %s %s", code, out, errs)
 	}
-	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys, "--database", dsn)
+	was := readFile(t, witness)
+	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys, "--database", dsn, "--witness", witness)
 	if code != 2 || !strings.Contains(errs, "not empty") {
 		t.Fatalf("restore into a non-empty database: %d %s %s", code, out, errs)
+	}
+	if readFile(t, witness) != was {
+		t.Fatal("a refused restore appended to the witness")
+	}
+
+	// A config whose database: names PostgreSQL is the target of a restore
+	// --config; its witness gets the checkpoint.
+	cfg := filepath.Join(dir, "pg.yaml")
+	writeFile(t, cfg, "data: "+data+"\ndatabase: "+pgtest.Schema(t)+"\nkeys: {provider: file, file: "+keys+"}\n")
+	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--config", cfg)
+	if code != 0 || !strings.Contains(out, "appended to "+witness) {
+		t.Fatalf("restore --config into PostgreSQL: %d %s %s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(data, "coffer.db")); err != nil {
+		t.Fatalf("the SQLite source changed: %v", err)
 	}
 }
 

@@ -445,6 +445,24 @@ func TestBackupBadInput(t *testing.T) {
 	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--keys", otherKeys); code != 1 {
 		t.Fatalf("verify under another vault's key: %d %s %s", code, out, errs)
 	}
+	// The audit-keys.txt a server writes beside its config is a trusted key
+	// file too (a passphrase vault has no key file): its own verifies,
+	// another vault's does not, and a file that is neither is refused.
+	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--audit-key", filepath.Join(data, "audit-keys.txt")); code != 0 {
+		t.Fatalf("verify --audit-key audit-keys.txt: %d %s %s", code, out, errs)
+	}
+	otherList := filepath.Join(dir, "other-audit-keys.txt")
+	if err := audit.WriteKeyFile(otherList, 1, signerPub(t, otherKeys)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--audit-key", otherList); code != 1 {
+		t.Fatalf("verify under another vault's audit-keys.txt: %d %s %s", code, out, errs)
+	}
+	notKey := filepath.Join(dir, "not-a-key.txt")
+	writeFile(t, notKey, "coffer-audit-key v1 not-base64\n")
+	if code, _, errs := run(t, nil, "", "backup", "verify", good, "--identity", identity, "--audit-key", notKey); code != 2 || !strings.Contains(errs, "not an audit public key") {
+		t.Fatalf("verify --audit-key of a file that holds no key: %d %s", code, errs)
+	}
 
 	// Restore's other bad inputs.
 	nonEmpty := filepath.Join(dir, "nonempty")
@@ -452,6 +470,7 @@ func TestBackupBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(nonEmpty, "keep.txt"), "x")
+	writeFile(t, filepath.Join(nonEmpty, "coffer.db-wal"), "x") // a database's journal is a database
 	badLedger := filepath.Join(dir, "bad-ledger.json")
 	writeFile(t, badLedger, `{"ledger":[{"hash":"AAAA","key_version":1}]}`)
 	junkLedger := filepath.Join(dir, "junk-ledger.json")
@@ -461,7 +480,7 @@ func TestBackupBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"non-empty target", []string{"--keys", keys, "--data", nonEmpty}, "not empty"},
+		{"a target holding a database", []string{"--keys", keys, "--data", nonEmpty}, "holds a database"},
 		{"short ledger hash", []string{"--keys", keys, "--data", filepath.Join(dir, "t1"), "--ledger", badLedger}, "32 bytes"},
 		{"ledger not JSON", []string{"--keys", keys, "--data", filepath.Join(dir, "t2"), "--ledger", junkLedger}, "does not parse"},
 		{"missing keys", []string{"--keys", filepath.Join(dir, "nokeys.json"), "--data", filepath.Join(dir, "t3")}, "--keys"},
@@ -478,8 +497,8 @@ func TestBackupBadInput(t *testing.T) {
 			t.Errorf("a refused restore wrote %s", p)
 		}
 	}
-	if got := readFile(t, filepath.Join(nonEmpty, "keep.txt")); got != "x" {
-		t.Error("the non-empty target changed")
+	if ents, _ := os.ReadDir(nonEmpty); len(ents) != 2 || readFile(t, filepath.Join(nonEmpty, "keep.txt")) != "x" {
+		t.Errorf("the target holding a database changed: %v", ents)
 	}
 
 	// An empty existing directory is a fine target; the restored vault serves.

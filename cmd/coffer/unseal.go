@@ -11,7 +11,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/client"
+	"github.com/cofferhq/coffer/internal/config"
+	"github.com/cofferhq/coffer/internal/keyring"
 )
 
 // unsealCmd reads one secret from standard input, never from argv (it
@@ -63,30 +66,50 @@ func (c *sealCmd) Run(env *Env, cl *client.Client) error {
 // readSecret reads one line of standard input. On a terminal it prompts
 // on standard error without echo, and with confirm asks twice.
 func readSecret(env *Env, prompt string, confirm bool) (string, error) {
+	in := newSecretReader(env)
+	a, err := in.line(prompt)
+	if err != nil || !confirm || in.fd < 0 {
+		return a, err
+	}
+	b, err := in.line("again: ")
+	if err != nil {
+		return "", err
+	}
+	if a != b {
+		return "", errors.New("the two entries differ")
+	}
+	return a, nil
+}
+
+// secretReader reads secrets from standard input one line at a time: on a
+// terminal after a prompt on standard error, without echo.
+type secretReader struct {
+	env *Env
+	fd  int           // the terminal's descriptor, or -1
+	br  *bufio.Reader // not a terminal: one reader for every line
+}
+
+func newSecretReader(env *Env) *secretReader {
 	if f, ok := env.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(env.Stderr, prompt)
-		a, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(env.Stderr)
+		return &secretReader{env: env, fd: int(f.Fd())}
+	}
+	return &secretReader{env: env, fd: -1, br: bufio.NewReader(env.Stdin)}
+}
+
+func (r *secretReader) line(prompt string) (string, error) {
+	if r.fd >= 0 {
+		fmt.Fprint(r.env.Stderr, prompt)
+		b, err := term.ReadPassword(r.fd)
+		fmt.Fprintln(r.env.Stderr)
 		if err != nil {
 			return "", err
 		}
-		if confirm {
-			fmt.Fprint(env.Stderr, "again: ")
-			b, err := term.ReadPassword(int(f.Fd()))
-			fmt.Fprintln(env.Stderr)
-			if err != nil {
-				return "", err
-			}
-			if string(a) != string(b) {
-				return "", errors.New("the two entries differ")
-			}
-		}
-		if len(a) == 0 {
+		if len(b) == 0 {
 			return "", errors.New("nothing entered")
 		}
-		return string(a), nil
+		return string(b), nil
 	}
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	line, err := r.br.ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
@@ -95,4 +118,51 @@ func readSecret(env *Env, prompt string, confirm bool) (string, error) {
 		return "", errors.New("standard input is empty: give the secret on one line (never as an argument)")
 	}
 	return line, nil
+}
+
+// openKeys opens a configuration's key source in this process, for an
+// offline verb (backup restore) that needs the root keys: the file and
+// pkcs11 providers need no input; passphrase reads the passphrase from
+// standard input, shamir one share per line until the threshold (a
+// "share N: " line copied from coffer init is accepted), as coffer unseal
+// reads them. A wrong input ends it: there is nothing to retry against.
+func openKeys(env *Env, cfg config.Config) (*coffer.RootKeys, error) {
+	keys, u, err := keyring.Start(keySource(cfg))
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return keys.Root, nil
+	}
+	shamir := cfg.Keys.Provider == keyring.ProviderShamir
+	in := newSecretReader(env)
+	for {
+		p := u.Progress()
+		prompt := "passphrase: "
+		if shamir {
+			prompt = fmt.Sprintf("share %d of %d: ", p.Have+1, p.Need)
+		}
+		secret, err := in.line(prompt)
+		if err != nil && shamir {
+			return nil, fmt.Errorf("%d of %d shares given: %w", p.Have, p.Need, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if shamir {
+			secret = sharePrefixRE.ReplaceAllString(secret, "")
+		}
+		root, _, err := u.Add([]byte(secret))
+		if err != nil {
+			return nil, err
+		}
+		if root != nil {
+			defer root.Destroy()
+			k, err := keyring.Derive(root, u.Current())
+			if err != nil {
+				return nil, err
+			}
+			return k.Root, nil
+		}
+	}
 }

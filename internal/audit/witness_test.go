@@ -139,6 +139,12 @@ func TestWitnessRestoreCheckpoint(t *testing.T) {
 	if err := checkWitness(t, restored, cps, pubs); err == nil {
 		t.Fatal("without the restore checkpoint the shorter log must fail")
 	}
+	periodic := cp
+	periodic.Kind = KindPeriodic
+	s.SignCheckpoint(&periodic)
+	if err := checkWitness(t, restored, append(cps, periodic), pubs); err == nil {
+		t.Fatal("a periodic checkpoint at the backup's head passed for a restore")
+	}
 }
 
 func TestReadWitnessRejectsGarbage(t *testing.T) {

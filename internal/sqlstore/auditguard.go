@@ -229,12 +229,18 @@ func (g *AuditGuard) Seal(ctx context.Context, tx Tx, from, c audit.Chain, now t
 }
 
 func (g *AuditGuard) checkpoint(ctx context.Context, tx Tx, kind string, c audit.Chain, now time.Time) (*audit.Checkpoint, error) {
+	return writeCheckpoint(ctx, tx, g.Signer, kind, c, now, 0)
+}
+
+// writeCheckpoint signs and stores a checkpoint of c. Its counter follows
+// every stored checkpoint's and after.
+func writeCheckpoint(ctx context.Context, tx Tx, signer *audit.Signer, kind string, c audit.Chain, now time.Time, after uint64) (*audit.Checkpoint, error) {
 	var ctr int64
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(counter), 0) FROM audit_checkpoints`).Scan(&ctr); err != nil {
 		return nil, err
 	}
-	cp := &audit.Checkpoint{Kind: kind, Seq: c.Seq, Hash: c.Last, Time: now, Counter: uint64(ctr) + 1}
-	g.Signer.SignCheckpoint(cp)
+	cp := &audit.Checkpoint{Kind: kind, Seq: c.Seq, Hash: c.Last, Time: now, Counter: max(uint64(ctr), after) + 1}
+	signer.SignCheckpoint(cp)
 	_, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (counter, kind, seq, hash, time, key_version, signature) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		int64(cp.Counter), cp.Kind, cp.Seq, cp.Hash, cp.Time.UnixNano(), int64(cp.KeyVersion), cp.Signature)
 	return cp, err

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/internal/audit"
 )
 
 // Sink receives a logical copy of the store, table by table and row by
@@ -216,6 +218,19 @@ func AuditLogTx(ctx context.Context, tx LoadTx) iter.Seq2[*coffer.AuditEntry, er
 			yield(nil, err)
 		}
 	}
+}
+
+// RestoreCheckpoint stores, in a restore's transaction, the signed
+// KindRestore checkpoint of the loaded log's head (the backup's). Its
+// counter follows the loaded checkpoints' and after (the last counter of
+// the witness it goes to: a witness's counters only grow), so the restored
+// store's next checkpoints follow it in the witness too.
+func RestoreCheckpoint(ctx context.Context, tx LoadTx, signer *audit.Signer, after uint64, now time.Time) (*audit.Checkpoint, error) {
+	head, err := AuditHeadTx(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return writeCheckpoint(ctx, tx, signer, audit.KindRestore, audit.Chain{Seq: head.Seq, Last: head.Hash}, now, after)
 }
 
 // AuditHeadTx is Store.AuditHead as tx sees it: ENOTFOUND when the log
