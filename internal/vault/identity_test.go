@@ -20,7 +20,7 @@ import (
 // treated as unrestricted (the finding: every entry dropped → no limit).
 func TestStoredCIDRsFailClosed(t *testing.T) {
 	f := newFixture(t)
-	_, token, err := f.v.Identity.CreateAPIKey(ctx, f.admin, vault.NewAPIKey{Name: "k", Role: "support", AllowedCIDRs: []string{"10.0.0.0/8"}})
+	created, token, err := f.v.Identity.CreateAPIKey(ctx, f.admin, vault.NewAPIKey{Name: "k", Role: "support", AllowedCIDRs: []string{"10.0.0.0/8"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,18 +32,44 @@ func TestStoredCIDRsFailClosed(t *testing.T) {
 	if _, err := db.Exec(`UPDATE api_keys SET allowed_cidrs = '10.0.0.0/33' WHERE name = 'k'`); err != nil {
 		t.Fatal(err)
 	}
-	for _, from := range []string{"10.1.2.3", "192.0.2.1"} {
-		a, err := f.v.Identity.Authenticate(ctx, token, netip.MustParseAddr(from))
-		if err == nil && len(a.AllowedCIDRs) == 0 {
-			t.Fatalf("from %s: authenticated with no network restriction", from)
-		}
-		if err == nil {
-			t.Fatalf("from %s: a key whose stored networks do not parse authenticated", from)
-		}
-		if c := coffer.ErrorCode(err); c != coffer.EUNAUTHENTICATED {
-			t.Errorf("from %s: code %s, want %s", from, c, coffer.EUNAUTHENTICATED)
+	refused := func(when string, v *vault.Vault) {
+		t.Helper()
+		for _, from := range []string{"10.1.2.3", "192.0.2.1"} {
+			a, err := v.Identity.Authenticate(ctx, token, netip.MustParseAddr(from))
+			if err == nil && len(a.AllowedCIDRs) == 0 {
+				t.Fatalf("%s, from %s: authenticated with no network restriction", when, from)
+			}
+			if err == nil {
+				t.Fatalf("%s, from %s: a key whose stored networks do not parse authenticated", when, from)
+			}
+			if c := coffer.ErrorCode(err); c != coffer.EUNAUTHENTICATED {
+				t.Errorf("%s, from %s: code %s, want %s", when, from, c, coffer.EUNAUTHENTICATED)
+			}
 		}
 	}
+	// Edited underneath: the row's MAC no longer verifies.
+	refused("edited row", f.v)
+	// A row that verifies yet holds a network that does not parse (written
+	// by a release that did not validate, then signed by the credential
+	// migration): refused by the parse itself, never left unrestricted.
+	k, err := f.store.APIKey(ctx, created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.AllowedCIDRs) != 1 || k.AllowedCIDRs[0] != "10.0.0.0/33" {
+		t.Fatalf("stored networks %q", k.AllowedCIDRs)
+	}
+	vault.SignAPIKeyRow(f.v, k)
+	if _, err := db.Exec(`UPDATE api_keys SET mac = ? WHERE id = ?`, k.MAC, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A vault that starts now (the first one keeps the key row cached).
+	v, err := vault.New(ctx, vault.Options{Store: f.store, Keys: f.keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	refused("signed row", v)
 }
 
 // TestLoginUnderAttack: an attacker hammering the admin's username from one
