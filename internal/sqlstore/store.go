@@ -187,10 +187,17 @@ func (s *Store) SubjectRecords(ctx context.Context, subject string) ([]*coffer.S
 
 // ExpiredRecords implements coffer.RecordReader.
 func (s *Store) ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*coffer.StoredRecord, error) {
-	return collect(ctx, s.DB, scanExpired, `SELECT `+recordColumns+`, idx FROM records
-		WHERE collection = ? AND updated_at < ? AND (updated_at > ? OR (updated_at = ? AND id > ?)) ORDER BY updated_at, id LIMIT ?`,
-		collection, cutoff.UnixNano(), nanos(afterUpdated), nanos(afterUpdated), afterID, limit)
+	return collect(ctx, s.DB, scanExpired, expiredQuery, collection, cutoff.UnixNano(), nanos(afterUpdated), nanos(afterUpdated), afterID, limit)
 }
+
+// expiredQuery pages through a collection by (updated_at, id) after a
+// cursor. The cursor's time is also a plain lower bound (updated_at >= ?):
+// with bound parameters SQLite does not take one from the OR alone, and
+// every page then scanned the collection from its start (a purge or sweep
+// of n records took O(n²): 20-record pages of a 40,000-record purge took
+// 36 ms each by the end).
+const expiredQuery = `SELECT ` + recordColumns + `, idx FROM records
+		WHERE collection = ? AND updated_at < ? AND updated_at >= ? AND (updated_at > ? OR id > ?) ORDER BY updated_at, id LIMIT ?`
 
 // Subject implements coffer.SubjectStore.
 func (s *Store) Subject(ctx context.Context, id string) (*coffer.Subject, error) {
