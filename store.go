@@ -299,3 +299,12 @@ type SubjectWatcher interface {
 type JobLocker interface {
 	TryLock(ctx context.Context, job string) (unlock func(), ok bool, err error)
 }
+
+// JobWaiter is a JobLocker that can also wait for a job's lock: Lock
+// blocks until this node holds it (another node's run ended) or ctx ends.
+// A job that must run after another node's (a key re-wrap started by a
+// later rotation) waits instead of skipping.
+type JobWaiter interface {
+	JobLocker
+	Lock(ctx context.Context, job string) (unlock func(), err error)
+}

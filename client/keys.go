@@ -24,11 +24,13 @@ type KeyVersion struct {
 }
 
 // KeyStatus is the server's KEK versions and the state of its background
-// re-wrap ("idle", "running", "done", "failed").
+// re-wrap ("idle", "running", "waiting" for another node's job lock,
+// "done", "failed"); RewrapElsewhere: another node re-wraps now.
 type KeyStatus struct {
-	Versions  []KeyVersion `json:"versions"`
-	Rewrap    string       `json:"rewrap"`
-	Rewrapped int          `json:"rewrapped"`
+	Versions        []KeyVersion `json:"versions"`
+	Rewrap          string       `json:"rewrap"`
+	Rewrapped       int          `json:"rewrapped"`
+	RewrapElsewhere bool         `json:"rewrap_elsewhere"`
 }
 
 // Status returns the KEK versions and what each wraps; with wait, after

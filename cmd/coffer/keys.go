@@ -120,6 +120,9 @@ func (c *keysStatusCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stdout, "version %d%s: %d subject keys, %d token keys\n", v.Version, mark, v.Wrapped["subject_deks"], v.Wrapped["token_keys"])
 	}
 	fmt.Fprintf(env.Stdout, "re-wrap: %s (%d keys re-wrapped)\n", st.Rewrap, st.Rewrapped)
+	if st.RewrapElsewhere {
+		fmt.Fprintln(env.Stdout, "another node is re-wrapping now (it holds the re-wrap's job lock)")
+	}
 	return nil
 }
 

@@ -55,6 +55,10 @@ type core struct {
 	bgMu   sync.Mutex
 	bg     sync.WaitGroup // background goroutines, waited for by Close
 	closed bool
+	// bgCtx is the context of background jobs, cancelled by Close (a job
+	// waiting for another node's lock stops waiting).
+	bgCtx  context.Context
+	stopBG context.CancelFunc
 
 	purges purger // the job deleting what schema changes dropped
 
@@ -98,6 +102,7 @@ type Options struct {
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
 	c := &core{log: o.Logger, now: o.Now, keySrc: o.KeySource}
+	c.bgCtx, c.stopBG = context.WithCancel(context.Background())
 	c.store, c.raw = &scrubStore{Store: o.Store, c: c}, o.Store // every audit entry is scrubbed (scrub.go)
 	c.refusals = c.newRefusals()
 	if c.log == nil {
@@ -217,6 +222,7 @@ func (v *Vault) Close() error {
 	c.bgMu.Lock()
 	c.closed = true
 	c.bgMu.Unlock()
+	c.stopBG()
 	c.bg.Wait()
 	if c.refusals != nil {
 		c.refusals.Close() // pending summaries are written before the store closes
