@@ -339,7 +339,7 @@ func TestSealSecretBinding(t *testing.T) {
 func TestWipeZeroesDerivedIndexKeys(t *testing.T) {
 	s := newSealer(t)
 	s.BlindIndex("customers", "email", []byte("a@example.com"))
-	v, ok := s.idxKeys.Load("customers|email")
+	v, ok := s.idxKeys.Load("1|customers|email")
 	if !ok {
 		t.Fatal("no derived key cached")
 	}

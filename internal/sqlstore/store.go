@@ -149,20 +149,54 @@ func (s *Store) FindRecords(ctx context.Context, q coffer.RecordQuery) ([]*coffe
 // whose LIMIT is a bound parameter on every execution (the planner uses
 // its value), which cost more than the search itself; the rounding keeps
 // the cached statements few.
+//
+// With q.Older (a re-index under way), each join takes the field's hash
+// under every version, and a record must match every hash of the version
+// it is indexed under (r.idx_version): one statement, so one snapshot of
+// the database, sees each record under exactly one version.
 func FindQuery(columns string, q coffer.RecordQuery) (string, []any) {
 	var b strings.Builder
-	args := make([]any, 0, 3*len(q.Where)+5)
+	args := make([]any, 0, (3+len(q.Older))*len(q.Where)+7)
 	b.WriteString(`SELECT ` + columns + ` FROM records r`)
 	for i, w := range q.Where {
 		t := "b" + strconv.Itoa(i)
-		b.WriteString(` JOIN blind_index ` + t + ` ON ` + t + `.record = r.id AND ` + t + `.collection = ? AND ` + t + `.field = ? AND ` + t + `.hash = ?`)
-		args = append(args, q.Collection, w.Field, w.Hash)
+		b.WriteString(` JOIN blind_index ` + t + ` ON ` + t + `.record = r.id AND ` + t + `.collection = ? AND ` + t + `.field = ? AND ` + t + `.hash `)
+		args = append(args, q.Collection, w.Field)
+		if len(q.Older) == 0 {
+			b.WriteString(`= ?`)
+			args = append(args, w.Hash)
+			continue
+		}
+		b.WriteString(`IN ` + params(1+len(q.Older)))
+		args = append(args, w.Hash)
+		for _, o := range q.Older {
+			args = append(args, o.Where[i].Hash)
+		}
 	}
 	if q.Unrestricted {
 		b.WriteString(` JOIN subjects s ON s.id = r.subject AND s.restricted = 0`)
 	}
 	b.WriteString(` WHERE r.collection = ? AND r.id > ?`)
 	args = append(args, q.Collection, q.After)
+	if len(q.Older) == 0 {
+		b.WriteString(` AND r.idx_version = ?`)
+		args = append(args, int64(max(q.IndexVersion, 1)))
+	} else {
+		b.WriteString(` AND (`)
+		for j, iw := range append([]coffer.IndexedWhere{{Version: max(q.IndexVersion, 1), Where: q.Where}}, q.Older...) {
+			if j > 0 {
+				b.WriteString(` OR `)
+			}
+			b.WriteString(`(r.idx_version = ?`)
+			args = append(args, int64(iw.Version))
+			for i, w := range iw.Where {
+				b.WriteString(` AND b` + strconv.Itoa(i) + `.hash = ?`)
+				args = append(args, w.Hash)
+			}
+			b.WriteString(`)`)
+		}
+		b.WriteString(`)`)
+	}
 	if !q.UpdatedSince.IsZero() {
 		b.WriteString(` AND r.updated_at >= ?`)
 		args = append(args, q.UpdatedSince.UnixNano())
@@ -187,7 +221,7 @@ func (s *Store) SubjectRecords(ctx context.Context, subject string) ([]*coffer.S
 
 // ExpiredRecords implements coffer.RecordReader.
 func (s *Store) ExpiredRecords(ctx context.Context, collection string, cutoff, afterUpdated time.Time, afterID string, limit int) ([]*coffer.StoredRecord, error) {
-	return collect(ctx, s.DB, scanExpired, `SELECT `+recordColumns+`, idx FROM records
+	return collect(ctx, s.DB, scanExpired, `SELECT `+recordColumns+`, idx, idx_version FROM records
 		WHERE collection = ? AND updated_at < ? AND (updated_at > ? OR (updated_at = ? AND id > ?)) ORDER BY updated_at, id LIMIT ?`,
 		collection, cutoff.UnixNano(), nanos(afterUpdated), nanos(afterUpdated), afterID, limit)
 }
@@ -219,6 +253,55 @@ func (s *Store) Rewrap(ctx context.Context, rewraps []coffer.Rewrap, e *coffer.A
 				return err
 			}
 			n += int(c)
+		}
+		return nil
+	}})
+	return n, err
+}
+
+// IndexVersions implements coffer.IndexStore.
+func (s *Store) IndexVersions(ctx context.Context) (map[uint32]int64, error) {
+	return s.countVersions(ctx, `SELECT idx_version, count(*) FROM records GROUP BY idx_version`)
+}
+
+// RecordsIndexedBelow implements coffer.IndexStore.
+func (s *Store) RecordsIndexedBelow(ctx context.Context, version uint32, afterID string, limit int) ([]*coffer.StoredRecord, error) {
+	return collect(ctx, s.DB, scanExpired, `SELECT `+recordColumns+`, idx, idx_version FROM records
+		WHERE idx_version < ? AND id > ? ORDER BY id LIMIT ?`, int64(version), afterID, limit)
+}
+
+// Reindex implements coffer.IndexStore: the record row first (only at
+// the version read and below the new index version), then its old
+// entries out and the new ones in.
+func (s *Store) Reindex(ctx context.Context, rs []coffer.Reindex, e *coffer.AuditEntry) (int, error) {
+	var n int
+	err := s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
+		n = 0
+		for _, r := range rs {
+			var old []byte
+			err := tx.QueryRow(ctx, `SELECT idx FROM records WHERE id = ? AND collection = ? AND version = ? AND idx_version < ?`,
+				r.Record, r.Collection, r.Version, int64(r.IndexVersion)).Scan(&old)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // changed, deleted or re-indexed since it was read
+			}
+			if err != nil {
+				return err
+			}
+			c, err := tx.Exec(ctx, `UPDATE records SET idx = ?, idx_version = ? WHERE id = ? AND collection = ? AND version = ? AND idx_version < ?`,
+				encodeIndex(r.Index), int64(r.IndexVersion), r.Record, r.Collection, r.Version, int64(r.IndexVersion))
+			if err != nil {
+				return err
+			}
+			if c == 0 {
+				continue
+			}
+			if err := deleteIndex(ctx, tx, r.Collection, r.Record, old); err != nil {
+				return err
+			}
+			if err := insertIndex(ctx, tx, r.Collection, r.Record, r.Index); err != nil {
+				return err
+			}
+			n++
 		}
 		return nil
 	}})
