@@ -48,8 +48,8 @@ type StoredRecord struct {
 	// whose version is below the row's fails ECONFLICT.
 	IndexVersion uint32
 	Version      int64 // bumped by every update; an update must name the version it read
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // IndexEntry is one blind-index hash of a searchable field's value.

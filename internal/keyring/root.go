@@ -67,9 +67,9 @@ func (*Root) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // The HKDF labels (the info parameter). Each key has its own label, so no
 // two derived keys are equal and none reveals another or the root.
 const (
-	labelKEK        = "coffer/kek/v"           // + KEK version: AES-256 KEKs wrapping DEKs
-	labelDerived    = "coffer/derived-root/v"  // + version: the derived-key root (blind indexes, tokens)
-	labelAuditSign  = "coffer/audit-sign/v1"   // ed25519 seed of the audit signer
+	labelKEK        = "coffer/kek/v"          // + KEK version: AES-256 KEKs wrapping DEKs
+	labelDerived    = "coffer/derived-root/v" // + version: the derived-key root (blind indexes, tokens)
+	labelAuditSign  = "coffer/audit-sign/v1"  // ed25519 seed of the audit signer
 	labelCredential = "coffer/credential-mac/v1"
 )
 
