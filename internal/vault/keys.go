@@ -28,6 +28,9 @@ type KeySource interface {
 	Export(version uint32, recipient string) ([]byte, error)
 	// Exported reports whether version was exported.
 	Exported(version uint32) (bool, error)
+	// NewDerivedVersion adds a derived-key root version, makes it current
+	// and returns the keys.
+	NewDerivedVersion() (*coffer.RootKeys, error)
 }
 
 // rotation is the state of key rotation: one rotation, retirement or
@@ -61,6 +64,9 @@ type KeyStatus struct {
 	// lock), "done" or "failed".
 	Rewrap    string `json:"rewrap"`
 	Rewrapped int    `json:"rewrapped"` // keys the last re-wrap moved
+	// Derived is the derived-key root: its versions, how many records
+	// each indexes, the re-index.
+	Derived *DerivedStatus `json:"derived"`
 	// RewrapElsewhere: another node holds the re-wrap's job lock now (a
 	// store that nodes share).
 	RewrapElsewhere bool `json:"rewrap_elsewhere"`

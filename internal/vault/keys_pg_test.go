@@ -96,12 +96,26 @@ func TestRewrapOneNodeAtATime(t *testing.T) {
 // fails if B's re-wrap ends first: it did not wait for the lock.
 func waitForLockWaiter(t *testing.T, dsn string, b *pgNode) {
 	t.Helper()
+	waitForJobWaiter(t, dsn, "rewrap", func() string {
+		st, err := b.v.Admin.KeyStatus(ctx, b.admin, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Rewrap
+	})
+}
+
+// waitForJobWaiter returns once a session waits for job's advisory lock in
+// the test's schema, and fails if state (the job's status on the node
+// that should wait) says the job ended first.
+func waitForJobWaiter(t *testing.T, dsn, job string, state func() string) {
+	t.Helper()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	key := pgtest.SchemaName(dsn) + "/job/rewrap"
+	key := pgtest.SchemaName(dsn) + "/job/" + job
 	for {
 		var waiting bool
 		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
@@ -111,14 +125,60 @@ func waitForLockWaiter(t *testing.T, dsn string, b *pgNode) {
 		if waiting {
 			return
 		}
+		if s := state(); s == "done" || s == "failed" {
+			t.Fatalf("the %s job ended (%s) while another node held its lock: it did not wait", job, s)
+		}
+	}
+}
+
+// TestReindexOneNodeAtATime: the re-index after a rotation of the
+// derived-key root takes its job lock on PostgreSQL. While another
+// session holds it, the rotation through B succeeds and B's searches find
+// every record (both versions asked), but no record moves; once free, B
+// re-indexes everything and searches ask version 2 only.
+func TestReindexOneNodeAtATime(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	kf := filepath.Join(t.TempDir(), "keys.json")
+	if err := keyring.CreateFile(kf); err != nil {
+		t.Fatal(err)
+	}
+	src := &keyring.File{Path: kf}
+	keys, err := src.Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, token := openNodeWith(t, dsn, keys, "", src)
+	b, _ := openNodeWith(t, dsn, keys, token, src)
+	const n = 20
+	ids := createMany(t, a.v, a.admin, "p", n)
+	unlock, ok, err := a.store.TryLock(ctx, "reindex")
+	if err != nil || !ok {
+		t.Fatalf("take the re-index lock: %t, %v", ok, err)
+	}
+	defer unlock()
+	if ver, err := b.v.Admin.RotateDerived(ctx, b.admin, false); err != nil || ver != 2 {
+		t.Fatalf("rotate the derived-key root through B: %d, %v", ver, err)
+	}
+	status := func() *vault.DerivedStatus {
 		st, err := b.v.Admin.KeyStatus(ctx, b.admin, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Rewrap == "done" || st.Rewrap == "failed" {
-			t.Fatalf("B's re-wrap ended (%s) while another node held the lock: it did not wait", st.Rewrap)
-		}
+		return st.Derived
 	}
+	waitForJobWaiter(t, dsn, "reindex", func() string { return status().Reindex })
+	if d := status(); d.Reindex != "waiting" || !d.ReindexElsewhere || d.Versions[0].Records != n {
+		t.Errorf("B's status while the lock is held elsewhere: %+v", d)
+	}
+	findOne(t, b.v, b.admin, "p3@example.com", ids[3])
+	unlock()
+	if err := b.v.WaitReindex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := status(); d.Reindex != "done" || d.SearchFrom != 2 || d.Versions[0].Records != 0 || d.Versions[1].Records != n {
+		t.Errorf("B's status after the re-index: %+v", d)
+	}
+	findOne(t, b.v, b.admin, "p7@example.com", ids[7])
 }
 
 var _ vault.KeySource = (*keyring.File)(nil)

@@ -79,6 +79,9 @@ func (v *Admin) KeyStatus(ctx context.Context, c *Call, wait bool) (*KeyStatus, 
 	}
 	out.Rewrapped = r.total
 	r.mu.Unlock()
+	if out.Derived, err = v.derivedStatus(ctx, u); err != nil {
+		return nil, err
+	}
 	e.Outcome = coffer.OutcomeAllowed
 	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return nil, err

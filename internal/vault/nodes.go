@@ -51,6 +51,7 @@ const (
 	jobRetention = "retention"
 	jobPurge     = "purge"
 	jobRewrap    = "rewrap"
+	jobReindex   = "reindex"
 )
 
 // asOneNode runs f unless another node runs job now (ran false): a store

@@ -64,6 +64,7 @@ type core struct {
 
 	keySrc   KeySource // nil: keys cannot be rotated on this vault
 	rotation rotation  // the background re-wrap (keys.go)
+	reindex  reindex   // the re-index after a derived-key rotation (reindex.go)
 }
 
 type loadedSchema struct {
@@ -194,7 +195,7 @@ func (v *Vault) Unseal(keys *coffer.RootKeys) error {
 		old.drop()
 	}
 	v.core.startPurges() // resumes purges a restart or a seal interrupted
-	return nil
+	return v.core.resumeReindex(context.Background(), s.DerivedVersion())
 }
 
 // Seal drops every key from memory: the sealer (KEKs, index root key),
@@ -222,7 +223,9 @@ func (v *Vault) Close() error {
 	c.bgMu.Lock()
 	c.closed = true
 	c.bgMu.Unlock()
-	c.stopBG()
+	if c.stopBG != nil { // nil on a core built without New (internal tests)
+		c.stopBG()
+	}
 	c.bg.Wait()
 	if c.refusals != nil {
 		c.refusals.Close() // pending summaries are written before the store closes
