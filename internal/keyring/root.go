@@ -75,7 +75,8 @@ const (
 
 // Keys is everything the server needs once it is unsealed.
 type Keys struct {
-	// Root holds the versioned KEKs and the derived-key root (IndexKey),
+	// Root holds the versioned KEKs and the derived-key root versions
+	// (IndexKey is version 1, Derived the others),
 	// as every caller of the file provider uses them today.
 	Root *coffer.RootKeys
 	// AuditSeed is the 32-byte ed25519 seed of the audit signer

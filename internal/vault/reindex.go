@@ -122,17 +122,14 @@ func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (u
 	return cur, nil
 }
 
-// resumeReindex sets where searches start from the versions the store
-// holds, and starts the re-index when a record is indexed under an older
-// version than the current one (a re-index a restart or a seal
+// resumeReindex sets where searches start from the records per index
+// version the store holds (IndexVersions, read before the keys were
+// installed), and starts the re-index when a record is indexed under an
+// older version than the current one (a re-index a restart or a seal
 // interrupted, a restored backup).
-func (c *core) resumeReindex(ctx context.Context, cur uint32) error {
-	m, err := c.store.IndexVersions(ctx)
-	if err != nil {
-		return err
-	}
+func (c *core) resumeReindex(indexed map[uint32]int64, cur uint32) {
 	from := cur
-	for ver, n := range m {
+	for ver, n := range indexed {
 		if n > 0 && ver < from {
 			from = ver
 		}
@@ -141,7 +138,6 @@ func (c *core) resumeReindex(ctx context.Context, cur uint32) error {
 	if from < cur {
 		c.startReindex()
 	}
-	return nil
 }
 
 // startReindex starts the background re-index unless one runs.
@@ -230,8 +226,9 @@ func (c *core) reindexAll(ctx context.Context) (int, error) {
 			c.reindex.from.Store(target)
 			return total, nil
 		}
-		//lint:ignore SA2001 the empty critical section is the barrier: it waits for the writes in flight
+		// The barrier: Lock waits for the writes in flight.
 		c.reindex.writes.Lock()
+		//lint:ignore SA2001 the empty critical section is the barrier
 		c.reindex.writes.Unlock()
 		barrier = true
 	}

@@ -191,11 +191,16 @@ func (v *Vault) Unseal(keys *coffer.RootKeys) error {
 	if err := v.core.checkCredentials(context.Background(), s); err != nil {
 		return err
 	}
+	indexed, err := v.core.store.IndexVersions(context.Background())
+	if err != nil {
+		return err
+	}
 	if old := v.core.keys.Swap(newUnsealed(s)); old != nil {
 		old.drop()
 	}
 	v.core.startPurges() // resumes purges a restart or a seal interrupted
-	return v.core.resumeReindex(context.Background(), s.DerivedVersion())
+	v.core.resumeReindex(indexed, s.DerivedVersion())
+	return nil
 }
 
 // Seal drops every key from memory: the sealer (KEKs, index root key),
