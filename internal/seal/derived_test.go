@@ -32,7 +32,7 @@ func TestBlindIndexUnderDerivedVersions(t *testing.T) {
 	}
 	val := []byte("jane@example.com")
 	h1, err := s.BlindIndexAt(1, "customers", "email", val)
-	if err != nil || !bytes.Equal(h1, s.BlindIndex("customers", "email", val)) {
+	if err != nil || !bytes.Equal(h1, s.blindIndex("customers", "email", val)) {
 		t.Fatalf("version 1: %x, %v; want BlindIndex's", h1, err)
 	}
 	if _, err := s.BlindIndexAt(2, "customers", "email", val); err == nil {
@@ -43,7 +43,7 @@ func TestBlindIndexUnderDerivedVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	h2, err := s.BlindIndexAt(2, "customers", "email", val)
-	if err != nil || bytes.Equal(h1, h2) || s.DerivedVersion() != 2 || !s.HoldsDerived(2) {
+	if err != nil || bytes.Equal(h1, h2) || s.DerivedVersion() != 2 {
 		t.Fatalf("version 2: %x (v1 %x), %v, current %d", h2, h1, err, s.DerivedVersion())
 	}
 	if h1again, _ := s.BlindIndexAt(1, "customers", "email", val); !bytes.Equal(h1, h1again) {

@@ -145,11 +145,6 @@ func (s *Sealer) Install(keys *coffer.RootKeys) error {
 // computed under.
 func (s *Sealer) DerivedVersion() uint32 { return s.derived.Load().current }
 
-// HoldsDerived reports whether the sealer holds derived-key root version.
-func (s *Sealer) HoldsDerived(version uint32) bool {
-	return version == 1 || s.derived.Load().roots[version] != nil
-}
-
 // Versions returns the KEK versions the sealer holds, unordered.
 func (s *Sealer) Versions() []uint32 {
 	ks := s.kek.Load()
@@ -371,11 +366,10 @@ func (s *Sealer) BlindIndexAt(version uint32, collection, field string, normaliz
 	return k.sum(normalized), nil
 }
 
-// BlindIndex returns the 16-byte blind index of a normalized value under
-// derived-key root version 1: token fingerprints and audit references,
-// which a rotation of the derived-key root does not re-compute (record
-// fields use BlindIndexAt).
-func (s *Sealer) BlindIndex(collection, field string, normalized []byte) []byte {
+// blindIndex is BlindIndexAt under derived-key root version 1, always
+// held: token fingerprints, which a rotation of the derived-key root does
+// not re-compute.
+func (s *Sealer) blindIndex(collection, field string, normalized []byte) []byte {
 	return s.indexKey(1, collection, field).sum(normalized)
 }
 
@@ -448,7 +442,7 @@ func (s *Sealer) LedgerHash(subject string) []byte {
 // TokenFingerprint is the keyed hash of a normalized value in a token
 // namespace (a blind index of its own collection "tokens").
 func (s *Sealer) TokenFingerprint(namespace string, normalized []byte) []byte {
-	return s.BlindIndex("tokens", namespace, normalized)
+	return s.blindIndex("tokens", namespace, normalized)
 }
 
 // DeterministicTokenKey is the key that derives a namespace's
