@@ -32,12 +32,21 @@ func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`
 func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // RootKeys are the keys at the top of the hierarchy: versioned KEKs that
-// wrap subject DEKs, and the root of the blind-index keys.
+// wrap subject DEKs, and the versioned derived-key root of the blind-index
+// keys (and, at its version 1 only, of the other derived keys).
 type RootKeys struct {
 	Current  uint32            // the KEK version new DEKs are wrapped under
 	KEKs     map[uint32]Secret // version → 32-byte AES-256 key
-	IndexKey Secret            // 32 bytes; blind-index keys derive from it (HKDF)
+	IndexKey Secret            // 32 bytes; derived-key root version 1 (HKDF)
+	// DerivedCurrent is the derived-key root version new blind indexes are
+	// computed under (0 means 1); Derived holds versions 2 and up (a
+	// rotation of the derived-key root adds one; none is ever removed).
+	DerivedCurrent uint32
+	Derived        map[uint32]Secret
 }
+
+// DerivedVersion is DerivedCurrent, 1 when unset.
+func (k *RootKeys) DerivedVersion() uint32 { return max(k.DerivedCurrent, 1) }
 
 // KeyProvider is a source of root keys (file, passphrase, shamir, pkcs11).
 type KeyProvider interface {

@@ -42,9 +42,14 @@ type StoredRecord struct {
 	Subject    string
 	Fields     map[string][]byte // field name → ciphertext
 	Index      []IndexEntry      // every blind-index hash of the record (writes only)
-	Version    int64             // bumped by every update; an update must name the version it read
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// IndexVersion is the derived-key root version Index was computed
+	// under (writes, ExpiredRecords and RecordsIndexedBelow; 0 on a create
+	// means 1, on an update: the row's). An update never lowers it: one
+	// whose version is below the row's fails ECONFLICT.
+	IndexVersion uint32
+	Version      int64 // bumped by every update; an update must name the version it read
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // IndexEntry is one blind-index hash of a searchable field's value.

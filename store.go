@@ -101,6 +101,7 @@ type Rewrap struct {
 type Store interface {
 	Committer
 	RecordReader
+	IndexStore
 	SubjectStore
 	PrivacyReader
 	TokenReader
@@ -144,7 +145,15 @@ type RecordReader interface {
 // limit, so that the limit cannot reveal a hidden match (SPEC §3).
 type RecordQuery struct {
 	Collection string
-	Where      []IndexEntry // every entry must match (at least one)
+	// Where: every entry must match (at least one), hashed under derived
+	// version IndexVersion (0 means 1); only records indexed under that
+	// version match.
+	Where        []IndexEntry
+	IndexVersion uint32
+	// Older are the same fields hashed under other derived versions (while
+	// a re-index moves records to IndexVersion): a record matches when it
+	// matches every entry of the version it is indexed under.
+	Older []IndexedWhere
 	// UpdatedSince leaves out records last updated before it (retention);
 	// zero: no bound.
 	UpdatedSince time.Time
@@ -152,6 +161,40 @@ type RecordQuery struct {
 	Unrestricted bool
 	After        string // record id cursor: only ids after it
 	Limit        int
+}
+
+// IndexedWhere is a RecordQuery's Where under one derived version.
+type IndexedWhere struct {
+	Version uint32
+	Where   []IndexEntry
+}
+
+// Reindex is one record's blind index computed anew under another derived
+// version, from the record as it was read (at Version).
+type Reindex struct {
+	Collection   string
+	Record       string
+	Version      int64 // the record's version when it was read
+	Index        []IndexEntry
+	IndexVersion uint32
+}
+
+// IndexStore re-computes blind indexes under a new derived-key root
+// version (SPEC §4): a background job pages through the records indexed
+// under an older one.
+type IndexStore interface {
+	// IndexVersions counts records per derived version of their index.
+	IndexVersions(ctx context.Context) (map[uint32]int64, error)
+	// RecordsIndexedBelow returns up to limit records (with IndexVersion)
+	// whose index was computed under a derived version lower than version,
+	// in id order after afterID.
+	RecordsIndexedBelow(ctx context.Context, version uint32, afterID string, limit int) ([]*StoredRecord, error)
+	// Reindex replaces records' blind indexes, each only if the record is
+	// still at the version it was read with and indexed under a lower
+	// derived version; it returns how many it replaced, and appends audit
+	// in the same transaction. Neither the record's version nor its
+	// updated time changes. No domain errors: a stale one is skipped.
+	Reindex(ctx context.Context, rs []Reindex, audit *AuditEntry) (int, error)
 }
 
 // SubjectStore reads subjects and rotates their wrapped DEKs.
@@ -298,4 +341,13 @@ type SubjectWatcher interface {
 // (and is a no-op when ok is false).
 type JobLocker interface {
 	TryLock(ctx context.Context, job string) (unlock func(), ok bool, err error)
+}
+
+// JobWaiter is a JobLocker that can also wait for a job's lock: Lock
+// blocks until this node holds it (another node's run ended) or ctx ends.
+// A job that must run after another node's (a key re-wrap started by a
+// later rotation) waits instead of skipping.
+type JobWaiter interface {
+	JobLocker
+	Lock(ctx context.Context, job string) (unlock func(), err error)
 }

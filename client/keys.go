@@ -24,11 +24,30 @@ type KeyVersion struct {
 }
 
 // KeyStatus is the server's KEK versions and the state of its background
-// re-wrap ("idle", "running", "done", "failed").
+// re-wrap ("idle", "running", "waiting" for another node's job lock,
+// "done", "failed"); RewrapElsewhere: another node re-wraps now.
 type KeyStatus struct {
-	Versions  []KeyVersion `json:"versions"`
-	Rewrap    string       `json:"rewrap"`
-	Rewrapped int          `json:"rewrapped"`
+	Versions        []KeyVersion `json:"versions"`
+	Rewrap          string       `json:"rewrap"`
+	Rewrapped       int          `json:"rewrapped"`
+	RewrapElsewhere bool         `json:"rewrap_elsewhere"`
+	Derived         *DerivedKeys `json:"derived"`
+}
+
+// DerivedKeys is the derived-key root: each version with the records
+// whose blind index is under it, and the re-index ("idle", "running",
+// "waiting", "done", "failed"); searches ask every version from
+// SearchFrom on.
+type DerivedKeys struct {
+	Versions []struct {
+		Version uint32 `json:"version"`
+		Current bool   `json:"current"`
+		Records int64  `json:"records"`
+	} `json:"versions"`
+	Reindex          string `json:"reindex"`
+	Reindexed        int    `json:"reindexed"`
+	SearchFrom       uint32 `json:"search_from"`
+	ReindexElsewhere bool   `json:"reindex_elsewhere"`
 }
 
 // Status returns the KEK versions and what each wraps; with wait, after
@@ -55,6 +74,21 @@ func (k Keys) Rotate(ctx context.Context, rewrapOnly bool) (uint32, error) {
 	}
 	err := k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "rotate"),
 		in: map[string]bool{"rewrap_only": rewrapOnly}}, &out)
+	return out.Version, err
+}
+
+// RotateDerived adds a derived-key root version and starts the background
+// re-index of every blind index; it returns the new version. With
+// reindexOnly it adds none and restarts an interrupted re-index.
+func (k Keys) RotateDerived(ctx context.Context, reindexOnly bool) (uint32, error) {
+	var out struct {
+		Version uint32 `json:"derived_version"`
+	}
+	in := map[string]bool{"derived": true}
+	if reindexOnly {
+		in = map[string]bool{"reindex_only": true}
+	}
+	err := k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "rotate"), in: in}, &out)
 	return out.Version, err
 }
 

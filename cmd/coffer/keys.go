@@ -120,6 +120,22 @@ func (c *keysStatusCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stdout, "version %d%s: %d subject keys, %d token keys\n", v.Version, mark, v.Wrapped["subject_deks"], v.Wrapped["token_keys"])
 	}
 	fmt.Fprintf(env.Stdout, "re-wrap: %s (%d keys re-wrapped)\n", st.Rewrap, st.Rewrapped)
+	if st.RewrapElsewhere {
+		fmt.Fprintln(env.Stdout, "another node is re-wrapping now (it holds the re-wrap's job lock)")
+	}
+	if d := st.Derived; d != nil {
+		for _, v := range d.Versions {
+			mark := ""
+			if v.Current {
+				mark = " (current)"
+			}
+			fmt.Fprintf(env.Stdout, "derived version %d%s: %d records indexed\n", v.Version, mark, v.Records)
+		}
+		fmt.Fprintf(env.Stdout, "re-index: %s (%d records re-indexed; searches ask versions %d and up)\n", d.Reindex, d.Reindexed, d.SearchFrom)
+		if d.ReindexElsewhere {
+			fmt.Fprintln(env.Stdout, "another node is re-indexing now (it holds the re-index's job lock)")
+		}
+	}
 	return nil
 }
 
@@ -166,16 +182,29 @@ func (c *keysStatusCmd) offlineStatus(env *Env) error {
 
 type keysRotateCmd struct {
 	keysTarget
-	RewrapOnly bool `help:"Do not add a version: re-wrap keys left under older versions (after a re-wrap was interrupted)."`
+	RewrapOnly  bool `help:"Do not add a version: re-wrap keys left under older versions (after a re-wrap was interrupted)."`
+	Derived     bool `help:"Rotate the derived-key root instead: the server re-computes every blind index in the background."`
+	ReindexOnly bool `help:"Do not add a derived version: re-index records left under older ones (after a re-index was interrupted)."`
 }
 
 func (c *keysRotateCmd) Run(env *Env) error {
+	if (c.Derived || c.ReindexOnly) && (c.Offline || c.RewrapOnly) {
+		return errors.New("--derived and --reindex-only go through the server, without --offline or --rewrap-only")
+	}
 	if c.Offline {
 		return c.offlineRotate(env)
 	}
 	cl, err := c.client(env)
 	if err != nil {
 		return err
+	}
+	if c.Derived || c.ReindexOnly {
+		v, err := cl.Keys().RotateDerived(env.Ctx, c.ReindexOnly)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "derived-key root version %d is current; the server re-indexes every record in the background, searching both versions until done (see coffer keys status)\n", v)
+		return nil
 	}
 	v, err := cl.Keys().Rotate(env.Ctx, c.RewrapOnly)
 	if err != nil {

@@ -25,12 +25,25 @@ func (h *Handler) keyStatus(w http.ResponseWriter, r *http.Request, c *vault.Cal
 
 func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
 	var req struct {
-		RewrapOnly bool `json:"rewrap_only"`
+		RewrapOnly  bool `json:"rewrap_only"`
+		Derived     bool `json:"derived"`
+		ReindexOnly bool `json:"reindex_only"`
 	}
 	if r.ContentLength != 0 {
 		if err := h.decode(w, r, &req); err != nil {
 			return err
 		}
+	}
+	if req.Derived || req.ReindexOnly {
+		if req.RewrapOnly {
+			return coffer.Errorf(coffer.EINVALID, "rewrap_only: for KEK versions, not with derived or reindex_only")
+		}
+		v, err := h.admin.RotateDerived(r.Context(), c, req.ReindexOnly)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"derived_version": v, "reindex": "running"})
+		return nil
 	}
 	rotate := h.admin.RotateKeys
 	if req.RewrapOnly {

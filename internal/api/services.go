@@ -68,6 +68,7 @@ type (
 		AuthorizeMetrics(ctx context.Context, c *vault.Call) error
 		KeyStatus(ctx context.Context, c *vault.Call, wait bool) (*vault.KeyStatus, error)
 		RotateKeys(ctx context.Context, c *vault.Call) (uint32, error)
+		RotateDerived(ctx context.Context, c *vault.Call, reindexOnly bool) (uint32, error)
 		Rewrap(ctx context.Context, c *vault.Call) (uint32, error)
 		RetireKey(ctx context.Context, c *vault.Call, version uint32, force bool) error
 		ExportKey(ctx context.Context, c *vault.Call, version uint32, recipient string) ([]byte, error)

@@ -79,6 +79,10 @@ type fileDoc struct {
 	KEKs    map[string]string `json:"keks,omitempty"`  // v1
 	Index   string            `json:"index,omitempty"` // v1
 	Root    string            `json:"root,omitempty"`  // v2
+	// DerivedCurrent is the derived-key root version (0: 1); a v1 file
+	// holds versions 2 and up in Derived (version 1 is Index).
+	DerivedCurrent uint32            `json:"derived_current,omitempty"`
+	Derived        map[string]string `json:"derived,omitempty"` // v1
 	// Min is min_decryption_version: versions below it were retired and
 	// are never derived again (v2) or were deleted (v1).
 	Min uint32 `json:"min_decryption_version,omitempty"`
@@ -155,7 +159,7 @@ func material(path string, doc *fileDoc) (*Keys, error) {
 		return LegacyKeys(rk), nil
 	}
 	bad := func(what string) error { return fmt.Errorf("key file %s: %s", path, what) }
-	if len(doc.KEKs) != 0 || doc.Index != "" {
+	if len(doc.KEKs) != 0 || doc.Index != "" || len(doc.Derived) != 0 {
 		return nil, bad("a v2 file holds a root, not KEKs")
 	}
 	b, err := base64.StdEncoding.DecodeString(doc.Root)
@@ -171,7 +175,7 @@ func material(path string, doc *fileDoc) (*Keys, error) {
 	}
 	r, _ := RootFromBytes(b)
 	defer r.Destroy()
-	k, err := Derive(r, doc.Current)
+	k, err := DeriveVersions(r, doc.Current, max(doc.DerivedCurrent, 1))
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +233,18 @@ func parse(path string, doc *fileDoc) (*coffer.RootKeys, error) {
 	}
 	keys.IndexKey = coffer.NewSecret(idx)
 	clear(idx)
+	keys.DerivedCurrent = max(doc.DerivedCurrent, 1)
+	for v := uint32(2); v <= keys.DerivedCurrent; v++ {
+		k, err := base64.StdEncoding.DecodeString(doc.Derived[strconv.FormatUint(uint64(v), 10)])
+		if err != nil || len(k) != 32 {
+			return nil, bad("derived-key root version " + strconv.FormatUint(uint64(v), 10) + " is not 32 bytes of base64")
+		}
+		if keys.Derived == nil {
+			keys.Derived = map[uint32]coffer.Secret{}
+		}
+		keys.Derived[v] = coffer.NewSecret(k)
+		clear(k)
+	}
 	return keys, nil
 }
 

@@ -67,15 +67,16 @@ func (*Root) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // The HKDF labels (the info parameter). Each key has its own label, so no
 // two derived keys are equal and none reveals another or the root.
 const (
-	labelKEK        = "coffer/kek/v"           // + KEK version: AES-256 KEKs wrapping DEKs
-	labelDerived    = "coffer/derived-root/v1" // the derived-key root (blind indexes, tokens)
-	labelAuditSign  = "coffer/audit-sign/v1"   // ed25519 seed of the audit signer
+	labelKEK        = "coffer/kek/v"          // + KEK version: AES-256 KEKs wrapping DEKs
+	labelDerived    = "coffer/derived-root/v" // + version: the derived-key root (blind indexes, tokens)
+	labelAuditSign  = "coffer/audit-sign/v1"  // ed25519 seed of the audit signer
 	labelCredential = "coffer/credential-mac/v1"
 )
 
 // Keys is everything the server needs once it is unsealed.
 type Keys struct {
-	// Root holds the versioned KEKs and the derived-key root (IndexKey),
+	// Root holds the versioned KEKs and the derived-key root versions
+	// (IndexKey is version 1, Derived the others),
 	// as every caller of the file provider uses them today.
 	Root *coffer.RootKeys
 	// AuditSeed is the 32-byte ed25519 seed of the audit signer
@@ -100,6 +101,16 @@ func derive(secret []byte, label string) coffer.Secret {
 // seed and the credential MAC key. current is not secret: the caller keeps
 // it beside the wrapped root (a rotation increments it).
 func Derive(r *Root, current uint32) (*Keys, error) {
+	return DeriveVersions(r, current, 1)
+}
+
+// DeriveVersions is Derive with derived-key root versions 1..derived
+// (each HKDF(root, "coffer/derived-root/v<N>"); version 1 is the IndexKey
+// every other root-derived key comes from).
+func DeriveVersions(r *Root, current, derived uint32) (*Keys, error) {
+	if derived == 0 || derived > 1<<16 {
+		return nil, errors.New("keyring: the current derived-key root version is between 1 and 65536")
+	}
 	if r.Destroyed() {
 		return nil, coffer.Errorf(coffer.ESEALED, "the root key is not available")
 	}
@@ -110,7 +121,14 @@ func Derive(r *Root, current uint32) (*Keys, error) {
 	for v := uint32(1); v <= current; v++ {
 		rk.KEKs[v] = derive(r.b, labelKEK+strconv.FormatUint(uint64(v), 10))
 	}
-	rk.IndexKey = derive(r.b, labelDerived)
+	rk.IndexKey = derive(r.b, labelDerived+"1")
+	rk.DerivedCurrent = derived
+	for v := uint32(2); v <= derived; v++ {
+		if rk.Derived == nil {
+			rk.Derived = map[uint32]coffer.Secret{}
+		}
+		rk.Derived[v] = derive(r.b, labelDerived+strconv.FormatUint(uint64(v), 10))
+	}
 	return &Keys{Root: rk, AuditSeed: derive(r.b, labelAuditSign), CredentialMAC: derive(r.b, labelCredential)}, nil
 }
 

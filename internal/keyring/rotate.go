@@ -23,6 +23,34 @@ func (f *File) NewVersion() (*coffer.RootKeys, error) {
 	return f.Keys()
 }
 
+// NewDerivedVersion adds a derived-key root version and makes it current
+// (v2 files derive it from the root; v1 files get a random one), and
+// returns every key the file now holds. Versions are never removed: the
+// erasure ledger and blind indexes not yet re-computed need the old ones.
+func (f *File) NewDerivedVersion() (*coffer.RootKeys, error) {
+	err := f.update(func(doc *fileDoc) error {
+		if _, err := material(f.Path, doc); err != nil {
+			return err
+		}
+		next := max(doc.DerivedCurrent, 1) + 1
+		if next > 1<<16 {
+			return coffer.Errorf(coffer.ECONFLICT, "the derived-key root has 65536 versions already")
+		}
+		if doc.Format != formatV2 {
+			if doc.Derived == nil {
+				doc.Derived = map[string]string{}
+			}
+			doc.Derived[strconv.FormatUint(uint64(next), 10)] = randomKey()
+		}
+		doc.DerivedCurrent = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f.Keys()
+}
+
 // Exported reports whether version was exported (ExportKEK then
 // MarkExported).
 func (f *File) Exported(version uint32) (bool, error) {

@@ -27,6 +27,7 @@ import (
 var (
 	_ coffer.SubjectWatcher = (*Store)(nil)
 	_ coffer.JobLocker      = (*Store)(nil)
+	_ coffer.JobWaiter      = (*Store)(nil)
 )
 
 const (
@@ -144,12 +145,31 @@ func (l *listener) close() {
 // safe to run twice (each page is its own conditional transaction), the
 // lock only keeps nodes from doing the same work.
 func (s *Store) TryLock(ctx context.Context, job string) (func(), bool, error) {
+	return s.lock(ctx, job, `SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/job/' || $1, 0))`)
+}
+
+// Lock implements coffer.JobWaiter: TryLock's lock, waited for
+// (pg_advisory_lock) until the node holding it releases it or ctx ends
+// (pgx then cancels the statement and the connection is dropped).
+func (s *Store) Lock(ctx context.Context, job string) (func(), error) {
+	unlock, ok, err := s.lock(ctx, job, `SELECT true FROM (SELECT pg_advisory_lock(hashtextextended(current_schema() || '/job/' || $1, 0))) l`)
+	if err == nil && !ok {
+		err = coffer.Errorf(coffer.EINTERNAL, "job lock %s not taken", job)
+	}
+	return unlock, err
+}
+
+func (s *Store) lock(ctx context.Context, job, query string) (func(), bool, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return func() {}, false, unavailable(err)
 	}
 	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/job/' || $1, 0))`, job).Scan(&ok); err != nil {
+	if err := conn.QueryRow(ctx, query, job).Scan(&ok); err != nil {
+		if ctx.Err() != nil { // a cancelled wait: the session may still queue for the lock
+			conn.Hijack().Close(context.Background())
+			return func() {}, false, ctx.Err()
+		}
 		conn.Release()
 		return func() {}, false, unavailable(err)
 	}

@@ -22,11 +22,11 @@ func TestInstall(t *testing.T) {
 	k2 := make([]byte, 32)
 	rand.Read(k2)
 	next := &coffer.RootKeys{Current: v1 + 1, KEKs: map[uint32]coffer.Secret{v1: keys.KEKs[v1], v1 + 1: coffer.NewSecret(k2)}, IndexKey: keys.IndexKey}
-	idx := s.BlindIndex("c", "f", []byte("x"))
+	idx := s.blindIndex("c", "f", []byte("x"))
 	if err := s.Install(next); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(idx, s.BlindIndex("c", "f", []byte("x"))) {
+	if !bytes.Equal(idx, s.blindIndex("c", "f", []byte("x"))) {
 		t.Error("Install changed the blind index")
 	}
 	if _, err := s.OpenDEK("cus_1", w1, v1); err != nil {

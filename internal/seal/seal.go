@@ -32,8 +32,40 @@ var errOpen = &coffer.Error{Code: coffer.EINTERNAL, Message: "ciphertext failed 
 // concurrent use.
 type Sealer struct {
 	kek     atomic.Pointer[kekSet] // replaced whole by Install (rotation, retirement)
-	index   []byte
-	idxKeys sync.Map // HKDF label → *indexKey
+	index   []byte                 // derived-key root version 1
+	derived atomic.Pointer[derivedSet]
+	idxKeys sync.Map // version|collection|field, or an HKDF label (derivedKey) → *indexKey
+}
+
+// derivedSet is the derived-key root versions above 1 and the current one
+// (replaced whole by Install; versions are only ever added).
+type derivedSet struct {
+	current uint32
+	roots   map[uint32][]byte
+}
+
+func newDerivedSet(keys *coffer.RootKeys, old *derivedSet) (*derivedSet, error) {
+	ds := &derivedSet{current: keys.DerivedVersion(), roots: map[uint32][]byte{}}
+	for v := uint32(2); v <= ds.current; v++ {
+		k, ok := keys.Derived[v]
+		if !ok || k.Len() != keySize {
+			return nil, errors.New("seal: derived-key root version " + strconv.Itoa(int(v)) + " is missing or not 32 bytes")
+		}
+		b := k.Bytes()
+		if old != nil && old.roots[v] != nil {
+			same := subtle.ConstantTimeCompare(b, old.roots[v]) == 1
+			clear(b)
+			if !same {
+				return nil, errors.New("seal: the new keys have another derived-key root version " + strconv.Itoa(int(v)))
+			}
+			b = old.roots[v] // keep the slice the cached index keys came from
+		}
+		ds.roots[v] = b
+	}
+	if old != nil && old.current > ds.current {
+		return nil, errors.New("seal: the new keys lack a derived-key root version the sealer holds")
+	}
+	return ds, nil
 }
 
 // kekSet is the KEK versions a Sealer knows and the current one.
@@ -71,16 +103,22 @@ func New(keys *coffer.RootKeys) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
+	ds, err := newDerivedSet(keys, nil)
+	if err != nil {
+		return nil, err
+	}
 	s := &Sealer{index: keys.IndexKey.Bytes()}
 	s.kek.Store(ks)
+	s.derived.Store(ds)
 	return s, nil
 }
 
 // Install replaces the KEK versions of a live sealer (a rotation added
-// one, a retirement removed one) without touching the derived-key root:
-// keys must carry the same index root key. Calls in flight keep the set
-// they started with; a DEK wrapped under a version both sets hold opens
-// under either.
+// one, a retirement removed one) and adds the derived-key root versions
+// keys hold beyond the sealer's (a rotation of the derived-key root):
+// keys must carry the same derived-key roots for the versions the sealer
+// holds. Calls in flight keep the set they started with; a DEK wrapped
+// under a version both sets hold opens under either.
 func (s *Sealer) Install(keys *coffer.RootKeys) error {
 	if keys == nil || keys.IndexKey.Len() != keySize {
 		return errors.New("seal: the index root key must be 32 bytes")
@@ -94,9 +132,18 @@ func (s *Sealer) Install(keys *coffer.RootKeys) error {
 	if err != nil {
 		return err
 	}
+	ds, err := newDerivedSet(keys, s.derived.Load())
+	if err != nil {
+		return err
+	}
 	s.kek.Store(ks)
+	s.derived.Store(ds)
 	return nil
 }
+
+// DerivedVersion is the derived-key root version new blind indexes are
+// computed under.
+func (s *Sealer) DerivedVersion() uint32 { return s.derived.Load().current }
 
 // Versions returns the KEK versions the sealer holds, unordered.
 func (s *Sealer) Versions() []uint32 {
@@ -122,6 +169,10 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 // they are dropped and left to the garbage collector.
 func (s *Sealer) Wipe() {
 	clear(s.index)
+	for _, r := range s.derived.Load().roots {
+		clear(r)
+	}
+	s.derived.Store(&derivedSet{roots: map[uint32][]byte{}})
 	s.idxKeys.Range(func(_, k any) bool {
 		clear(k.(*indexKey).key)
 		return true
@@ -280,12 +331,35 @@ type indexKey struct {
 	key  []byte
 }
 
-func (s *Sealer) indexKey(collection, field string) *indexKey {
-	return s.derivedKey("coffer/index/v1|" + collection + "|" + field)
+// indexKey is the index key of collection and field under derived-key
+// root version (HKDF "coffer/index/v1|collection|field": the label's v1
+// names the scheme, the root its version); nil if the version is not held.
+func (s *Sealer) indexKey(version uint32, collection, field string) *indexKey {
+	name := collection + "|" + field
+	cacheKey := strconv.FormatUint(uint64(version), 10) + "|" + name
+	if k, ok := s.idxKeys.Load(cacheKey); ok {
+		return k.(*indexKey)
+	}
+	root := s.index
+	if version != 1 {
+		if root = s.derived.Load().roots[version]; root == nil {
+			return nil
+		}
+	}
+	key, err := hkdf.Key(sha256.New, root, nil, "coffer/index/v1|"+name, keySize)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot produce
+	}
+	k := &indexKey{key: key}
+	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	actual, _ := s.idxKeys.LoadOrStore(cacheKey, k)
+	return actual.(*indexKey)
 }
 
-// derivedKey returns the key HKDF derives from the index root key under
-// label (the HKDF info), derived once.
+// derivedKey returns the key HKDF derives from derived-key root version
+// 1 under label (the HKDF info), derived once: API-key verifiers,
+// credential MACs and ledger hashes, which a rotation of the derived-key
+// root does not re-compute.
 func (s *Sealer) derivedKey(label string) *indexKey {
 	if k, ok := s.idxKeys.Load(label); ok {
 		return k.(*indexKey)
@@ -310,9 +384,27 @@ func (k *indexKey) mac(write func(h hash.Hash)) []byte {
 	return out
 }
 
-// BlindIndex returns the 16-byte blind index of a normalized value.
-func (s *Sealer) BlindIndex(collection, field string, normalized []byte) []byte {
-	k := s.indexKey(collection, field)
+var errNoDerived = &coffer.Error{Code: coffer.EINTERNAL, Message: "derived-key root version not held"}
+
+// BlindIndexAt returns the 16-byte blind index of a normalized value of a
+// record field under derived-key root version. EINTERNAL if the sealer
+// does not hold the version.
+func (s *Sealer) BlindIndexAt(version uint32, collection, field string, normalized []byte) ([]byte, error) {
+	k := s.indexKey(version, collection, field)
+	if k == nil {
+		return nil, errNoDerived
+	}
+	return k.sum(normalized), nil
+}
+
+// blindIndex is BlindIndexAt under derived-key root version 1, always
+// held: token fingerprints, which a rotation of the derived-key root does
+// not re-compute.
+func (s *Sealer) blindIndex(collection, field string, normalized []byte) []byte {
+	return s.indexKey(1, collection, field).sum(normalized)
+}
+
+func (k *indexKey) sum(normalized []byte) []byte {
 	h := k.pool.Get().(hash.Hash)
 	h.Reset()
 	h.Write(normalized)
@@ -374,7 +466,7 @@ func (s *Sealer) LedgerHash(subject string) []byte {
 // TokenFingerprint is the keyed hash of a normalized value in a token
 // namespace (a blind index of its own collection "tokens").
 func (s *Sealer) TokenFingerprint(namespace string, normalized []byte) []byte {
-	return s.BlindIndex("tokens", namespace, normalized)
+	return s.blindIndex("tokens", namespace, normalized)
 }
 
 // DeterministicTokenKey is the key that derives a namespace's

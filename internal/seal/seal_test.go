@@ -132,14 +132,14 @@ func TestWrappedDEKIsBoundToSubjectAndVersion(t *testing.T) {
 
 func TestBlindIndex(t *testing.T) {
 	s := newSealer(t)
-	a := s.BlindIndex("customers", "email", []byte("jane@example.com"))
-	if len(a) != IndexSize || !bytes.Equal(a, s.BlindIndex("customers", "email", []byte("jane@example.com"))) {
+	a := s.blindIndex("customers", "email", []byte("jane@example.com"))
+	if len(a) != IndexSize || !bytes.Equal(a, s.blindIndex("customers", "email", []byte("jane@example.com"))) {
 		t.Fatal("blind index not deterministic or not 16 bytes")
 	}
 	for _, other := range [][]byte{
-		s.BlindIndex("customers", "phone", []byte("jane@example.com")),
-		s.BlindIndex("leads", "email", []byte("jane@example.com")),
-		s.BlindIndex("customers", "email", []byte("jane@example.org")),
+		s.blindIndex("customers", "phone", []byte("jane@example.com")),
+		s.blindIndex("leads", "email", []byte("jane@example.com")),
+		s.blindIndex("customers", "email", []byte("jane@example.org")),
 	} {
 		if bytes.Equal(a, other) {
 			t.Error("blind index collides across fields, collections or values")
@@ -148,7 +148,7 @@ func TestBlindIndex(t *testing.T) {
 	keys := testKeys()
 	keys.IndexKey = coffer.NewSecret(bytes.Repeat([]byte{0x44}, 32))
 	s2, _ := New(keys)
-	if bytes.Equal(a, s2.BlindIndex("customers", "email", []byte("jane@example.com"))) {
+	if bytes.Equal(a, s2.blindIndex("customers", "email", []byte("jane@example.com"))) {
 		t.Error("blind index does not depend on the index key")
 	}
 }
@@ -293,7 +293,7 @@ func BenchmarkBlindIndex(b *testing.B) {
 	v := []byte("jane.doe@example.com")
 	b.ReportAllocs()
 	for b.Loop() {
-		s.BlindIndex("customers", "email", v)
+		s.blindIndex("customers", "email", v)
 	}
 }
 
@@ -338,8 +338,8 @@ func TestSealSecretBinding(t *testing.T) {
 // zeroed with the index root key.
 func TestWipeZeroesDerivedIndexKeys(t *testing.T) {
 	s := newSealer(t)
-	s.BlindIndex("customers", "email", []byte("a@example.com"))
-	v, ok := s.idxKeys.Load("coffer/index/v1|customers|email")
+	s.blindIndex("customers", "email", []byte("a@example.com"))
+	v, ok := s.idxKeys.Load("1|customers|email")
 	if !ok {
 		t.Fatal("no derived key cached")
 	}

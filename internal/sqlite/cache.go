@@ -124,6 +124,10 @@ func (s *Store) Record(ctx context.Context, collection, id string) (*coffer.Stor
 // FindRecords implements coffer.RecordReader. The index yields record ids;
 // the records come through Record and its cache.
 func (s *Store) FindRecords(ctx context.Context, q coffer.RecordQuery) ([]*coffer.StoredRecord, error) {
+	return sqlstore.FindByVersion(ctx, q, s.findRecords)
+}
+
+func (s *Store) findRecords(ctx context.Context, q coffer.RecordQuery) ([]*coffer.StoredRecord, error) {
 	query, args := sqlstore.FindQuery("r.id", q)
 	rows, err := s.rdb.Query(ctx, query, args...)
 	if err != nil {

@@ -104,8 +104,8 @@ func createRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 		if err := liveSubjects(ctx, tx, seen, r.Subject); err != nil {
 			return err
 		}
-		n, err := tx.Exec(ctx, `INSERT INTO records (id, collection, subject, fields, idx, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			r.ID, r.Collection, r.Subject, encodeFields(r.Fields), encodeIndex(r.Index), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
+		n, err := tx.Exec(ctx, `INSERT INTO records (id, collection, subject, fields, idx, idx_version, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			r.ID, r.Collection, r.Subject, encodeFields(r.Fields), encodeIndex(r.Index), int64(max(r.IndexVersion, 1)), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,10 @@ func createRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 // updateRecords replaces a record only in its collection and at the
 // version it was read with (both checked by the read of its old index and
 // again by the UPDATE, so a concurrent writer on another node that commits
-// in between is a conflict too).
+// in between is a conflict too), and never with an index computed under a
+// derived version below the row's (a write that began before a rotation
+// of the derived-key root, or the sweeper's copy of entries a re-index
+// replaced since: it tries again, or leaves it to the next sweep).
 func updateRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	conflict := coffer.Errorf(coffer.ECONFLICT, "record changed or was deleted concurrently")
 	seen := map[string]bool{}
@@ -131,15 +134,18 @@ func updateRecords(ctx context.Context, tx Tx, ch *coffer.Change) error {
 			return err
 		}
 		var old, oldFields []byte
-		err := tx.QueryRow(ctx, `SELECT idx, fields FROM records WHERE id = ? AND collection = ? AND version = ?`, r.ID, r.Collection, r.Version).Scan(&old, &oldFields)
+		iv := int64(r.IndexVersion) // 0: keep the row's
+		err := tx.QueryRow(ctx, `SELECT idx, fields FROM records WHERE id = ? AND collection = ? AND version = ? AND (? = 0 OR idx_version <= ?)`,
+			r.ID, r.Collection, r.Version, iv, iv).Scan(&old, &oldFields)
 		if errors.Is(err, sql.ErrNoRows) {
 			return conflict
 		}
 		if err != nil {
 			return err
 		}
-		n, err := tx.Exec(ctx, `UPDATE records SET fields = ?, idx = ?, version = version + 1, updated_at = ? WHERE id = ? AND collection = ? AND version = ?`,
-			encodeFields(r.Fields), encodeIndex(r.Index), r.UpdatedAt.UnixNano(), r.ID, r.Collection, r.Version)
+		n, err := tx.Exec(ctx, `UPDATE records SET fields = ?, idx = ?, idx_version = CASE WHEN ? = 0 THEN idx_version ELSE ? END, version = version + 1, updated_at = ?
+			WHERE id = ? AND collection = ? AND version = ? AND (? = 0 OR idx_version <= ?)`,
+			encodeFields(r.Fields), encodeIndex(r.Index), iv, iv, r.UpdatedAt.UnixNano(), r.ID, r.Collection, r.Version, iv, iv)
 		if err != nil {
 			return err
 		}

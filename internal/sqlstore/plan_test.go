@@ -20,7 +20,7 @@ func TestExpiredQueryUsesTheCursor(t *testing.T) {
 	defer db.Close()
 	for _, q := range []string{
 		`CREATE TABLE records (id TEXT PRIMARY KEY, collection TEXT NOT NULL, subject TEXT NOT NULL, fields BLOB NOT NULL,
-			idx BLOB NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID`,
+			idx BLOB NOT NULL, idx_version INTEGER NOT NULL DEFAULT 1, version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID`,
 		`CREATE INDEX records_expiry ON records (collection, updated_at)`,
 	} {
 		if _, err := db.Exec(q); err != nil {

@@ -82,19 +82,22 @@ func scanRecord(row Row) (*coffer.StoredRecord, error) {
 	return &r, nil
 }
 
-// scanExpired reads recordColumns and idx: the sweeper rewrites records
-// without a field and needs their index entries.
+// scanExpired reads recordColumns, idx and idx_version: the sweeper
+// rewrites records without a field and needs their index entries (and the
+// derived version they were computed under).
 func scanExpired(row Row) (*coffer.StoredRecord, error) {
 	var r coffer.StoredRecord
 	var blob, idx []byte
 	var created, updated int64
-	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated, &idx); err != nil {
+	var idxVersion int64
+	if err := row.Scan(&r.ID, &r.Collection, &r.Subject, &blob, &r.Version, &created, &updated, &idx, &idxVersion); err != nil {
 		return nil, err
 	}
 	f, err := decodeFields(blob)
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", r.ID, err)
 	}
+	r.IndexVersion = uint32(idxVersion)
 	if r.Index, err = decodeIndex(idx); err != nil {
 		return nil, fmt.Errorf("record %s: %w", r.ID, err)
 	}

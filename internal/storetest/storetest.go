@@ -38,6 +38,7 @@ func Run(t *testing.T, open Factory) {
 		{"CreateGet", testCreateGet},
 		{"FindRecords", testFindRecords},
 		{"FindRecordsFilters", testFindRecordsFilters},
+		{"Reindex", testReindex},
 		{"SubjectConflict", testSubjectConflict},
 		{"UpdateVersion", testUpdateVersion},
 		{"DeleteMissingIsAuditedAsError", testDeleteMissing},

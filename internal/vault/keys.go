@@ -28,6 +28,9 @@ type KeySource interface {
 	Export(version uint32, recipient string) ([]byte, error)
 	// Exported reports whether version was exported.
 	Exported(version uint32) (bool, error)
+	// NewDerivedVersion adds a derived-key root version, makes it current
+	// and returns the keys.
+	NewDerivedVersion() (*coffer.RootKeys, error)
 }
 
 // rotation is the state of key rotation: one rotation, retirement or
@@ -35,6 +38,7 @@ type KeySource interface {
 type rotation struct {
 	mu      sync.Mutex
 	running bool
+	locked  bool          // the running re-wrap holds the job lock (it may wait for another node's)
 	done    chan struct{} // closed when the last started re-wrap ended
 	err     error         // how the last re-wrap ended
 	total   int           // keys it re-wrapped
@@ -55,10 +59,17 @@ type KeyVersion struct {
 // KeyStatus is GET /v1/sys/keys.
 type KeyStatus struct {
 	Versions []KeyVersion `json:"versions"`
-	// Rewrap is "idle" (none ran since start), "running", "done" or
-	// "failed".
+	// Rewrap is "idle" (none ran since start), "running", "waiting"
+	// (started, waiting for another node's re-wrap to release the job
+	// lock), "done" or "failed".
 	Rewrap    string `json:"rewrap"`
 	Rewrapped int    `json:"rewrapped"` // keys the last re-wrap moved
+	// Derived is the derived-key root: its versions, how many records
+	// each indexes, the re-index.
+	Derived *DerivedStatus `json:"derived"`
+	// RewrapElsewhere: another node holds the re-wrap's job lock now (a
+	// store that nodes share).
+	RewrapElsewhere bool `json:"rewrap_elsewhere"`
 }
 
 var errNoKeySource = coffer.Errorf(coffer.EINVALID, "this server's key provider cannot rotate keys while serving")
@@ -113,7 +124,10 @@ func (v *Admin) rotate(ctx context.Context, c *Call, rewrapOnly bool) (uint32, e
 }
 
 // startRewrapLocked starts the background re-wrap unless one runs; the
-// caller holds rotation.mu. Close waits for it (it stops between batches).
+// caller holds rotation.mu. On a store that nodes share it first takes
+// the re-wrap's job lock, waiting while another node re-wraps (that one
+// may re-wrap to an older version than this node just made current).
+// Close waits for it (it stops waiting for the lock, and between batches).
 func (c *core) startRewrapLocked() {
 	r := &c.rotation
 	if r.running {
@@ -122,14 +136,14 @@ func (c *core) startRewrapLocked() {
 	r.running, r.done = true, make(chan struct{})
 	done := r.done
 	c.spawn(func() {
-		n, err := c.rewrapAll(context.Background())
+		n, err := c.rewrapAsOneNode(c.bgCtx)
 		if err != nil {
 			c.log.Error("key re-wrap stopped", "code", coffer.ErrorCode(err), "rewrapped", n)
 		} else {
 			c.log.Info("key re-wrap done", "rewrapped", n)
 		}
 		r.mu.Lock()
-		r.running, r.err, r.total = false, err, n
+		r.running, r.locked, r.err, r.total = false, false, err, n
 		r.mu.Unlock()
 		close(done)
 	})
@@ -161,6 +175,19 @@ func (c *core) waitRewrap(ctx context.Context) (bool, error) {
 }
 
 var errClosing = errors.New("the vault is closing")
+
+// rewrapAsOneNode is rewrapAll under the re-wrap's job lock.
+func (c *core) rewrapAsOneNode(ctx context.Context) (int, error) {
+	unlock, err := c.waitJob(ctx, jobRewrap)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	c.rotation.mu.Lock()
+	c.rotation.locked = true
+	c.rotation.mu.Unlock()
+	return c.rewrapAll(ctx)
+}
 
 // rewrapAll re-wraps subject DEKs, then token-namespace keys, in passes
 // until a pass finds nothing left under an older version (a DEK wrapped

@@ -54,7 +54,20 @@ func (v *Admin) KeyStatus(ctx context.Context, c *Call, wait bool) (*KeyStatus, 
 	}
 	r := &v.rotation
 	r.mu.Lock()
+	mine := r.running && r.locked
+	r.mu.Unlock()
+	if !mine {
+		if out.RewrapElsewhere, err = v.heldElsewhere(ctx, jobRewrap); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	if r.running && r.locked && !mine {
+		out.RewrapElsewhere = false // the probe met this node's own re-wrap, just locked
+	}
 	switch {
+	case r.running && !r.locked:
+		out.Rewrap = "waiting"
 	case r.running:
 		out.Rewrap = "running"
 	case r.done == nil:
@@ -66,6 +79,9 @@ func (v *Admin) KeyStatus(ctx context.Context, c *Call, wait bool) (*KeyStatus, 
 	}
 	out.Rewrapped = r.total
 	r.mu.Unlock()
+	if out.Derived, err = v.derivedStatus(ctx, u); err != nil {
+		return nil, err
+	}
 	e.Outcome = coffer.OutcomeAllowed
 	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return nil, err

@@ -50,6 +50,8 @@ func (v *Vault) Ready(ctx context.Context) error {
 const (
 	jobRetention = "retention"
 	jobPurge     = "purge"
+	jobRewrap    = "rewrap"
+	jobReindex   = "reindex"
 )
 
 // asOneNode runs f unless another node runs job now (ran false): a store
@@ -66,4 +68,35 @@ func (c *core) asOneNode(ctx context.Context, job string, f func() error) (ran b
 	}
 	defer unlock()
 	return true, f()
+}
+
+// waitJob takes job's lock for a job that must run after another node's
+// run rather than skip (a re-wrap after a later rotation): it waits while
+// another node holds the lock (coffer.JobWaiter), or fails with
+// ECONFLICT on a store that can only try (coffer.JobLocker). A store that
+// a single process serves needs no lock.
+func (c *core) waitJob(ctx context.Context, job string) (unlock func(), err error) {
+	switch l := c.raw.(type) {
+	case coffer.JobWaiter:
+		return l.Lock(ctx, job)
+	case coffer.JobLocker:
+		unlock, ok, err := l.TryLock(ctx, job)
+		if err == nil && !ok {
+			err = coffer.Errorf(coffer.ECONFLICT, "another node runs the %s job", job)
+		}
+		return unlock, err
+	}
+	return func() {}, nil
+}
+
+// heldElsewhere reports whether another node (or session) holds job's
+// lock now: a probe that takes and at once releases it.
+func (c *core) heldElsewhere(ctx context.Context, job string) (bool, error) {
+	l, ok := c.raw.(coffer.JobLocker)
+	if !ok {
+		return false, nil
+	}
+	unlock, mine, err := l.TryLock(ctx, job)
+	unlock()
+	return err == nil && !mine, err
 }

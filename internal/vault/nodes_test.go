@@ -38,6 +38,12 @@ func testKeys(t *testing.T) *coffer.RootKeys {
 // its admin call, "" creates an admin key and returns its token.
 func openNode(t *testing.T, dsn string, keys *coffer.RootKeys, token string) (*pgNode, string) {
 	t.Helper()
+	return openNodeWith(t, dsn, keys, token, nil)
+}
+
+// openNodeWith is openNode with a key source (rotation).
+func openNodeWith(t *testing.T, dsn string, keys *coffer.RootKeys, token string, src vault.KeySource) (*pgNode, string) {
+	t.Helper()
 	signer, err := audit.NewSigner(keys.IndexKey)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +52,7 @@ func openNode(t *testing.T, dsn string, keys *coffer.RootKeys, token string) (*p
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.New(ctx, vault.Options{Store: st, Keys: keys, Schema: examples.Shop, SchemaName: "shop.yaml"})
+	v, err := vault.New(ctx, vault.Options{Store: st, Keys: keys, Schema: examples.Shop, SchemaName: "shop.yaml", KeySource: src})
 	if err != nil {
 		st.Close()
 		t.Fatal(err)

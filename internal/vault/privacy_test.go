@@ -337,7 +337,7 @@ func TestErasureShredsEverything(t *testing.T) {
 		}
 	}
 	sealer, _ := seal.New(f.keys)
-	idx := sealer.BlindIndex("customers", "email", []byte("erase-canary@example.com"))
+	idx, _ := sealer.BlindIndexAt(1, "customers", "email", []byte("erase-canary@example.com"))
 	secrets = append(secrets, idx)
 
 	r, err := f.v.Privacy.CreateRequest(ctx, f.admin, vault.NewRequest{Kind: "erasure", Regime: "gdpr", Subject: "cus_gone"})

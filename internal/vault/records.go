@@ -119,9 +119,11 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 		}
 	}
 
+	defer v.indexWrite()() // the blind indexes' derived version holds until the commit
 	for attempt := 0; ; attempt++ {
 		now := v.now().UTC()
 		ch := &coffer.Change{}
+		ixVersion := u.sealer.DerivedVersion()
 		out := make([]Created, len(recs))
 		deks := map[string]*seal.DEK{}
 		for i, r := range recs {
@@ -166,7 +168,7 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 				deks[subj] = dek
 			}
 			sr := &coffer.StoredRecord{ID: newID("rec_", now), Collection: collection, Subject: subj,
-				Fields: make(map[string][]byte, len(plains[i])), CreatedAt: now, UpdatedAt: now}
+				Fields: make(map[string][]byte, len(plains[i])), IndexVersion: ixVersion, CreatedAt: now, UpdatedAt: now}
 			var recFields []string
 			for _, p := range plains[i] {
 				sr.Fields[p.name] = dek.Seal(nil, collection, sr.ID, p.name, p.plain)
@@ -176,7 +178,11 @@ func (v *Records) Create(ctx context.Context, c *Call, collection string, recs [
 					}
 				}
 				if coll.Fields[p.name].Searchable {
-					sr.Index = append(sr.Index, coffer.IndexEntry{Field: p.name, Hash: u.sealer.BlindIndex(collection, p.name, p.index)})
+					h, err := u.sealer.BlindIndexAt(ixVersion, collection, p.name, p.index)
+					if err != nil {
+						return nil, err
+					}
+					sr.Index = append(sr.Index, coffer.IndexEntry{Field: p.name, Hash: h})
 				}
 				recFields = append(recFields, p.name)
 			}
@@ -381,6 +387,7 @@ func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fi
 	if _, err := v.decideGrants(ctx, c, policy.Write, collection, e.Fields, e); err != nil {
 		return nil, err
 	}
+	defer v.indexWrite()() // the blind index's derived version holds until the commit
 	for attempt := 0; ; attempt++ {
 		sr, err := v.store.Record(ctx, collection, id)
 		if err == nil && live(coll, sr, v.now()) == nil {
@@ -409,7 +416,7 @@ func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fi
 		}
 		now := v.now().UTC()
 		up := &coffer.StoredRecord{ID: sr.ID, Collection: collection, Subject: sr.Subject, Fields: map[string][]byte{},
-			Version: sr.Version, CreatedAt: sr.CreatedAt, UpdatedAt: now}
+			Version: sr.Version, IndexVersion: u.sealer.DerivedVersion(), CreatedAt: sr.CreatedAt, UpdatedAt: now}
 		for name, ct := range sr.Fields {
 			if !names[strings.TrimSuffix(name, tokenSuffix)] {
 				up.Fields[name] = ct
@@ -442,7 +449,11 @@ func (v *Records) Update(ctx context.Context, c *Call, collection, id string, fi
 			if err != nil {
 				return nil, err
 			}
-			up.Index = append(up.Index, coffer.IndexEntry{Field: name, Hash: u.sealer.BlindIndex(collection, name, ix)})
+			h, err := u.sealer.BlindIndexAt(up.IndexVersion, collection, name, ix)
+			if err != nil {
+				return nil, err
+			}
+			up.Index = append(up.Index, coffer.IndexEntry{Field: name, Hash: h})
 		}
 		// The answer is decided before the commit too, from the record as
 		// written and the subject's state it was decided on, and its reading

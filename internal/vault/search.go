@@ -50,12 +50,29 @@ func (v *Records) Search(ctx context.Context, c *Call, collection string, where 
 	now := v.now()
 	q := coffer.RecordQuery{Collection: collection, Limit: limit,
 		Unrestricted: v.Schema().Purposes[c.Purpose].LegalBasis != coffer.BasisLegalObligation}
+	// Each value is hashed under the current derived version and, while a
+	// re-index moves records to it, under every older one still in use.
+	cur := u.sealer.DerivedVersion()
+	q.IndexVersion = cur
+	for ver := v.searchFrom(); ver < cur; ver++ {
+		q.Older = append(q.Older, coffer.IndexedWhere{Version: ver})
+	}
 	for _, name := range fields {
 		_, ix, err := schema.Normalize(coll.Fields[name], where[name])
 		if err != nil {
 			return nil, err
 		}
-		q.Where = append(q.Where, coffer.IndexEntry{Field: name, Hash: u.sealer.BlindIndex(collection, name, ix)})
+		h, err := u.sealer.BlindIndexAt(cur, collection, name, ix)
+		if err != nil {
+			return nil, err
+		}
+		q.Where = append(q.Where, coffer.IndexEntry{Field: name, Hash: h})
+		for i := range q.Older {
+			if h, err = u.sealer.BlindIndexAt(q.Older[i].Version, collection, name, ix); err != nil {
+				return nil, err
+			}
+			q.Older[i].Where = append(q.Older[i].Where, coffer.IndexEntry{Field: name, Hash: h})
+		}
 		// A value past its retention matches nothing.
 		if cut := retentionCutoff(coll, name, now); cut.After(q.UpdatedSince) {
 			q.UpdatedSince = cut

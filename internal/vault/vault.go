@@ -55,11 +55,16 @@ type core struct {
 	bgMu   sync.Mutex
 	bg     sync.WaitGroup // background goroutines, waited for by Close
 	closed bool
+	// bgCtx is the context of background jobs, cancelled by Close (a job
+	// waiting for another node's lock stops waiting).
+	bgCtx  context.Context
+	stopBG context.CancelFunc
 
 	purges purger // the job deleting what schema changes dropped
 
 	keySrc   KeySource // nil: keys cannot be rotated on this vault
 	rotation rotation  // the background re-wrap (keys.go)
+	reindex  reindex   // the re-index after a derived-key rotation (reindex.go)
 }
 
 type loadedSchema struct {
@@ -98,6 +103,7 @@ type Options struct {
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
 	c := &core{log: o.Logger, now: o.Now, keySrc: o.KeySource}
+	c.bgCtx, c.stopBG = context.WithCancel(context.Background())
 	c.store, c.raw = &scrubStore{Store: o.Store, c: c}, o.Store // every audit entry is scrubbed (scrub.go)
 	c.refusals = c.newRefusals()
 	if c.log == nil {
@@ -185,10 +191,15 @@ func (v *Vault) Unseal(keys *coffer.RootKeys) error {
 	if err := v.core.checkCredentials(context.Background(), s); err != nil {
 		return err
 	}
+	indexed, err := v.core.store.IndexVersions(context.Background())
+	if err != nil {
+		return err
+	}
 	if old := v.core.keys.Swap(newUnsealed(s)); old != nil {
 		old.drop()
 	}
 	v.core.startPurges() // resumes purges a restart or a seal interrupted
+	v.core.resumeReindex(indexed, s.DerivedVersion())
 	return nil
 }
 
@@ -217,6 +228,9 @@ func (v *Vault) Close() error {
 	c.bgMu.Lock()
 	c.closed = true
 	c.bgMu.Unlock()
+	if c.stopBG != nil { // nil on a core built without New (internal tests)
+		c.stopBG()
+	}
 	c.bg.Wait()
 	if c.refusals != nil {
 		c.refusals.Close() // pending summaries are written before the store closes

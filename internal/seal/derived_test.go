@@ -1,0 +1,62 @@
+package seal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"testing"
+
+	"github.com/cofferhq/coffer"
+)
+
+func withDerived(keys *coffer.RootKeys, v uint32) *coffer.RootKeys {
+	cp := *keys
+	cp.Derived = map[uint32]coffer.Secret{}
+	for k, s := range keys.Derived {
+		cp.Derived[k] = s
+	}
+	b := make([]byte, keySize)
+	rand.Read(b)
+	cp.Derived[v], cp.DerivedCurrent = coffer.NewSecret(b), v
+	return &cp
+}
+
+// TestBlindIndexUnderDerivedVersions: version 1 is the blind index as it
+// always was; an installed version 2 gives other hashes and becomes
+// current; a version not held is refused, and Install refuses keys whose
+// derived root of a held version differs, or that lack a held version.
+func TestBlindIndexUnderDerivedVersions(t *testing.T) {
+	keys := testKeys()
+	s, err := New(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := []byte("jane@example.com")
+	h1, err := s.BlindIndexAt(1, "customers", "email", val)
+	if err != nil || !bytes.Equal(h1, s.blindIndex("customers", "email", val)) {
+		t.Fatalf("version 1: %x, %v; want BlindIndex's", h1, err)
+	}
+	if _, err := s.BlindIndexAt(2, "customers", "email", val); err == nil {
+		t.Fatal("a hash under a version not held")
+	}
+	k2 := withDerived(keys, 2)
+	if err := s.Install(k2); err != nil {
+		t.Fatal(err)
+	}
+	h2, err := s.BlindIndexAt(2, "customers", "email", val)
+	if err != nil || bytes.Equal(h1, h2) || s.DerivedVersion() != 2 {
+		t.Fatalf("version 2: %x (v1 %x), %v, current %d", h2, h1, err, s.DerivedVersion())
+	}
+	if h1again, _ := s.BlindIndexAt(1, "customers", "email", val); !bytes.Equal(h1, h1again) {
+		t.Error("version 1's hash changed with the rotation")
+	}
+	if err := s.Install(withDerived(keys, 2)); err == nil {
+		t.Error("Install took another root for version 2")
+	}
+	if err := s.Install(keys); err == nil {
+		t.Error("Install dropped version 2")
+	}
+	s.Wipe()
+	if _, err := s.BlindIndexAt(2, "customers", "email", val); err == nil {
+		t.Error("a hash under version 2 after Wipe")
+	}
+}
