@@ -129,4 +129,11 @@ func TestLiveAuditKeyRotation(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "audit key version 3") {
 		t.Fatalf("a checkpoint under an unknown key version: exit %d %s %s; want 1", code, out, errs)
 	}
+	// The serving vault's own verify says the same.
+	addr, token, _, stop = devServer(t, data)
+	defer stop()
+	admin = &apiClient{t: t, addr: addr, token: token}
+	if st, m, raw := admin.call("POST", "/v1/audit/verify", "", nil); st != 200 || m["ok"] != false || !strings.Contains(fmt.Sprint(m["reason"]), "audit key version 3") {
+		t.Fatalf("POST /v1/audit/verify with a checkpoint under an unknown key version: %d %s; want ok false", st, raw)
+	}
 }
