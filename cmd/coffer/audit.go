@@ -29,7 +29,7 @@ func (c *auditVerifyCmd) Run(env *Env) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no database at %s (use --data)", path)
 	}
-	pub, err := c.publicKey()
+	pubs, err := c.publicKeys()
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (c *auditVerifyCmd) Run(env *Env) error {
 		return err
 	}
 	defer st.Close()
-	n, err := audit.VerifyStore(env.Ctx, st, pub, wcps, wpubs)
+	n, err := audit.VerifyStore(env.Ctx, st, pubs, wcps, wpubs)
 	var f *audit.Failure
 	if errors.As(err, &f) {
 		fmt.Fprintf(env.Stdout, "FAIL: audit log broken at seq %d: %s (%d entries verified before it)\n", f.Seq, f.Reason, n)
@@ -80,9 +80,10 @@ func (c *auditVerifyCmd) Run(env *Env) error {
 	return nil
 }
 
-// publicKey is the audit public key: derived from the key file when there
-// is one, else read from the public key file.
-func (c *auditVerifyCmd) publicKey() (ed25519.PublicKey, error) {
+// publicKeys are the audit public keys by version: derived from the key
+// file when there is one, else read from the public key file (every
+// version a rotation of the derived-key root added).
+func (c *auditVerifyCmd) publicKeys() (map[uint32]ed25519.PublicKey, error) {
 	keysPath := c.Keys
 	if keysPath == "" {
 		keysPath = filepath.Join(c.Data, "keys.json")
@@ -92,11 +93,11 @@ func (c *auditVerifyCmd) publicKey() (ed25519.PublicKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		signer, err := audit.NewSigner(keys.IndexKey)
+		signer, err := audit.NewSignerKeys(keys)
 		if err != nil {
 			return nil, err
 		}
-		return signer.PublicKey(), nil
+		return signer.PublicKeys(), nil
 	}
 	pubPath := c.PublicKey
 	if pubPath == "" {
@@ -106,11 +107,8 @@ func (c *auditVerifyCmd) publicKey() (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no key file and no audit public key (--public-key): %w", err)
 	}
-	if len(keys) != 1 {
-		return nil, fmt.Errorf("%s: expected one audit key version, found %d", pubPath, len(keys))
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: holds no audit key", pubPath)
 	}
-	for _, k := range keys {
-		return k, nil
-	}
-	return nil, nil
+	return keys, nil
 }

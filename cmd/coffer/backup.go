@@ -160,7 +160,7 @@ func (t *trustFlags) trusted() (trustedKeys, error) {
 		}
 		pub, err := parseAuditKey(string(b))
 		if err == nil {
-			return trustedKeys{1: pub}, nil
+			return trustedKeys{anyVersion: pub}, nil
 		}
 		// The audit-keys.txt beside the config: every key version, and
 		// there whatever the key provider (a passphrase vault has no key
@@ -178,7 +178,7 @@ func (t *trustFlags) trusted() (trustedKeys, error) {
 		if err != nil {
 			return nil, err
 		}
-		return trustedKeys{signer.Version(): signer.PublicKey()}, nil
+		return trustedKeys(signer.PublicKeys()), nil
 	}
 	return nil, errors.New("no trusted audit key: pass --keys FILE, --data DIR or --audit-key FILE (a key inside the backup is never trusted)")
 }

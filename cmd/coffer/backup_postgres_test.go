@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -70,7 +69,7 @@ func TestBackupSQLiteToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ps.Close()
-	if n, err := audit.VerifyStore(ctx, ps, signer.PublicKey(), cps, map[uint32]ed25519.PublicKey{1: signer.PublicKey()}); err != nil || n != m.AuditSeq+1 {
+	if n, err := audit.VerifyStore(ctx, ps, signer.PublicKeys(), cps, signer.PublicKeys()); err != nil || n != m.AuditSeq+1 {
 		t.Fatalf("the restored PostgreSQL log against the witness: %d entries: %v", n, err)
 	}
 	var n int64

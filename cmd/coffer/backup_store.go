@@ -127,7 +127,7 @@ func writeBackup(ctx context.Context, st snapshotter, kind string, signer *audit
 		return vault.BackupInfo{}, fmt.Errorf("backup: %w", err)
 	}
 	m, err := bw.Finish(backup.Manifest{Created: time.Now().UTC(), CofferVersion: version(), Store: kind,
-		AuditSeq: head.Seq, AuditHash: head.Hash}, signer)
+		AuditSeq: head.Seq, AuditHash: head.Hash}, signer.Current())
 	if err != nil {
 		return vault.BackupInfo{}, err
 	}
@@ -141,10 +141,19 @@ func writeBackup(ctx context.Context, st snapshotter, kind string, signer *audit
 // trustedKeys are the audit public keys a backup's manifest may be signed
 // with, by key version. They come from the operator (the key file, or an
 // exported public key), never from the backup itself.
+// trustedKeys are the audit public keys a verify trusts, by version: a
+// manifest verifies under the key of the version it names.
 type trustedKeys map[uint32]ed25519.PublicKey
+
+// anyVersion holds one key given without a version (coffer backup
+// audit-key prints the current one): it is trusted for any version.
+const anyVersion = 0
 
 func (t trustedKeys) verify(version uint32, doc, sig []byte) bool {
 	pub, ok := t[version]
+	if !ok {
+		pub, ok = t[anyVersion]
+	}
 	return ok && audit.VerifyManifest(pub, doc, sig)
 }
 
@@ -158,7 +167,7 @@ func rootKeys(path string) (*coffer.RootKeys, *audit.Signer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (pass the server's key file with --keys)", err)
 	}
-	signer, err := audit.NewSigner(keys.IndexKey)
+	signer, err := audit.NewSignerKeys(keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -245,7 +254,7 @@ func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, trust
 	}
 	st.Manifest, _ = r.Manifest()
 	var err error
-	if st.Entries, err = checkChain(ctx, lt, trusted[st.Manifest.KeyVersion], st.Manifest); err != nil {
+	if st.Entries, err = checkChain(ctx, lt, trusted, st.Manifest); err != nil {
 		return st, err
 	}
 	if len(ledger) == 0 {
@@ -297,13 +306,15 @@ func drain(r *backup.Reader, loadErr error) error {
 
 // checkChain verifies the audit chain a load wrote, inside its
 // transaction, up to the signed head, and that the head is the
-// manifest's: a restore that fails here commits nothing.
-func checkChain(ctx context.Context, lt sqlstore.LoadTx, pub ed25519.PublicKey, m backup.Manifest) (int64, error) {
+// manifest's: a restore that fails here commits nothing. The head may be
+// signed by any trusted key version (a rotation between the last commit
+// and the manifest's signature moves the current key).
+func checkChain(ctx context.Context, lt sqlstore.LoadTx, trusted trustedKeys, m backup.Manifest) (int64, error) {
 	head, err := sqlstore.AuditHeadTx(ctx, lt)
 	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		return 0, err
 	}
-	n, err := audit.Verify(sqlstore.AuditLogTx(ctx, lt), head, pub)
+	n, err := audit.Verify(sqlstore.AuditLogTx(ctx, lt), head, trusted)
 	if err != nil {
 		return n, err
 	}

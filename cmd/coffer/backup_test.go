@@ -217,7 +217,7 @@ func TestBackupUnderLoadRestoreWithLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := audit.Verify(st.AuditLog(ctx), head, signerPub(t, filepath.Join(data, "keys.json")))
+	n, err := audit.Verify(st.AuditLog(ctx), head, trustedKeys{1: signerPub(t, filepath.Join(data, "keys.json"))})
 	if err != nil || n != m.AuditSeq+1 || head.Seq != m.AuditSeq+1 {
 		t.Fatalf("restored chain: %d entries, head %d, manifest head %d: %v", n, head.Seq, m.AuditSeq, err)
 	}
@@ -370,7 +370,7 @@ func TestBackupBadInput(t *testing.T) {
 		}
 		w.Table("records", "id")
 		w.Row("rec_forged")
-		if _, err := w.Finish(backup.Manifest{}, other); err != nil {
+		if _, err := w.Finish(backup.Manifest{}, other.Current()); err != nil {
 			t.Fatal(err)
 		}
 		f.Close()
@@ -553,7 +553,7 @@ func resign(t *testing.T, src, dst, identity, recipient, keys string, edit func(
 	if editManifest != nil {
 		editManifest(&m)
 	}
-	if _, err := w.Finish(m, signer); err != nil {
+	if _, err := w.Finish(m, signer.Current()); err != nil {
 		t.Fatal(err)
 	}
 }

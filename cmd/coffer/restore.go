@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -89,7 +88,7 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 		if keys, err = openKeys(env, *cfg); err != nil {
 			return fmt.Errorf("root keys from %s (keys.provider %s): %w; %s; nothing was written", c.Config, cfg.Keys.Provider, err, keysHint(*cfg))
 		}
-		signer, err = audit.NewSigner(keys.IndexKey)
+		signer, err = audit.NewSignerKeys(keys)
 	} else {
 		keys, signer, err = rootKeys(c.Keys)
 	}
@@ -108,7 +107,7 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 		return err
 	}
 	defer f.Close()
-	trusted := trustedKeys{signer.Version(): signer.PublicKey()}
+	trusted := trustedKeys(signer.PublicKeys())
 	r, err := backup.NewReader(f, trusted.verify, ids...)
 	if err != nil {
 		return restoreErr(err)
@@ -130,7 +129,7 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 			return err
 		}
 		if witness != nil {
-			if err := witness.Append(cp, signer.PublicKey()); err != nil {
+			if err := witness.Append(cp, signer.PublicKeys()[cp.KeyVersion]); err != nil {
 				return fmt.Errorf("%w (the restore checkpoint must reach the witness: check --witness)", err)
 			}
 		}
@@ -215,7 +214,7 @@ func readRestoreWitness(path string) ([]audit.Checkpoint, error) {
 // counter (the restore checkpoint's must be higher). Another vault's
 // witness, or an edited one, is refused before anything is written.
 func witnessCounter(path string, cps []audit.Checkpoint, signer *audit.Signer) (uint64, error) {
-	w, err := audit.NewWitnessed(cps, map[uint32]ed25519.PublicKey{signer.Version(): signer.PublicKey()})
+	w, err := audit.NewWitnessed(cps, signer.PublicKeys())
 	if err != nil {
 		return 0, fmt.Errorf("witness %s: %v: it is not this vault's witness, or it was edited (coffer audit verify --witness tells); nothing was written", path, err)
 	}

@@ -113,7 +113,6 @@ func (s *serving) open(keys *keyring.Keys) error {
 	}
 	s.o = o
 	conf := s.conf
-	conf.AuditKey = o.signer.PublicKey()
 	conf.Backups = backups
 	s.h.Store(api.New(o.vault, conf))
 	var sweepCtx context.Context

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -243,13 +244,22 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *pr
 
 // openVaultKeys is openVault with the root keys already open.
 func openVaultKeys(ctx context.Context, cfg config.Config, keys *coffer.RootKeys, log *slog.Logger, reg *prometheus.Registry) (*opened, error) {
-	signer, err := audit.NewSigner(keys.IndexKey)
+	signer, err := audit.NewSignerKeys(keys)
 	if err != nil {
 		return nil, err
 	}
-	// The audit public key beside the config (verification needs no
-	// unseal) and the witness outside the data directory (SPEC §8).
-	if err := audit.WriteKeyFile(cfg.AuditKeysPath(), signer.Version(), signer.PublicKey()); err != nil {
+	// The audit public keys beside the config (verification needs no
+	// unseal), every version, kept current: a rotation of the derived-key
+	// root adds its key's line before the key signs anything. The witness
+	// lies outside the data directory (SPEC §8).
+	// A node of a shared store learns another node's rotation of the audit
+	// key from the key file (the head it meets is signed by the new key).
+	if cfg.Keys.Provider == "" || cfg.Keys.Provider == keyring.ProviderFile {
+		kf := &keyring.File{Path: cfg.Keys.File}
+		signer.SetReload(kf.Keys)
+	}
+	keysPath := cfg.AuditKeysPath()
+	if err := signer.Publish(func(v uint32, pub ed25519.PublicKey) error { return audit.WriteKeyFile(keysPath, v, pub) }); err != nil {
 		return nil, fmt.Errorf("audit public key: %w", err)
 	}
 	witness := &audit.WitnessFile{Path: cfg.WitnessPath()}
@@ -283,9 +293,10 @@ func openVaultKeys(ctx context.Context, cfg config.Config, keys *coffer.RootKeys
 		schemaName = cfg.Schema
 	}
 	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log,
-		KeySource: &keyring.File{Path: cfg.Keys.File}, // rotation while serving (keys.go)
-		RateLimit: vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
-		WebAuthn:  vault.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, Origins: cfg.WebAuthn.Origins},
+		KeySource:   &keyring.File{Path: cfg.Keys.File}, // rotation while serving (keys.go)
+		AuditSigner: signer,
+		RateLimit:   vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
+		WebAuthn:    vault.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, Origins: cfg.WebAuthn.Origins},
 		Privacy: vault.PrivacyOptions{Location: cfg.Privacy.Location(), ExternalSystems: cfg.Privacy.ExternalSystems,
 			RequestRetention: time.Duration(cfg.Privacy.RequestRetentionDays) * 24 * time.Hour},
 		Policy: vault.SecurityPolicy{Version: cfg.SecurityPolicy.Version, Text: cfg.SecurityPolicy.Text,

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/ed25519"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -16,8 +15,7 @@ import (
 // Config is what the API needs besides the vault.
 type Config struct {
 	Version      string
-	MaxBodyBytes int64             // default 1 MiB
-	AuditKey     ed25519.PublicKey // verifies the signed audit head
+	MaxBodyBytes int64 // default 1 MiB
 	Logger       *slog.Logger
 	OpenAPI      []byte // served at /openapi.json
 	// Metrics, when set, receives the API's metrics and is served at
@@ -48,7 +46,6 @@ type Handler struct {
 	log      *slog.Logger
 	maxBody  int64
 	version  string
-	auditKey ed25519.PublicKey
 	openapi  []byte
 	notice   []byte
 	mux      *http.ServeMux
@@ -60,7 +57,7 @@ type Handler struct {
 
 // New returns the API handler, every route of the table registered.
 func New(v *vault.Vault, c Config) *Handler {
-	h := &Handler{log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, auditKey: c.AuditKey, openapi: c.OpenAPI, notice: c.PrivacyNotice,
+	h := &Handler{log: c.Logger, maxBody: c.MaxBodyBytes, version: c.Version, openapi: c.OpenAPI, notice: c.PrivacyNotice,
 		mux: http.NewServeMux(), proxies: c.TrustedProxies, sys: c.Sys, backups: c.Backups, sealed: func() bool { return false }}
 	if v != nil {
 		h.records, h.tokens, h.privacy, h.identity, h.admin, h.sealed = v.Records, v.Tokens, v.Privacy, v.Identity, v.Admin, v.Sealed

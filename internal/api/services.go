@@ -64,7 +64,7 @@ type (
 		SchemaDocument(ctx context.Context, c *vault.Call) ([]byte, error)
 		PutSchema(ctx context.Context, c *vault.Call, doc []byte, purge bool) (*coffer.Schema, error)
 		Audit(ctx context.Context, c *vault.Call, f coffer.AuditFilter) ([]*coffer.AuditEntry, error)
-		VerifyAudit(ctx context.Context, c *vault.Call, pub ed25519.PublicKey) (int64, error)
+		VerifyAudit(ctx context.Context, c *vault.Call, pubs map[uint32]ed25519.PublicKey) (int64, error)
 		AuthorizeMetrics(ctx context.Context, c *vault.Call) error
 		KeyStatus(ctx context.Context, c *vault.Call, wait bool) (*vault.KeyStatus, error)
 		RotateKeys(ctx context.Context, c *vault.Call) (uint32, error)

@@ -50,7 +50,7 @@ func clone(es []*coffer.AuditEntry) []*coffer.AuditEntry {
 
 func TestVerifyIntact(t *testing.T) {
 	es, s, h := chain(t, 10)
-	n, err := Verify(seq(es), h, s.PublicKey())
+	n, err := Verify(seq(es), h, s.PublicKeys())
 	if err != nil || n != 10 {
 		t.Fatalf("Verify = %d, %v", n, err)
 	}
@@ -93,7 +93,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if tt.head != nil {
 				tt.head(h)
 			}
-			_, err := Verify(seq(es), h, s.PublicKey())
+			_, err := Verify(seq(es), h, s.PublicKeys())
 			var f *Failure
 			if !errors.As(err, &f) {
 				t.Fatalf("Verify = %v, want a failure", err)
@@ -108,10 +108,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 func TestMissingHeadIsTampering(t *testing.T) {
 	es, s, _ := chain(t, 4)
 	var f *Failure
-	if _, err := Verify(seq(es), nil, s.PublicKey()); !errors.As(err, &f) {
+	if _, err := Verify(seq(es), nil, s.PublicKeys()); !errors.As(err, &f) {
 		t.Fatalf("a log without its signed head verified: %v", err)
 	}
-	if n, err := Verify(seq(nil), nil, s.PublicKey()); err != nil || n != 0 {
+	if n, err := Verify(seq(nil), nil, s.PublicKeys()); err != nil || n != 0 {
 		t.Fatalf("empty log: %d, %v", n, err)
 	}
 }
@@ -119,7 +119,7 @@ func TestMissingHeadIsTampering(t *testing.T) {
 func TestHeadSignedByAnotherKey(t *testing.T) {
 	es, _, h := chain(t, 3)
 	other, _ := NewSigner(coffer.NewSecret(bytes.Repeat([]byte{8}, 32)))
-	if _, err := Verify(seq(es), h, other.PublicKey()); err == nil {
+	if _, err := Verify(seq(es), h, other.PublicKeys()); err == nil {
 		t.Fatal("a head signed by another key verified")
 	}
 }

@@ -44,10 +44,14 @@ func checkpointMessage(cp *Checkpoint) []byte {
 	return binary.BigEndian.AppendUint32(b, cp.KeyVersion)
 }
 
-// SignCheckpoint signs cp in place with s (setting its KeyVersion).
-func (s *Signer) SignCheckpoint(cp *Checkpoint) {
-	cp.KeyVersion = s.version
-	cp.Signature = ed25519.Sign(s.priv, checkpointMessage(cp))
+// SignCheckpoint signs cp in place with the current key (setting its
+// KeyVersion).
+func (s *Signer) SignCheckpoint(cp *Checkpoint) { s.Current().SignCheckpoint(cp) }
+
+// SignCheckpoint signs cp in place with k (setting its KeyVersion).
+func (k *SigningKey) SignCheckpoint(cp *Checkpoint) {
+	cp.KeyVersion = k.version
+	cp.Signature = ed25519.Sign(k.priv, checkpointMessage(cp))
 }
 
 // Verify reports whether cp carries a valid signature under pub.
@@ -63,12 +67,15 @@ type Witnessed struct {
 	want    map[int64][]byte // witnessed seq → hash
 	last    int64            // highest witnessed seq
 	lastCtr uint64
+	lastKey uint32 // the key version of the last checkpoint
 	bad     *Failure
 }
 
 // NewWitnessed returns a checker for checkpoints cps, each of which must
 // verify under the public key of its version in pubs. Counters must grow
-// along the file: a witness that goes backwards was edited.
+// along the file: a witness that goes backwards was edited. Key versions
+// never go down: once a rotation's key signed, a checkpoint under an older
+// key (whose holder may be who the rotation shut out) is refused.
 func NewWitnessed(cps []Checkpoint, pubs map[uint32]ed25519.PublicKey) (*Witnessed, error) {
 	w := &Witnessed{want: make(map[int64][]byte, len(cps))}
 	for i := range cps {
@@ -78,6 +85,9 @@ func NewWitnessed(cps []Checkpoint, pubs map[uint32]ed25519.PublicKey) (*Witness
 		}
 		if i > 0 && cp.Counter <= w.lastCtr {
 			return nil, fmt.Errorf("witness checkpoint %d (seq %d): counter %d does not follow %d (witness edited)", i+1, cp.Seq, cp.Counter, w.lastCtr)
+		}
+		if cp.KeyVersion < w.lastKey {
+			return nil, fmt.Errorf("witness checkpoint %d (seq %d): signed by audit key version %d after version %d signed", i+1, cp.Seq, cp.KeyVersion, w.lastKey)
 		}
 		if h, ok := w.want[cp.Seq]; ok && !bytes.Equal(h, cp.Hash) {
 			return nil, fmt.Errorf("witness checkpoint %d: two hashes for seq %d", i+1, cp.Seq)
@@ -94,7 +104,7 @@ func NewWitnessed(cps []Checkpoint, pubs map[uint32]ed25519.PublicKey) (*Witness
 		}
 		w.want[cp.Seq] = cp.Hash
 		w.last = max(w.last, cp.Seq)
-		w.lastCtr = cp.Counter
+		w.lastCtr, w.lastKey = cp.Counter, cp.KeyVersion
 	}
 	return w, nil
 }
@@ -129,10 +139,13 @@ func manifestMessage(doc []byte) []byte {
 	return append(appendString(nil, "coffer/backup-manifest/v1"), doc...)
 }
 
-// SignManifest signs a backup manifest with the audit key. The message is
-// domain-separated from checkpoints, so neither can pass for the other.
-func (s *Signer) SignManifest(doc []byte) []byte {
-	return ed25519.Sign(s.priv, manifestMessage(doc))
+// SignManifest signs a backup manifest with k. The message is
+// domain-separated from checkpoints, so neither can pass for the other. A
+// manifest names its key version (backup.Writer.Finish takes Version from
+// the same key): sign with a SigningKey (Signer.Current), not the Signer,
+// whose current key a rotation may change in between.
+func (k *SigningKey) SignManifest(doc []byte) []byte {
+	return ed25519.Sign(k.priv, manifestMessage(doc))
 }
 
 // VerifyManifest reports whether sig is pub's signature over a manifest.

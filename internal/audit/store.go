@@ -23,14 +23,17 @@ func FromStored(cps []*coffer.AuditCheckpoint) []Checkpoint {
 }
 
 // VerifyStore verifies a store's whole log without unsealing anything:
-// the chain, the signed head (under pub), the store's signed checkpoints
-// (every one must verify, counters must grow, and the log must reach the
-// last one with the hashes they recorded) and, when witness is not nil,
-// the checkpoints of a witness file with the keys it states (which must
-// be pub). Entries up to the format checkpoint verify as format 1. It
-// returns the entries checked and a *Failure naming where the log
-// diverges, or another error when reading fails.
-func VerifyStore(ctx context.Context, r Log, pub ed25519.PublicKey, witness []Checkpoint, witnessPubs map[uint32]ed25519.PublicKey) (int64, error) {
+// the chain, the signed head (under one of pubs, the audit public keys by
+// version), the store's signed checkpoints (every one must verify under
+// the key of the version it names, counters must grow, key versions never
+// go down, and the log must reach the last one with the hashes they
+// recorded) and, when witness is not nil, the checkpoints of a witness
+// file with the keys it states (which must be pubs' for every version both
+// name; a version pubs lack is refused). Entries up to the format
+// checkpoint verify as format 1. It returns the entries checked and a
+// *Failure naming where the log diverges, or another error when reading
+// fails.
+func VerifyStore(ctx context.Context, r Log, pubs map[uint32]ed25519.PublicKey, witness []Checkpoint, witnessPubs map[uint32]ed25519.PublicKey) (int64, error) {
 	head, err := r.AuditHead(ctx)
 	if coffer.ErrorCode(err) == coffer.ENOTFOUND {
 		head, err = nil, nil
@@ -45,11 +48,7 @@ func VerifyStore(ctx context.Context, r Log, pub ed25519.PublicKey, witness []Ch
 	stored := FromStored(sc)
 	var o VerifyOptions
 	o.V1Until = FormatBoundary(stored)
-	if pub != nil {
-		pubs := map[uint32]ed25519.PublicKey{}
-		for _, cp := range stored {
-			pubs[cp.KeyVersion] = pub // one audit key version today
-		}
+	if pubs != nil {
 		w, err := NewWitnessed(stored, pubs)
 		if err != nil {
 			return 0, &Failure{Seq: lastSeq(stored), Reason: "stored checkpoints: " + err.Error()}
@@ -58,7 +57,10 @@ func VerifyStore(ctx context.Context, r Log, pub ed25519.PublicKey, witness []Ch
 	}
 	if witness != nil {
 		for v, k := range witnessPubs {
-			if pub != nil && !k.Equal(pub) {
+			if pubs == nil {
+				continue
+			}
+			if mine, ok := pubs[v]; !ok || !k.Equal(mine) {
 				return 0, &Failure{Seq: lastSeq(witness), Reason: fmt.Sprintf("the witness states another public key for audit key version %d than this server's", v)}
 			}
 		}
@@ -72,7 +74,7 @@ func VerifyStore(ctx context.Context, r Log, pub ed25519.PublicKey, witness []Ch
 			o.V1Until = FormatBoundary(witness)
 		}
 	}
-	return VerifyWith(r.AuditLog(ctx), head, pub, o)
+	return VerifyWith(r.AuditLog(ctx), head, pubs, o)
 }
 
 func lastSeq(cps []Checkpoint) int64 {

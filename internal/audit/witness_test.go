@@ -72,7 +72,7 @@ func TestWitnessCatchesTruncationAndReplayedHead(t *testing.T) {
 	cps, pubs := witnessed(t, s, es, 10)
 	cut := es[:15]
 	old := s.Sign(15, cut[14].Hash) // an old head the attacker kept
-	if _, err := Verify(seq(cut), &old, s.PublicKey()); err != nil {
+	if _, err := Verify(seq(cut), &old, s.PublicKeys()); err != nil {
 		t.Fatalf("precondition: the cut log with a replayed head verifies alone: %v", err)
 	}
 	err := checkWitness(t, cut, cps, pubs)

@@ -62,7 +62,7 @@ func write(t *testing.T, f fixture, rcpt age.Recipient) []byte {
 	if err := w.Table("empty", "a"); err != nil {
 		t.Fatal(err)
 	}
-	m, err := w.Finish(Manifest{Created: time.Unix(1700000000, 0).UTC(), CofferVersion: "test", Store: "sqlite", AuditSeq: 42, AuditHash: []byte{9}}, f.signer)
+	m, err := w.Finish(Manifest{Created: time.Unix(1700000000, 0).UTC(), CofferVersion: "test", Store: "sqlite", AuditSeq: 42, AuditHash: []byte{9}}, f.signer.Current())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestUnreadable(t *testing.T) {
 func TestManifestSignatureDomain(t *testing.T) {
 	f := newFixture(t, 1)
 	doc := []byte(`{"format":1}`)
-	sig := f.signer.SignManifest(doc)
+	sig := f.signer.Current().SignManifest(doc)
 	if !audit.VerifyManifest(f.signer.PublicKey(), doc, sig) {
 		t.Fatal("own signature does not verify")
 	}

@@ -99,7 +99,7 @@ func TestChainVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer, _ := audit.NewSigner(coffer.NewSecret(make([]byte, 32)))
-	if n, err := audit.Verify(s.AuditLog(ctx), head, signer.PublicKey()); err != nil || n != 5 {
+	if n, err := audit.Verify(s.AuditLog(ctx), head, signer.PublicKeys()); err != nil || n != 5 {
 		t.Fatalf("Verify = %d, %v", n, err)
 	}
 }
@@ -111,14 +111,16 @@ func freshSchema(t *testing.T) string { return pgtest.Schema(t) }
 func TestIntegrity(t *testing.T) {
 	storetest.RunIntegrity(t, func(t *testing.T, o storetest.IntegrityOptions) storetest.Database {
 		dsn := freshSchema(t)
+		open := func(t *testing.T, sg *audit.Signer) coffer.Store {
+			s, err := postgres.OpenWith(context.Background(), dsn, postgres.Options{Signer: sg, Witness: o.Witness, CheckpointEvery: o.Every})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
 		return storetest.Database{
-			Open: func(t *testing.T) coffer.Store {
-				s, err := postgres.OpenWith(context.Background(), dsn, postgres.Options{Signer: o.Signer, Witness: o.Witness, CheckpointEvery: o.Every})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			},
+			Open:       func(t *testing.T) coffer.Store { return open(t, o.Signer) },
+			OpenSigner: open,
 			Exec: func(t *testing.T, q string, args ...any) {
 				ctx := context.Background()
 				c, err := pgx.Connect(ctx, dsn)

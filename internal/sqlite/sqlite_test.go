@@ -75,7 +75,7 @@ func TestChainContinuesAcrossReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := audit.Verify(s.AuditLog(ctx), head, signer(t).PublicKey())
+	n, err := audit.Verify(s.AuditLog(ctx), head, signer(t).PublicKeys())
 	if err != nil || n != 4 {
 		t.Fatalf("Verify = %d, %v", n, err)
 	}
@@ -197,14 +197,16 @@ func BenchmarkCreateParallel(b *testing.B) {
 func TestIntegrity(t *testing.T) {
 	storetest.RunIntegrity(t, func(t *testing.T, o storetest.IntegrityOptions) storetest.Database {
 		path := filepath.Join(t.TempDir(), "coffer.db")
+		open := func(t *testing.T, sg *audit.Signer) coffer.Store {
+			s, err := sqlite.Open(context.Background(), path, sqlite.Options{Signer: sg, Witness: o.Witness, CheckpointEvery: o.Every})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
 		return storetest.Database{
-			Open: func(t *testing.T) coffer.Store {
-				s, err := sqlite.Open(context.Background(), path, sqlite.Options{Signer: o.Signer, Witness: o.Witness, CheckpointEvery: o.Every})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			},
+			Open:       func(t *testing.T) coffer.Store { return open(t, o.Signer) },
+			OpenSigner: open,
 			Exec: func(t *testing.T, q string, args ...any) {
 				db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 				if err != nil {

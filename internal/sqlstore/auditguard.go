@@ -56,6 +56,7 @@ type cpState struct {
 	counter uint64
 	seq     int64
 	at      time.Time
+	key     uint32 // the audit key version that signed it
 }
 
 // Err is the guard's failure once it broke (nil while intact).
@@ -97,8 +98,8 @@ func (g *AuditGuard) read(ctx context.Context, tx Tx) (head coffer.AuditHead, ta
 }
 
 func (g *AuditGuard) loadCheckpoint(ctx context.Context, tx Tx) error {
-	var ctr, seq, at int64
-	err := tx.QueryRow(ctx, `SELECT counter, seq, time FROM audit_checkpoints ORDER BY counter DESC LIMIT 1`).Scan(&ctr, &seq, &at)
+	var ctr, seq, at, kv int64
+	err := tx.QueryRow(ctx, `SELECT counter, seq, time, key_version FROM audit_checkpoints ORDER BY counter DESC LIMIT 1`).Scan(&ctr, &seq, &at, &kv)
 	if errors.Is(err, sql.ErrNoRows) {
 		g.cp = cpState{}
 		return nil
@@ -106,7 +107,7 @@ func (g *AuditGuard) loadCheckpoint(ctx context.Context, tx Tx) error {
 	if err != nil {
 		return err
 	}
-	g.cp = cpState{counter: uint64(ctr), seq: seq, at: time.Unix(0, at)}
+	g.cp = cpState{counter: uint64(ctr), seq: seq, at: time.Unix(0, at), key: uint32(kv)}
 	return nil
 }
 
@@ -133,7 +134,7 @@ func (g *AuditGuard) Start(ctx context.Context, tx Tx) (*audit.Checkpoint, error
 	switch {
 	case head.Seq == 0 && tail.seq != 0:
 		return nil, g.tamper(tail.seq, "the log has entries but no signed head (head removed)")
-	case head.Seq != 0 && !audit.VerifyHead(g.Signer.PublicKey(), head):
+	case head.Seq != 0 && !g.verifyHead(head):
 		return nil, g.tamper(head.Seq, "the signed head's signature is invalid (head edited)")
 	case head.Seq != 0 && !tail.is(audit.Chain{Seq: head.Seq, Last: head.Hash}):
 		return nil, g.tamper(min(head.Seq, tail.seq)+1, fmt.Sprintf("the log ends at seq %d but the signed head is at seq %d", tail.seq, head.Seq))
@@ -149,6 +150,14 @@ func (g *AuditGuard) Start(ctx context.Context, tx Tx) (*audit.Checkpoint, error
 		return nil, nil
 	}
 	return g.checkpoint(ctx, tx, audit.KindFormat, g.last, time.Now().UTC())
+}
+
+// verifyHead checks a signed head under every audit key version the
+// signer holds; one it cannot verify makes the signer re-read its key
+// source once (another node rotated the derived-key root, and with it the
+// audit key) before the head counts as forged.
+func (g *AuditGuard) verifyHead(h coffer.AuditHead) bool {
+	return audit.VerifyHeadAny(g.Signer.PublicKeys(), h) || g.Signer.Reload() && audit.VerifyHeadAny(g.Signer.PublicKeys(), h)
 }
 
 // Extend is called in every transaction that appends entries, before the
@@ -175,7 +184,7 @@ func (g *AuditGuard) Extend(ctx context.Context, tx Tx) (audit.Chain, error) {
 	if headOK && tail.is(g.last) {
 		return g.last, nil
 	}
-	if head.Seq > g.last.Seq && tail.seq == head.Seq && bytes.Equal(tail.hash, head.Hash) && audit.VerifyHead(g.Signer.PublicKey(), head) {
+	if head.Seq > g.last.Seq && tail.seq == head.Seq && bytes.Equal(tail.hash, head.Hash) && g.verifyHead(head) {
 		mine := g.last.Seq == 0
 		if !mine {
 			var h []byte
@@ -205,7 +214,10 @@ func (g *AuditGuard) Extend(ctx context.Context, tx Tx) (audit.Chain, error) {
 // extended (c): it writes the new signed head and, when one is due, a
 // checkpoint, which it returns for Committed. force asks for a checkpoint
 // whenever the log moved since the last one and Interval passed (the
-// writer's timer: at least one checkpoint a minute).
+// writer's timer: at least one checkpoint a minute). The head and the
+// checkpoint are signed by one key version; the first commit that moves
+// the log after a rotation of the audit key writes a checkpoint, so the
+// log records where the new key took over.
 func (g *AuditGuard) Seal(ctx context.Context, tx Tx, from, c audit.Chain, now time.Time) (*audit.Checkpoint, error) {
 	if g.Signer == nil {
 		if c.Seq != from.Seq {
@@ -215,26 +227,27 @@ func (g *AuditGuard) Seal(ctx context.Context, tx Tx, from, c audit.Chain, now t
 		}
 		return nil, nil
 	}
+	k := g.Signer.Current()
 	if c.Seq != from.Seq {
-		h := g.Signer.Sign(c.Seq, c.Last)
+		h := k.Sign(c.Seq, c.Last)
 		if _, err := tx.Exec(ctx, `INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`, h.Seq, h.Hash, h.Signature); err != nil {
 			return nil, err
 		}
 	}
-	if c.Seq <= g.cp.seq || c.Seq-g.cp.seq < g.Every && now.Sub(g.cp.at) < g.Interval {
+	if c.Seq <= g.cp.seq || c.Seq-g.cp.seq < g.Every && now.Sub(g.cp.at) < g.Interval && k.Version() == g.cp.key {
 		return nil, nil
 	}
-	return g.checkpoint(ctx, tx, audit.KindPeriodic, c, now)
+	return writeCheckpoint(ctx, tx, k, audit.KindPeriodic, c, now, 0)
 }
 
 func (g *AuditGuard) checkpoint(ctx context.Context, tx Tx, kind string, c audit.Chain, now time.Time) (*audit.Checkpoint, error) {
-	return writeCheckpoint(ctx, tx, g.Signer, kind, c, now, 0)
+	return writeCheckpoint(ctx, tx, g.Signer.Current(), kind, c, now, 0)
 }
 
 // writeCheckpoint signs and stores a checkpoint of c. Its counter follows
 // every stored checkpoint's and after.
-func writeCheckpoint(ctx context.Context, tx Tx, signer *audit.Signer, kind string, c audit.Chain, now time.Time, after uint64) (*audit.Checkpoint, error) {
+func writeCheckpoint(ctx context.Context, tx Tx, signer *audit.SigningKey, kind string, c audit.Chain, now time.Time, after uint64) (*audit.Checkpoint, error) {
 	var ctr int64
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(counter), 0) FROM audit_checkpoints`).Scan(&ctr); err != nil {
 		return nil, err
@@ -251,7 +264,7 @@ func writeCheckpoint(ctx context.Context, tx Tx, signer *audit.Signer, kind stri
 func (g *AuditGuard) Committed(c audit.Chain, cp *audit.Checkpoint) {
 	g.last = c
 	if cp != nil {
-		g.cp = cpState{counter: cp.Counter, seq: cp.Seq, at: cp.Time}
+		g.cp = cpState{counter: cp.Counter, seq: cp.Seq, at: cp.Time, key: cp.KeyVersion}
 	}
 	g.pending.Store(g.last.Seq > g.cp.seq)
 }
@@ -263,7 +276,8 @@ func (g *AuditGuard) Witnessed(cp *audit.Checkpoint) {
 	if cp == nil || g.Witness == nil || g.Signer == nil {
 		return
 	}
-	if err := g.Witness.Append(cp, g.Signer.PublicKey()); err != nil && g.Log != nil {
+	pub := g.Signer.PublicKeys()[cp.KeyVersion]
+	if err := g.Witness.Append(cp, pub); err != nil && g.Log != nil {
 		g.Log.Error("witness_failed: could not append an audit checkpoint to the witness", "seq", cp.Seq, "err", err)
 	}
 }

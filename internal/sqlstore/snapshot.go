@@ -230,7 +230,7 @@ func RestoreCheckpoint(ctx context.Context, tx LoadTx, signer *audit.Signer, aft
 	if err != nil {
 		return nil, err
 	}
-	return writeCheckpoint(ctx, tx, signer, audit.KindRestore, audit.Chain{Seq: head.Seq, Last: head.Hash}, now, after)
+	return writeCheckpoint(ctx, tx, signer.Current(), audit.KindRestore, audit.Chain{Seq: head.Seq, Last: head.Hash}, now, after)
 }
 
 // AuditHeadTx is Store.AuditHead as tx sees it: ENOTFOUND when the log

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,10 @@ type IntegrityOptions struct {
 // write access to the database but not the keys would.
 type Database struct {
 	Open func(t *testing.T) coffer.Store
-	Exec func(t *testing.T, q string, args ...any)
+	// OpenSigner opens a store over the same database signing with s (a
+	// second node, with keys of its own).
+	OpenSigner func(t *testing.T, s *audit.Signer) coffer.Store
+	Exec       func(t *testing.T, q string, args ...any)
 }
 
 // IntegrityFactory creates an empty database for one test.
@@ -45,6 +49,9 @@ func RunIntegrity(t *testing.T, create IntegrityFactory) {
 		{"FormatOneLogStaysVerifiable", testFormatOne},
 		{"TwoWritersShareTheLog", testTwoWriters},
 		{"ForgedAppendIsNotSigned", testForgedAppend},
+		{"RotatedAuditKeySignsOnAndOldStaysVerifiable", testRotatedKey},
+		{"CheckpointUnderUnknownKeyVersionFails", testUnknownKeyVersion},
+		{"SecondNodeLearnsTheRotatedKey", testNodeLearnsRotation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, create) })
@@ -105,10 +112,10 @@ func verify(t *testing.T, s coffer.Store, sg *audit.Signer, w *audit.WitnessFile
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = audit.VerifyStore(ctx, s, sg.PublicKey(), cps, wp)
+		_, err = audit.VerifyStore(ctx, s, sg.PublicKeys(), cps, wp)
 		return err
 	}
-	_, err := audit.VerifyStore(ctx, s, sg.PublicKey(), nil, nil)
+	_, err := audit.VerifyStore(ctx, s, sg.PublicKeys(), nil, nil)
 	return err
 }
 
@@ -346,4 +353,106 @@ func testForgedAppend(t *testing.T, create IntegrityFactory) {
 	db.Exec(t, `UPDATE audit_head SET seq = ?, hash = ?, signature = ? WHERE id = 1`, h.Seq, h.Hash, h.Signature)
 	wantRefused(t, s)
 	wantBroken(t, s, sg, nil, 4)
+}
+
+// rotatedKeys are the integrity signer's derived-key roots after one
+// rotation (version 1 is integritySigner's).
+func rotatedKeys() *coffer.RootKeys {
+	return &coffer.RootKeys{IndexKey: coffer.NewSecret(bytes.Repeat([]byte{9}, 32)), DerivedCurrent: 2,
+		Derived: map[uint32]coffer.Secret{2: coffer.NewSecret(bytes.Repeat([]byte{10}, 32))}}
+}
+
+// testRotatedKey: after a rotation of the audit key (the derived-key
+// root's) on a serving store, the next commit is signed by the new key
+// under a checkpoint of its own; the log, its checkpoints under both
+// versions and the witness verify with both public keys, not with the
+// old one alone; the store reopens over the new head.
+func testRotatedKey(t *testing.T, create IntegrityFactory) {
+	sg := integritySigner(t)
+	w := &audit.WitnessFile{Path: filepath.Join(t.TempDir(), "coffer.witness")}
+	db := create(t, IntegrityOptions{Signer: sg, Witness: w, Every: 3})
+	s := db.Open(t)
+	appendN(t, s, 4) // past the checkpoint at seq 3
+	v1 := sg.PublicKeys()
+	if err := sg.Install(rotatedKeys()); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 4)
+	var got []string
+	for _, cp := range must(s.Checkpoints(ctx))(t) {
+		got = append(got, fmt.Sprintf("%s:%d:v%d", cp.Kind, cp.Seq, cp.KeyVersion))
+	}
+	// The first commit under the new key checkpoints at once (seq 5), then
+	// every 3 entries again.
+	want := "format:0:v1 periodic:3:v1 periodic:5:v2 periodic:8:v2"
+	if strings.Join(got, " ") != want {
+		t.Errorf("checkpoints %v, want %s", got, want)
+	}
+	if err := verify(t, s, sg, w); err != nil {
+		t.Fatalf("a log signed before and after a rotation, with its witness: %v", err)
+	}
+	var f *audit.Failure
+	if _, err := audit.VerifyStore(ctx, s, v1, nil, nil); !errors.As(err, &f) {
+		t.Fatalf("verify with the old public key only: %v, want a failure", err)
+	}
+	s.Close()
+	s = db.Open(t) // Start checks the head, signed by version 2
+	defer s.Close()
+	appendN(t, s, 1)
+	if err := verify(t, s, sg, w); err != nil {
+		t.Fatalf("reopened after a rotation: %v", err)
+	}
+}
+
+// testUnknownKeyVersion: a checkpoint re-signed by a key whose version no
+// public key names (someone who rewrote the database and signed with a
+// key of their own) fails verification.
+func testUnknownKeyVersion(t *testing.T, create IntegrityFactory) {
+	sg := integritySigner(t)
+	db := create(t, IntegrityOptions{Signer: sg, Every: 3})
+	s := db.Open(t)
+	defer s.Close()
+	appendN(t, s, 4)
+	cps := must(s.Checkpoints(ctx))(t)
+	last := audit.Checkpoint(*cps[len(cps)-1])
+	rogue, err := audit.NewSignerKeys(&coffer.RootKeys{IndexKey: coffer.NewSecret(bytes.Repeat([]byte{1}, 32)), DerivedCurrent: 3,
+		Derived: map[uint32]coffer.Secret{2: coffer.NewSecret(bytes.Repeat([]byte{2}, 32)), 3: coffer.NewSecret(bytes.Repeat([]byte{3}, 32))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogue.SignCheckpoint(&last)
+	if last.KeyVersion != 3 {
+		t.Fatalf("rogue key version %d, want 3", last.KeyVersion)
+	}
+	db.Exec(t, `UPDATE audit_checkpoints SET key_version = ?, signature = ? WHERE counter = ?`, int64(last.KeyVersion), last.Signature, int64(last.Counter))
+	wantBroken(t, s, sg, nil, last.Seq)
+}
+
+// testNodeLearnsRotation: two writers over one log, each with its own
+// signer (two nodes). One rotates the audit key and signs a head with the
+// new version; the other, meeting a head none of its keys verifies, reads
+// its key source again and goes on writing under the new version instead
+// of stopping as if the log had been forged.
+func testNodeLearnsRotation(t *testing.T, create IntegrityFactory) {
+	sg := integritySigner(t)
+	other := integritySigner(t)
+	other.SetReload(func() (*coffer.RootKeys, error) { return rotatedKeys(), nil })
+	db := create(t, IntegrityOptions{Signer: sg, Every: 3})
+	a := db.Open(t)
+	defer a.Close()
+	b := db.OpenSigner(t, other)
+	defer b.Close()
+	appendN(t, a, 2)
+	appendN(t, b, 1)
+	if err := sg.Install(rotatedKeys()); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, a, 2)
+	appendN(t, b, 1)
+	if other.Version() != 2 {
+		t.Fatalf("the second node signs under version %d, want 2", other.Version())
+	}
+	if err := verify(t, a, sg, nil); err != nil {
+		t.Fatalf("a log two nodes extended across a rotation: %v", err)
+	}
 }

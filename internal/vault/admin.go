@@ -97,10 +97,11 @@ func (v *Admin) Audit(ctx context.Context, c *Call, f coffer.AuditFilter) ([]*co
 }
 
 // VerifyAudit checks the whole audit chain, its signed head and the stored
-// checkpoints (admin). It
-// returns the number of entries checked; a broken log is an *audit.Failure
-// naming the first bad sequence number.
-func (v *Admin) VerifyAudit(ctx context.Context, c *Call, pub ed25519.PublicKey) (int64, error) {
+// checkpoints (admin), each checkpoint under its key version's public key
+// in pubs (nil: the vault's audit signer's). It returns the number of
+// entries checked; a broken log is an *audit.Failure naming the first bad
+// sequence number.
+func (v *Admin) VerifyAudit(ctx context.Context, c *Call, pubs map[uint32]ed25519.PublicKey) (int64, error) {
 	e := c.entry("audit.verify", "")
 	if err := v.requireAdmin(ctx, c, e); err != nil {
 		return 0, err
@@ -109,5 +110,8 @@ func (v *Admin) VerifyAudit(ctx context.Context, c *Call, pub ed25519.PublicKey)
 	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return 0, err
 	}
-	return audit.VerifyStore(ctx, v.store, pub, nil, nil)
+	if pubs == nil && v.signer != nil {
+		pubs = v.signer.PublicKeys()
+	}
+	return audit.VerifyStore(ctx, v.store, pubs, nil, nil)
 }

@@ -26,7 +26,7 @@ func TestAuditRecordsViews(t *testing.T) {
 		t.Fatalf("entry fields %v views %v, want [email name] [masked plain]", e.Fields, e.Views)
 	}
 	sg, _ := audit.NewSigner(f.keys.IndexKey)
-	if _, err := f.v.Admin.VerifyAudit(ctx, f.admin, sg.PublicKey()); err != nil {
+	if _, err := f.v.Admin.VerifyAudit(ctx, f.admin, sg.PublicKeys()); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 }

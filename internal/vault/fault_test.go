@@ -192,7 +192,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer, _ := audit.NewSigner(keys.IndexKey)
-	if _, err := audit.Verify(n.store.AuditLog(ctx), head, signer.PublicKey()); err != nil {
+	if _, err := audit.Verify(n.store.AuditLog(ctx), head, signer.PublicKeys()); err != nil {
 		t.Errorf("the audit chain does not verify after the restart: %v", err)
 	}
 }

@@ -24,7 +24,7 @@ func TestStoredCIDRsFailClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", filepath.Join(f.dir, "coffer.db"))
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(f.dir, "coffer.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -369,7 +369,7 @@ func TestErasureShredsEverything(t *testing.T) {
 		t.Errorf("consent history left: %d", len(hist))
 	}
 	signer, _ := audit.NewSigner(f.keys.IndexKey)
-	if _, err := f.v.Admin.VerifyAudit(ctx, f.admin, signer.PublicKey()); err != nil {
+	if _, err := f.v.Admin.VerifyAudit(ctx, f.admin, signer.PublicKeys()); err != nil {
 		t.Errorf("audit chain after erasure: %v", err)
 	}
 	// Erasing an erased (or never known) subject completes quietly.

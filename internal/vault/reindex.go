@@ -109,6 +109,14 @@ func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (u
 		if r.from.Load() == 0 || r.from.Load() > old {
 			r.from.Store(old)
 		}
+		// The new version's audit key is published (audit-keys.txt) and
+		// signs from the next commit on: this rotation's own entry is the
+		// first it signs, under a checkpoint of its own (SPEC §8).
+		if v.signer != nil {
+			if err := v.signer.Install(keys); err != nil {
+				return 0, err
+			}
+		}
 		if err := u.sealer.Install(keys); err != nil {
 			return 0, err
 		}

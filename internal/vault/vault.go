@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/ed25519"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -62,9 +63,10 @@ type core struct {
 
 	purges purger // the job deleting what schema changes dropped
 
-	keySrc   KeySource // nil: keys cannot be rotated on this vault
-	rotation rotation  // the background re-wrap (keys.go)
-	reindex  reindex   // the re-index after a derived-key rotation (reindex.go)
+	keySrc   KeySource   // nil: keys cannot be rotated on this vault
+	signer   AuditSigner // nil: the store's log is unsigned (tests)
+	rotation rotation    // the background re-wrap (keys.go)
+	reindex  reindex     // the re-index after a derived-key rotation (reindex.go)
 }
 
 type loadedSchema struct {
@@ -97,12 +99,24 @@ type Options struct {
 	// KeySource persists KEK rotations and retirements (nil: the keys API
 	// answers that this server cannot rotate).
 	KeySource KeySource
+	// AuditSigner is the store's audit signer: a rotation of the
+	// derived-key root adds its audit key (nil: an unsigned log).
+	AuditSigner AuditSigner
+}
+
+// AuditSigner is what the vault needs of the audit signer the store signs
+// with (audit.Signer): the audit key follows the derived-key root (SPEC
+// §4), so a rotation, or an unseal with keys that hold a newer version,
+// installs it; verification uses every version's public key.
+type AuditSigner interface {
+	Install(keys *coffer.RootKeys) error
+	PublicKeys() map[uint32]ed25519.PublicKey
 }
 
 // New returns a vault over a store. The schema stored in the database wins
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
-	c := &core{log: o.Logger, now: o.Now, keySrc: o.KeySource}
+	c := &core{log: o.Logger, now: o.Now, keySrc: o.KeySource, signer: o.AuditSigner}
 	c.bgCtx, c.stopBG = context.WithCancel(context.Background())
 	c.store, c.raw = &scrubStore{Store: o.Store, c: c}, o.Store // every audit entry is scrubbed (scrub.go)
 	c.refusals = c.newRefusals()
@@ -194,6 +208,11 @@ func (v *Vault) Unseal(keys *coffer.RootKeys) error {
 	indexed, err := v.core.store.IndexVersions(context.Background())
 	if err != nil {
 		return err
+	}
+	if v.core.signer != nil {
+		if err := v.core.signer.Install(keys); err != nil {
+			return err
+		}
 	}
 	if old := v.core.keys.Swap(newUnsealed(s)); old != nil {
 		old.drop()
