@@ -49,6 +49,23 @@ type BackupFile struct {
 	Created  time.Time `json:"created"`
 	AuditSeq int64     `json:"audit_seq"`
 	Rows     int64     `json:"rows"`
+	// LastVerify is the last restore drill reported for it; nil if none.
+	LastVerify *BackupVerification `json:"last_verify,omitempty"`
+}
+
+// BackupVerification is what a restore drill reported of a backup.
+type BackupVerification struct {
+	At       time.Time `json:"at"`
+	OK       bool      `json:"ok"`
+	AuditSeq int64     `json:"audit_seq"` // the head the chain was verified up to; 0 when the drill failed
+}
+
+// RecordVerification reports a restore drill of the scheduled backup name
+// (coffer backup verify --report): ok, and the signed head's seq the chain
+// was verified up to (0 when it failed).
+func (b Backups) RecordVerification(ctx context.Context, name string, ok bool, auditSeq int64) error {
+	return b.c.do(ctx, request{method: http.MethodPost, path: path("backups", name, "verifications"),
+		in: map[string]any{"ok": ok, "audit_seq": auditSeq}}, nil)
 }
 
 // List returns the scheduled backups, newest first.

@@ -207,9 +207,12 @@ func (c *backupAuditKeyCmd) Run(env *Env) error {
 }
 
 type backupVerifyCmd struct {
-	File     string `arg:"" help:"The backup file."`
-	Identity string `help:"age identity file (coffer backup keygen)." required:""`
+	File        string `arg:"" help:"The backup file."`
+	Identity    string `help:"age identity file (coffer backup keygen)." required:""`
+	verifiedSeq int64  // the head the drill verified the chain up to
+	Report      bool   `help:"Record the result beside the scheduled backup of the same file name on the running server (COFFER_ADDR, COFFER_TOKEN): GET /v1/backups shows it as last_verify."`
 	trustFlags
+	connFlags
 }
 
 func (c *backupVerifyCmd) Run(env *Env) error {
@@ -227,6 +230,35 @@ func (c *backupVerifyCmd) Run(env *Env) error {
 		return err
 	}
 	defer f.Close()
+	var cl *client.Client
+	if c.Report { // before the drill, so a bad address fails at once
+		cfg, err := c.config(env)
+		if err != nil {
+			return err
+		}
+		if cl, err = client.New(cfg); err != nil {
+			return err
+		}
+	}
+	err = c.drill(env, f, trusted, ids, start)
+	if cl == nil {
+		return err
+	}
+	ok := err == nil
+	if !ok && err != exitStatus(exitFindings) {
+		return err // the drill could not run (unreadable, wrong identity): nothing to say of the backup
+	}
+	name := filepath.Base(c.File)
+	if rerr := cl.Backups().RecordVerification(env.Ctx, name, ok, c.verifiedSeq); rerr != nil {
+		fmt.Fprintf(env.Stderr, "coffer: the result was not recorded on the server: %v\n", rerr)
+		return exitStatus(exitError)
+	}
+	fmt.Fprintf(env.Stdout, "recorded: %s last verified now (ok %t) on %s\n", name, ok, cl.Addr())
+	return err
+}
+
+// drill is the restore drill itself; it prints what it found.
+func (c *backupVerifyCmd) drill(env *Env, f *os.File, trusted trustedKeys, ids []age.Identity, start time.Time) error {
 	r, err := backup.NewReader(f, trusted.verify, ids...)
 	if err != nil {
 		return backupExit(env, err)
@@ -252,6 +284,7 @@ func (c *backupVerifyCmd) Run(env *Env) error {
 	fmt.Fprintf(env.Stdout, "ok: signature, payload hash and row counts verified: %d tables, %d rows\n", len(m.Tables), st.Rows)
 	fmt.Fprintf(env.Stdout, "ok: restored into a temporary store; audit chain intact: %d entries up to the signed head at seq %d\n", n, m.AuditSeq)
 	fmt.Fprintf(env.Stdout, "restore drill took %s\n", time.Since(start).Round(time.Millisecond))
+	c.verifiedSeq = m.AuditSeq
 	return nil
 }
 

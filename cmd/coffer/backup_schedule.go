@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/vault"
 )
@@ -104,6 +105,8 @@ type sidecar struct {
 	AuditSeq int64     `json:"audit_seq"`
 	Rows     int64     `json:"rows"`
 	Bytes    int64     `json:"bytes"`
+	// Verified is the last restore drill reported for the backup.
+	Verified *vault.BackupVerification `json:"verified,omitempty"`
 }
 
 // once takes one backup, then prunes to keep. The backup streams through
@@ -212,10 +215,39 @@ func (s *scheduler) list(ctx context.Context) ([]vault.BackupFile, error) {
 			if b, err := s.target.get(ctx, o.name+sidecarSuffix, maxSidecar); err != nil {
 				return nil, err
 			} else if json.Unmarshal(b, &sc) == nil {
-				bf.Created, bf.AuditSeq, bf.Rows = sc.Created, sc.AuditSeq, sc.Rows
+				bf.Created, bf.AuditSeq, bf.Rows, bf.LastVerify = sc.Created, sc.AuditSeq, sc.Rows, sc.Verified
 			}
 		}
 		out = append(out, bf)
 	}
 	return out, nil
+}
+
+// verified implements vault.VerifiedFunc: the drill's result goes into the
+// backup's sidecar (rewritten whole; a backup without one gets one).
+func (s *scheduler) verified(ctx context.Context, name string, v vault.BackupVerification) error {
+	backups, sidecars, err := s.names(ctx)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(backups, func(o object) bool { return o.name == name })
+	if i < 0 {
+		return coffer.Errorf(coffer.ENOTFOUND, "no scheduled backup of that name in %s", s.target)
+	}
+	sc := sidecar{Created: backups[i].modified, Bytes: backups[i].size}
+	if sidecars[name+sidecarSuffix] {
+		b, err := s.target.get(ctx, name+sidecarSuffix, maxSidecar)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &sc); err != nil {
+			return fmt.Errorf("the sidecar of %s does not parse: %w", name, err)
+		}
+	}
+	sc.Verified = &v
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return err
+	}
+	return s.target.put(ctx, name+sidecarSuffix, bytes.NewReader(b), int64(len(b)))
 }

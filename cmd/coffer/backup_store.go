@@ -64,7 +64,7 @@ func backupService(v *vault.Vault, store coffer.Store, cfg config.Config, signer
 		return nil, nil, err
 	}
 	if sched != nil {
-		o.List = sched.list
+		o.List, o.Verified = sched.list, sched.verified
 		if l, ok := store.(coffer.JobLocker); ok {
 			sched.lock = func(ctx context.Context) (func(), bool, error) { return l.TryLock(ctx, backupJob) }
 		}

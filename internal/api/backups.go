@@ -16,6 +16,7 @@ type BackupService interface {
 	Create(ctx context.Context, c *vault.Call, w io.Writer, recipients []string) (vault.BackupInfo, error)
 	Ledger(ctx context.Context, c *vault.Call) ([]vault.LedgerEntry, error)
 	List(ctx context.Context, c *vault.Call) ([]vault.BackupFile, error)
+	RecordVerification(ctx context.Context, c *vault.Call, name string, ok bool, auditSeq int64) error
 }
 
 // streamWriter sends the answer's headers with the first byte, so an error
@@ -91,11 +92,35 @@ func notAvailable() error {
 }
 
 type backupFile struct {
-	Name     string    `json:"name"`
-	Size     int64     `json:"size"`
-	Created  time.Time `json:"created"`
-	AuditSeq int64     `json:"audit_seq"`
-	Rows     int64     `json:"rows"`
+	Name       string                    `json:"name"`
+	Size       int64                     `json:"size"`
+	Created    time.Time                 `json:"created"`
+	AuditSeq   int64                     `json:"audit_seq"`
+	Rows       int64                     `json:"rows"`
+	LastVerify *vault.BackupVerification `json:"last_verify,omitempty"`
+}
+
+// recordBackupVerification records what a restore drill (coffer backup
+// verify --report) found of a scheduled backup.
+func (h *Handler) recordBackupVerification(w http.ResponseWriter, r *http.Request, c *vault.Call) error {
+	if h.backups == nil {
+		return notAvailable()
+	}
+	var req struct {
+		OK       *bool `json:"ok"`
+		AuditSeq int64 `json:"audit_seq"`
+	}
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.OK == nil {
+		return coffer.Errorf(coffer.EINVALID, "ok: required (true when the drill passed)")
+	}
+	if err := h.backups.RecordVerification(r.Context(), c, r.PathValue("name"), *req.OK, req.AuditSeq); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // listBackups answers the scheduled backups in their target, newest first.
@@ -109,7 +134,7 @@ func (h *Handler) listBackups(w http.ResponseWriter, r *http.Request, c *vault.C
 	}
 	out := make([]backupFile, len(fs))
 	for i, f := range fs {
-		out[i] = backupFile(f)
+		out[i] = backupFile{Name: f.Name, Size: f.Size, Created: f.Created, AuditSeq: f.AuditSeq, Rows: f.Rows, LastVerify: f.LastVerify}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"backups": out})
 	return nil

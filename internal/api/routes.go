@@ -116,5 +116,6 @@ var routes = []route{
 	// Backups and the erasure ledger (backups.go)
 	{"POST", "/v1/backups", authed, false, "createBackup", "Stream an encrypted backup of the whole store (admin)", (*Handler).createBackup},
 	{"GET", "/v1/backups", authed, false, "listBackups", "Scheduled backups in their target, newest first (admin)", (*Handler).listBackups},
+	{"POST", "/v1/backups/{name}/verifications", authed, false, "recordBackupVerification", "Record the result of a restore drill of a scheduled backup (admin; coffer backup verify --report)", (*Handler).recordBackupVerification},
 	{"GET", "/v1/ledger", authed, false, "getErasureLedger", "The erasure ledger: keyed hashes a restore replays (admin)", (*Handler).getLedger},
 }

@@ -2,7 +2,9 @@ package vault
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"regexp"
 	"time"
 
 	"github.com/cofferhq/coffer"
@@ -39,7 +41,25 @@ type BackupFile struct {
 	Created  time.Time
 	AuditSeq int64
 	Rows     int64
+	// LastVerify is the last restore drill recorded for it, if any.
+	LastVerify *BackupVerification
 }
+
+// BackupVerification is what a restore drill (coffer backup verify, which
+// needs the age identity the server never holds) reported of a scheduled
+// backup.
+type BackupVerification struct {
+	At       time.Time `json:"at"`
+	OK       bool      `json:"ok"`
+	AuditSeq int64     `json:"audit_seq"` // the signed head the drill verified the chain up to; 0 when it failed
+}
+
+// VerifiedFunc records a drill's result beside a scheduled backup;
+// ENOTFOUND when name is none of them.
+type VerifiedFunc func(ctx context.Context, name string, v BackupVerification) error
+
+// backupName is the shape of a scheduled backup's name.
+var backupName = regexp.MustCompile(`^coffer-[0-9]{8}T[0-9]{6}\.[0-9]{3}Z\.backup$`)
 
 // ListFunc lists the scheduled backups in their target, newest first.
 type ListFunc func(ctx context.Context) ([]BackupFile, error)
@@ -47,23 +67,51 @@ type ListFunc func(ctx context.Context) ([]BackupFile, error)
 // BackupsOptions are what the backup use case runs over; a nil function
 // makes its call answer that it is not available.
 type BackupsOptions struct {
-	Dump   BackupFunc
-	Ledger LedgerFunc
-	List   ListFunc
+	Dump     BackupFunc
+	Ledger   LedgerFunc
+	List     ListFunc
+	Verified VerifiedFunc
 }
 
 // Backups takes backups, lists scheduled ones and exports the erasure
 // ledger (admin, audited).
 type Backups struct {
 	*core
-	dump   BackupFunc
-	ledger LedgerFunc
-	list   ListFunc
+	dump     BackupFunc
+	ledger   LedgerFunc
+	list     ListFunc
+	verified VerifiedFunc
 }
 
 // NewBackups returns the backup use case of v.
 func NewBackups(v *Vault, o BackupsOptions) *Backups {
-	return &Backups{core: v.core, dump: o.Dump, ledger: o.Ledger, list: o.List}
+	return &Backups{core: v.core, dump: o.Dump, ledger: o.Ledger, list: o.List, verified: o.Verified}
+}
+
+// RecordVerification records the result of a restore drill of the
+// scheduled backup name (admin, audited): GET /v1/backups and the posture
+// check show when each backup was last verified.
+func (b *Backups) RecordVerification(ctx context.Context, c *Call, name string, ok bool, auditSeq int64) error {
+	e := c.entry("backup.verified", "")
+	if err := b.requireAdmin(ctx, c, e); err != nil {
+		return err
+	}
+	if !backupName.MatchString(name) {
+		return coffer.Errorf(coffer.EINVALID, "name: a scheduled backup's name (coffer-<UTC time>.backup)")
+	}
+	if auditSeq < 0 || (!ok && auditSeq != 0) {
+		return coffer.Errorf(coffer.EINVALID, "audit_seq: the verified head's seq, 0 for a failed drill")
+	}
+	if b.verified == nil {
+		return coffer.Errorf(coffer.ENOTFOUND, "no scheduled backups: set backup: in the configuration")
+	}
+	v := BackupVerification{At: b.now().UTC(), OK: ok, AuditSeq: auditSeq}
+	if err := b.verified(ctx, name, v); err != nil {
+		return err
+	}
+	e.Outcome = coffer.OutcomeAllowed
+	e.Reason = fmt.Sprintf("restore drill of %s: ok %t, head seq %d", name, ok, auditSeq)
+	return b.store.AppendAudit(ctx, e)
 }
 
 // List returns the scheduled backups (admin).
