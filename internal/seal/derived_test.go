@@ -92,3 +92,41 @@ func TestLedgerHashUnderDerivedVersions(t *testing.T) {
 		t.Error("two subjects share a ledger hash")
 	}
 }
+
+// TestSecretUnderDerivedVersions: a secret sealed under version 1 opens
+// under version 1 only; once version 2 is installed new seals name it,
+// and a sealed secret opens under the version it names, not another.
+func TestSecretUnderDerivedVersions(t *testing.T) {
+	keys := testKeys()
+	s, err := New(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct1, v1, err := s.SealSecret("totp", "alice", []byte("JBSWY3DPEHPK3PXP"))
+	if err != nil || v1 != 1 {
+		t.Fatalf("seal under version 1: %d %v", v1, err)
+	}
+	if _, err := s.OpenSecret("totp", "alice", ct1, 2); err == nil {
+		t.Error("opened under a version not held")
+	}
+	if err := s.Install(withDerived(keys, 2)); err != nil {
+		t.Fatal(err)
+	}
+	ct2, v2, err := s.SealSecret("totp", "alice", []byte("JBSWY3DPEHPK3PXP"))
+	if err != nil || v2 != 2 {
+		t.Fatalf("seal after the rotation: version %d %v", v2, err)
+	}
+	for _, c := range []struct {
+		ct   []byte
+		ver  uint32
+		open bool
+	}{{ct1, 1, true}, {ct1, 2, false}, {ct2, 2, true}, {ct2, 1, false}} {
+		pt, err := s.OpenSecret("totp", "alice", c.ct, c.ver)
+		if c.open != (err == nil) || (c.open && string(pt) != "JBSWY3DPEHPK3PXP") {
+			t.Errorf("open a secret under version %d: %q %v, want open %t", c.ver, pt, err, c.open)
+		}
+	}
+	if _, err := s.OpenSecret("totp", "bob", ct2, 2); err == nil {
+		t.Error("alice's secret opened as bob's under version 2")
+	}
+}

@@ -432,10 +432,14 @@ func (k *indexKey) sum(normalized []byte) []byte {
 	return append([]byte(nil), out[:IndexSize]...)
 }
 
-// secretKey derives the key that seals system secrets (operators' TOTP
-// secrets) from the index root key: HKDF with its own label.
-func (s *Sealer) secretAEAD() (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/secrets/v1", keySize)
+// secretAEAD derives the key that seals system secrets (operators' TOTP
+// secrets) from derived-key root version: HKDF with its own label.
+func (s *Sealer) secretAEAD(version uint32) (cipher.AEAD, error) {
+	root := s.root(version)
+	if root == nil {
+		return nil, errNoDerived
+	}
+	key, err := hkdf.Key(sha256.New, root, nil, "coffer/secrets/v1", keySize)
 	if err != nil {
 		return nil, err
 	}
@@ -444,21 +448,26 @@ func (s *Sealer) secretAEAD() (cipher.AEAD, error) {
 }
 
 // SealSecret encrypts a system secret bound to its kind and owner (AAD
-// "kind|id", length-prefixed), with a random nonce.
-func (s *Sealer) SealSecret(kind, id string, plaintext []byte) ([]byte, error) {
-	aead, err := s.secretAEAD()
+// "kind|id", length-prefixed), with a random nonce, under the current
+// derived-key root version, which it returns: the caller stores it
+// beside the sealed secret and gives it to OpenSecret.
+func (s *Sealer) SealSecret(kind, id string, plaintext []byte) ([]byte, uint32, error) {
+	version := s.DerivedVersion()
+	aead, err := s.secretAEAD(version)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var abuf [192]byte
 	nonce := make([]byte, nonceSize, nonceSize+len(plaintext)+16)
 	rand.Read(nonce)
-	return aead.Seal(nonce, nonce, plaintext, fieldAAD(abuf[:], "secret", kind, id)), nil
+	return aead.Seal(nonce, nonce, plaintext, fieldAAD(abuf[:], "secret", kind, id)), version, nil
 }
 
-// OpenSecret reverses SealSecret for the same kind and owner.
-func (s *Sealer) OpenSecret(kind, id string, sealed []byte) ([]byte, error) {
-	aead, err := s.secretAEAD()
+// OpenSecret reverses SealSecret for the same kind and owner under the
+// derived-key root version the secret was sealed under. EINTERNAL if the
+// sealer does not hold the version.
+func (s *Sealer) OpenSecret(kind, id string, sealed []byte, version uint32) ([]byte, error) {
+	aead, err := s.secretAEAD(version)
 	if err != nil {
 		return nil, err
 	}
