@@ -15,9 +15,15 @@ import (
 // after; the row's credential MAC covers neither the secret nor its
 // version and stays as it is.
 
-// openTOTP opens an operator's TOTP secret under the version its row names.
+// openTOTP opens an operator's TOTP secret under the version its row
+// names. Under a version this node does not hold yet (another node rotated
+// the derived-key root and re-sealed it), it re-reads the key file once.
 func (c *core) openTOTP(u *unsealed, op *coffer.Operator) ([]byte, error) {
-	return u.sealer.OpenSecret("totp", op.Username, op.TOTPSecret, max(op.TOTPVersion, 1))
+	ver := max(op.TOTPVersion, 1)
+	if ver > u.sealer.DerivedVersion() {
+		c.reloadDerived(u, ver)
+	}
+	return u.sealer.OpenSecret("totp", op.Username, op.TOTPSecret, ver)
 }
 
 // staleTOTP reports whether an operator's TOTP secret is sealed under a

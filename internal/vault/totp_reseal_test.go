@@ -177,3 +177,46 @@ func TestTOTPResealedAfterDerivedRotation(t *testing.T) {
 		t.Errorf("%d allowed keys.reseal entries by system, want 2", n)
 	}
 }
+
+// TestStaleNodeLearnsTheDerivedVersionOfATOTPSeal: a node started before
+// another rotated the derived-key root meets an operator's TOTP secret
+// re-sealed under the new version: it re-reads the key file, installs the
+// version, and the login works.
+func TestStaleNodeLearnsTheDerivedVersionOfATOTPSeal(t *testing.T) {
+	f := newFixture(t)
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	open := func() (*vault.Vault, *vault.Call) {
+		src := &keyring.File{Path: filepath.Join(f.dir, "keys.json")}
+		keys, err := src.Keys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := vault.New(ctx, vault.Options{Store: f.store, Keys: keys, Schema: examples.Shop, KeySource: src, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		return v, callOn(t, v, "admin", "account")
+	}
+	rotating, admin := open()
+	stale, _ := open() // holds derived version 1 only
+	secret := enrollOperator(t, rotating, admin, "carol", "a long enough passphrase", "admin", now())
+	if _, err := rotating.Admin.RotateDerived(ctx, admin, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := rotating.WaitReindex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if op, err := f.store.Operator(ctx, "carol"); err != nil || op.TOTPVersion != 2 {
+		t.Fatalf("carol's seal: %v %v", op, err)
+	}
+	offset.Add(int64(31 * time.Second)) // a fresh TOTP step
+	code, err := totp.GenerateCode(secret, now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := stale.Identity.Login(ctx, "carol", "a long enough passphrase", code, netip.MustParseAddr("127.0.0.1"), "req_login"); err != nil {
+		t.Errorf("login on a node that did not hold version 2: %v", err)
+	}
+}
