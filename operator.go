@@ -9,6 +9,7 @@ type Operator struct {
 	Role          string
 	PasswordHash  string // argon2id PHC string
 	TOTPSecret    []byte // sealed; never stored in plaintext
+	TOTPVersion   uint32 // the derived-key root version TOTPSecret is sealed under
 	TOTPLastStep  int64  // the last TOTP step accepted (replay protection)
 	MFAEnrolled   bool   // a first TOTP code confirmed the enrollment
 	Locked        bool   // locked by an admin or a detection rule

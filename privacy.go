@@ -22,13 +22,24 @@ type Restriction struct {
 }
 
 // Erasure crypto-shreds a subject: its DEK, consents and every record and
-// blind index of it go; LedgerHash (a keyed hash of the subject id) is
-// appended to the erasure ledger, which a backup restore replays. The
+// blind index of it go; LedgerHash (a keyed hash of the subject id under
+// derived-key root version LedgerVersion, at least 1) is appended to the
+// erasure ledger with its version, which a backup restore replays. The
 // change fails with ECONFLICT if records of the subject remain beyond the
 // change's Deletes (one was created concurrently): the caller retries.
 type Erasure struct {
-	Subject    string
-	LedgerHash []byte
+	Subject       string
+	LedgerHash    []byte
+	LedgerVersion uint32
+}
+
+// LedgerEntry is one erasure in the ledger: the keyed hash of the subject
+// id (never the id), the derived-key root version it is keyed under, and
+// when.
+type LedgerEntry struct {
+	Hash     []byte
+	Version  uint32
+	ErasedAt time.Time
 }
 
 // Request is a data-subject request (GDPR Art. 15–22, CCPA §1798.100–125).

@@ -225,8 +225,13 @@ type PrivacyReader interface {
 	// Consents returns a subject's consent history, oldest first (empty for
 	// an unknown subject).
 	Consents(ctx context.Context, subject string) ([]*ConsentEvent, error)
-	// Erased reports whether the ledger holds hash.
-	Erased(ctx context.Context, hash []byte) (bool, error)
+	// Erased reports whether the ledger holds any of hashes (a subject's
+	// hash under each derived-key root version: an entry keeps the version
+	// it was made under).
+	Erased(ctx context.Context, hashes ...[]byte) (bool, error)
+	// ErasureLedger returns the whole erasure ledger (keyed hashes, no
+	// ids), oldest first.
+	ErasureLedger(ctx context.Context) ([]LedgerEntry, error)
 	// Request returns a data-subject request. ENOTFOUND if absent.
 	Request(ctx context.Context, id string) (*Request, error)
 	// Requests lists requests matching f, newest first.

@@ -32,10 +32,6 @@ type snapshotter interface {
 	Snapshot(ctx context.Context, fn func(sqlstore.SnapshotTx) error) error
 }
 
-// ledgerKeyVersion is the version of the key ledger hashes are keyed
-// with. Until key rotation versions the index key there is one.
-const ledgerKeyVersion = 1
-
 // backupService wires the vault's backup use case over the store serve
 // opened: dumps through internal/backup, the ledger from the store, and
 // the scheduler the configuration's backup: section asks for (nil: none).
@@ -47,17 +43,13 @@ func backupService(v *vault.Vault, store coffer.Store, cfg config.Config, signer
 			return writeBackup(ctx, snap, kind, signer, w, recipients)
 		}
 	}
-	if led, ok := store.(interface {
-		ErasureLedger(context.Context) ([]sqlstore.LedgerEntry, error)
-	}); ok {
-		o.Ledger = func(ctx context.Context) ([]vault.LedgerEntry, error) {
-			es, err := led.ErasureLedger(ctx)
-			out := make([]vault.LedgerEntry, len(es))
-			for i, e := range es {
-				out[i] = vault.LedgerEntry{Hash: e.Hash, KeyVersion: ledgerKeyVersion, ErasedAt: e.ErasedAt}
-			}
-			return out, err
+	o.Ledger = func(ctx context.Context) ([]vault.LedgerEntry, error) {
+		es, err := store.ErasureLedger(ctx)
+		out := make([]vault.LedgerEntry, len(es))
+		for i, e := range es {
+			out[i] = vault.LedgerEntry{Hash: e.Hash, KeyVersion: e.Version, ErasedAt: e.ErasedAt.UnixNano()}
 		}
+		return out, err
 	}
 	sched, err := newScheduler(cfg.Backup, os.Getenv, nil, log)
 	if err != nil {
@@ -192,8 +184,8 @@ func readIdentities(path string) ([]age.Identity, error) {
 }
 
 // readLedger reads an erasure ledger (coffer ledger export, GET
-// /v1/ledger). Every entry must be a 32-byte hash keyed with a key version
-// these keys hold.
+// /v1/ledger). Every entry must be a 32-byte hash keyed with a derived-key
+// root version (at least 1; ledgerHeld checks the keys hold it).
 func readLedger(path string) ([]client.LedgerEntry, error) {
 	if path == "" {
 		return nil, nil
@@ -212,11 +204,24 @@ func readLedger(path string) ([]client.LedgerEntry, error) {
 		if len(e.Hash) != 32 {
 			return nil, fmt.Errorf("ledger %s: entry %d: the hash is not 32 bytes (export it again with coffer ledger export)", path, i)
 		}
-		if e.KeyVersion != ledgerKeyVersion {
-			return nil, fmt.Errorf("ledger %s: entry %d is keyed with key version %d, these keys know version %d", path, i, e.KeyVersion, ledgerKeyVersion)
+		if e.KeyVersion == 0 {
+			return nil, fmt.Errorf("ledger %s: entry %d names no key version (export it again with coffer ledger export)", path, i)
 		}
 	}
 	return l.Ledger, nil
+}
+
+// ledgerHeld fails unless keys hold the derived-key root version of every
+// ledger entry: a restore that could not match an entry would leave its
+// subject in the restored store.
+func ledgerHeld(path string, ledger []client.LedgerEntry, keys *coffer.RootKeys) error {
+	for i, e := range ledger {
+		if e.KeyVersion > keys.DerivedVersion() {
+			return fmt.Errorf("ledger %s: entry %d is keyed with derived-key root version %d, these keys hold versions 1 to %d (restore with the key file that rotation wrote); nothing was written",
+				path, i, e.KeyVersion, keys.DerivedVersion())
+		}
+	}
+	return nil
 }
 
 // restoreStats is what a load reports.
@@ -264,27 +269,37 @@ func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, trust
 	if err != nil {
 		return st, err
 	}
-	erased := make(map[string]int64, len(ledger))
+	// Each entry keeps the derived version it was hashed under: a subject
+	// is matched under every version the ledger names.
+	erased := make(map[string]coffer.LedgerEntry, len(ledger))
+	versions := map[uint32]bool{}
 	for _, e := range ledger {
-		erased[string(e.Hash)] = e.ErasedAt.UnixNano()
+		erased[string(e.Hash)] = coffer.LedgerEntry{Hash: e.Hash, Version: e.KeyVersion, ErasedAt: e.ErasedAt}
+		versions[e.KeyVersion] = true
 	}
 	subjects, err := sqlstore.Subjects(ctx, lt)
 	if err != nil {
 		return st, err
 	}
 	for _, s := range subjects {
-		h := sealer.LedgerHash(s)
-		at, ok := erased[string(h)]
-		if !ok {
-			continue
+		for ver := range versions {
+			h, err := sealer.LedgerHash(ver, s)
+			if err != nil {
+				return st, err
+			}
+			e, ok := erased[string(h)]
+			if !ok || e.Version != ver {
+				continue
+			}
+			if err := sqlstore.EraseAgain(ctx, lt, s, e); err != nil {
+				return st, err
+			}
+			st.Erased++
+			break
 		}
-		if err := sqlstore.EraseAgain(ctx, lt, s, h, at); err != nil {
-			return st, err
-		}
-		st.Erased++
 	}
-	for h, at := range erased {
-		if err := sqlstore.AddLedger(ctx, lt, []byte(h), at); err != nil {
+	for _, e := range erased {
+		if err := sqlstore.AddLedger(ctx, lt, e); err != nil {
 			return st, err
 		}
 	}

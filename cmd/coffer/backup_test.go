@@ -582,3 +582,86 @@ func TestBackupAPIRefusals(t *testing.T) {
 		t.Fatalf("refusals not audited: %v", audit)
 	}
 }
+
+// TestRestoreReplaysALedgerEntryOfDerivedVersion2: after a rotation of the
+// derived-key root, an erasure's ledger entry is keyed under version 2 and
+// exported with it; a restore of a backup taken before the erasure, given
+// that ledger and the rotated key file, erases the subject again and keeps
+// the entry's version. A ledger naming a version the keys lack is refused
+// before anything is written.
+func TestRestoreReplaysALedgerEntryOfDerivedVersion2(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addr, token, _, stop := devServer(t, data)
+	env := map[string]string{"COFFER_ADDR": addr, "COFFER_TOKEN": token}
+	cl := testClient(t, addr, token)
+	ctx := context.Background()
+	identity, recipient := keygen(t, dir)
+	gone, kept := "cus_gone2", "cus_kept2"
+	for _, s := range []string{gone, kept} {
+		if _, err := cl.Records().Create(ctx, "account", "customers", client.NewRecord{Subject: s,
+			Fields: map[string]any{"email": s + "@example.com", "name": "N"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "before.backup")
+	if code, out, errs := run(t, env, "", "backup", "create", "--recipient", recipient, "--out", file); code != 0 {
+		t.Fatalf("backup create: exit %d %s %s", code, out, errs)
+	}
+	if code, out, errs := run(t, env, "", "keys", "rotate", "--derived"); code != 0 {
+		t.Fatalf("keys rotate --derived: exit %d %s %s", code, out, errs)
+	}
+	if code, out, errs := run(t, env, "", "keys", "status", "--wait"); code != 0 || !strings.Contains(out, "derived version 2") {
+		t.Fatalf("keys status: exit %d %s %s", code, out, errs)
+	}
+	req, err := cl.Requests().Create(ctx, client.NewRequest{Kind: "erasure", Subject: gone, Regime: "gdpr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Requests().Verify(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Requests().Complete(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, env, "", "ledger", "export")
+	if code != 0 || !strings.Contains(out, `"key_version": 2`) {
+		t.Fatalf("ledger export: exit %d %s %s", code, out, errs)
+	}
+	ledger := filepath.Join(dir, "ledger.json")
+	writeFile(t, ledger, out)
+	stop()
+
+	future := filepath.Join(dir, "future-ledger.json")
+	writeFile(t, future, strings.ReplaceAll(out, `"key_version": 2`, `"key_version": 3`))
+	keys := filepath.Join(data, "keys.json")
+	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys,
+		"--data", filepath.Join(dir, "refused"), "--ledger", future)
+	if code == 0 || !strings.Contains(errs, "derived-key root version 3") {
+		t.Errorf("restore with a ledger of a version the keys lack: exit %d %s %s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "refused", "coffer.db")); err == nil {
+		t.Error("a refused restore wrote a database")
+	}
+
+	restored := filepath.Join(dir, "restored")
+	code, out, errs = run(t, nil, "", "backup", "restore", file, "--identity", identity, "--keys", keys,
+		"--data", restored, "--ledger", ledger)
+	if code != 0 || !strings.Contains(out, "1 subjects erased again") {
+		t.Fatalf("restore: exit %d %s %s", code, out, errs)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(restored, "coffer.db"), sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n := count(t, st, `SELECT count(*) FROM records WHERE subject = ?`, gone); n != 0 {
+		t.Errorf("restored: %d records of the subject erased under version 2", n)
+	}
+	if n := count(t, st, `SELECT count(*) FROM records WHERE subject = ?`, kept); n != 1 {
+		t.Errorf("restored: %d records of the kept subject", n)
+	}
+	if n := count(t, st, `SELECT count(*) FROM erasure_ledger WHERE key_version = 2`); n != 1 {
+		t.Errorf("restored ledger holds %d entries of version 2, want 1", n)
+	}
+}

@@ -95,6 +95,9 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := ledgerHeld(c.Ledger, ledger, keys); err != nil {
+		return err
+	}
 	var after uint64
 	if witness != nil {
 		if after, err = witnessCounter(c.Witness, seen, signer); err != nil {

@@ -26,7 +26,8 @@ func (f *File) NewVersion() (*coffer.RootKeys, error) {
 // NewDerivedVersion adds a derived-key root version and makes it current
 // (v2 files derive it from the root; v1 files get a random one), and
 // returns every key the file now holds. Versions are never removed: the
-// erasure ledger and blind indexes not yet re-computed need the old ones.
+// erasure ledger's entries keep theirs, and blind indexes not yet
+// re-computed need the old ones.
 func (f *File) NewDerivedVersion() (*coffer.RootKeys, error) {
 	err := f.update(func(doc *fileDoc) error {
 		if _, err := material(f.Path, doc); err != nil {

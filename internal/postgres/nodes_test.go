@@ -68,7 +68,7 @@ func TestErasureWaitsForACreateOnAnotherNode(t *testing.T) {
 	}
 	erased := make(chan error, 1)
 	go func() {
-		erased <- a.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_r", LedgerHash: []byte("h")}}, At: time.Now()})
+		erased <- a.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_r", LedgerHash: []byte("h"), LedgerVersion: 1}}, At: time.Now()})
 	}()
 	// A's erasure must be waiting for B's lock before B commits.
 	var pid uint32
@@ -186,7 +186,7 @@ func TestListenerReconnects(t *testing.T) {
 	if err := s.Commit(ctx, &coffer.Change{NewSubjects: []*coffer.Subject{{ID: "cus_z", WrappedDEK: []byte("w"), KEKVersion: 1, CreatedAt: time.Now()}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_z", LedgerHash: []byte("hz")}}, At: time.Now()}); err != nil {
+	if err := s.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_z", LedgerHash: []byte("hz"), LedgerVersion: 1}}, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	next("cus_z")

@@ -74,6 +74,6 @@ func BenchmarkCredentialMAC(b *testing.B) {
 func BenchmarkLedgerHash(b *testing.B) {
 	s := newSealer(b)
 	for b.Loop() {
-		s.LedgerHash("cus_06h0ktrjypcbvgp95e1283p998")
+		s.LedgerHash(1, "cus_06h0ktrjypcbvgp95e1283p998")
 	}
 }

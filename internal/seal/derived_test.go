@@ -3,6 +3,7 @@ package seal
 import (
 	"bytes"
 	"crypto/rand"
+	"hash"
 	"testing"
 
 	"github.com/cofferhq/coffer"
@@ -58,5 +59,74 @@ func TestBlindIndexUnderDerivedVersions(t *testing.T) {
 	s.Wipe()
 	if _, err := s.BlindIndexAt(2, "customers", "email", val); err == nil {
 		t.Error("a hash under version 2 after Wipe")
+	}
+}
+
+// TestLedgerHashUnderDerivedVersions: version 1 is the ledger hash as it
+// always was (entries made before the rotation still match); version 2
+// gives another hash once installed, and is refused before.
+func TestLedgerHashUnderDerivedVersions(t *testing.T) {
+	keys := testKeys()
+	s, err := New(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, err := s.LedgerHash(1, "cus_1")
+	if err != nil || !bytes.Equal(h1, s.derivedKey("coffer/erasure-ledger/v1").mac(func(h hash.Hash) { h.Write([]byte("cus_1")) })) || len(h1) != 32 {
+		t.Fatalf("version 1: %x %v", h1, err)
+	}
+	if h, err := s.LedgerHash(2, "cus_1"); err == nil {
+		t.Fatalf("a ledger hash under a version not held: %x", h)
+	}
+	if err := s.Install(withDerived(keys, 2)); err != nil {
+		t.Fatal(err)
+	}
+	h2, err := s.LedgerHash(2, "cus_1")
+	if err != nil || bytes.Equal(h1, h2) || len(h2) != 32 {
+		t.Fatalf("version 2: %x (v1 %x) %v", h2, h1, err)
+	}
+	if again, _ := s.LedgerHash(1, "cus_1"); !bytes.Equal(again, h1) {
+		t.Error("version 1's ledger hash changed with the rotation")
+	}
+	if other, _ := s.LedgerHash(2, "cus_2"); bytes.Equal(other, h2) {
+		t.Error("two subjects share a ledger hash")
+	}
+}
+
+// TestSecretUnderDerivedVersions: a secret sealed under version 1 opens
+// under version 1 only; once version 2 is installed new seals name it,
+// and a sealed secret opens under the version it names, not another.
+func TestSecretUnderDerivedVersions(t *testing.T) {
+	keys := testKeys()
+	s, err := New(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct1, v1, err := s.SealSecret("totp", "alice", []byte("JBSWY3DPEHPK3PXP"))
+	if err != nil || v1 != 1 {
+		t.Fatalf("seal under version 1: %d %v", v1, err)
+	}
+	if _, err := s.OpenSecret("totp", "alice", ct1, 2); err == nil {
+		t.Error("opened under a version not held")
+	}
+	if err := s.Install(withDerived(keys, 2)); err != nil {
+		t.Fatal(err)
+	}
+	ct2, v2, err := s.SealSecret("totp", "alice", []byte("JBSWY3DPEHPK3PXP"))
+	if err != nil || v2 != 2 {
+		t.Fatalf("seal after the rotation: version %d %v", v2, err)
+	}
+	for _, c := range []struct {
+		ct   []byte
+		ver  uint32
+		open bool
+	}{{ct1, 1, true}, {ct1, 2, false}, {ct2, 2, true}, {ct2, 1, false}} {
+		pt, err := s.OpenSecret("totp", "alice", c.ct, c.ver)
+		if c.open != (err == nil) || (c.open && string(pt) != "JBSWY3DPEHPK3PXP") {
+			t.Errorf("open a secret under version %d: %q %v, want open %t", c.ver, pt, err, c.open)
+		}
+	}
+	if _, err := s.OpenSecret("totp", "bob", ct2, 2); err == nil {
+		t.Error("alice's secret opened as bob's under version 2")
 	}
 }

@@ -340,11 +340,9 @@ func (s *Sealer) indexKey(version uint32, collection, field string) *indexKey {
 	if k, ok := s.idxKeys.Load(cacheKey); ok {
 		return k.(*indexKey)
 	}
-	root := s.index
-	if version != 1 {
-		if root = s.derived.Load().roots[version]; root == nil {
-			return nil
-		}
+	root := s.root(version)
+	if root == nil {
+		return nil
 	}
 	key, err := hkdf.Key(sha256.New, root, nil, "coffer/index/v1|"+name, keySize)
 	if err != nil {
@@ -357,21 +355,41 @@ func (s *Sealer) indexKey(version uint32, collection, field string) *indexKey {
 }
 
 // derivedKey returns the key HKDF derives from derived-key root version
-// 1 under label (the HKDF info), derived once: API-key verifiers,
-// credential MACs and ledger hashes, which a rotation of the derived-key
-// root does not re-compute.
-func (s *Sealer) derivedKey(label string) *indexKey {
-	if k, ok := s.idxKeys.Load(label); ok {
+// 1 under label (the HKDF info), derived once: API-key verifiers and
+// credential MACs, which a rotation of the derived-key root does not
+// re-compute.
+func (s *Sealer) derivedKey(label string) *indexKey { return s.derivedKeyAt(1, label) }
+
+// derivedKeyAt is derivedKey under derived-key root version; nil if the
+// version is not held.
+func (s *Sealer) derivedKeyAt(version uint32, label string) *indexKey {
+	cacheKey := label
+	if version != 1 {
+		cacheKey = "derived/" + strconv.FormatUint(uint64(version), 10) + "|" + label
+	}
+	if k, ok := s.idxKeys.Load(cacheKey); ok {
 		return k.(*indexKey)
 	}
-	key, err := hkdf.Key(sha256.New, s.index, nil, label, keySize)
+	root := s.root(version)
+	if root == nil {
+		return nil
+	}
+	key, err := hkdf.Key(sha256.New, root, nil, label, keySize)
 	if err != nil {
 		panic(err) // only for lengths HKDF cannot produce
 	}
 	k := &indexKey{key: key}
 	k.pool.New = func() any { return hmac.New(sha256.New, key) }
-	actual, _ := s.idxKeys.LoadOrStore(label, k)
+	actual, _ := s.idxKeys.LoadOrStore(cacheKey, k)
 	return actual.(*indexKey)
+}
+
+// root is derived-key root version, nil if not held.
+func (s *Sealer) root(version uint32) []byte {
+	if version == 1 {
+		return s.index
+	}
+	return s.derived.Load().roots[version]
 }
 
 // mac returns the HMAC-SHA256 of what write writes, under k.
@@ -414,10 +432,14 @@ func (k *indexKey) sum(normalized []byte) []byte {
 	return append([]byte(nil), out[:IndexSize]...)
 }
 
-// secretKey derives the key that seals system secrets (operators' TOTP
-// secrets) from the index root key: HKDF with its own label.
-func (s *Sealer) secretAEAD() (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/secrets/v1", keySize)
+// secretAEAD derives the key that seals system secrets (operators' TOTP
+// secrets) from derived-key root version: HKDF with its own label.
+func (s *Sealer) secretAEAD(version uint32) (cipher.AEAD, error) {
+	root := s.root(version)
+	if root == nil {
+		return nil, errNoDerived
+	}
+	key, err := hkdf.Key(sha256.New, root, nil, "coffer/secrets/v1", keySize)
 	if err != nil {
 		return nil, err
 	}
@@ -426,21 +448,26 @@ func (s *Sealer) secretAEAD() (cipher.AEAD, error) {
 }
 
 // SealSecret encrypts a system secret bound to its kind and owner (AAD
-// "kind|id", length-prefixed), with a random nonce.
-func (s *Sealer) SealSecret(kind, id string, plaintext []byte) ([]byte, error) {
-	aead, err := s.secretAEAD()
+// "kind|id", length-prefixed), with a random nonce, under the current
+// derived-key root version, which it returns: the caller stores it
+// beside the sealed secret and gives it to OpenSecret.
+func (s *Sealer) SealSecret(kind, id string, plaintext []byte) ([]byte, uint32, error) {
+	version := s.DerivedVersion()
+	aead, err := s.secretAEAD(version)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var abuf [192]byte
 	nonce := make([]byte, nonceSize, nonceSize+len(plaintext)+16)
 	rand.Read(nonce)
-	return aead.Seal(nonce, nonce, plaintext, fieldAAD(abuf[:], "secret", kind, id)), nil
+	return aead.Seal(nonce, nonce, plaintext, fieldAAD(abuf[:], "secret", kind, id)), version, nil
 }
 
-// OpenSecret reverses SealSecret for the same kind and owner.
-func (s *Sealer) OpenSecret(kind, id string, sealed []byte) ([]byte, error) {
-	aead, err := s.secretAEAD()
+// OpenSecret reverses SealSecret for the same kind and owner under the
+// derived-key root version the secret was sealed under. EINTERNAL if the
+// sealer does not hold the version.
+func (s *Sealer) OpenSecret(kind, id string, sealed []byte, version uint32) ([]byte, error) {
+	aead, err := s.secretAEAD(version)
 	if err != nil {
 		return nil, err
 	}
@@ -455,12 +482,18 @@ func (s *Sealer) OpenSecret(kind, id string, sealed []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// LedgerHash is the erasure ledger's entry for a subject: the full
-// HMAC-SHA256 of its id under a key derived from the index root key (its
-// own HKDF label), so the ledger names no customer yet a restore can tell
-// whom to erase again.
-func (s *Sealer) LedgerHash(subject string) []byte {
-	return s.derivedKey("coffer/erasure-ledger/v1").mac(func(h hash.Hash) { h.Write([]byte(subject)) })
+// LedgerHash is the erasure ledger's entry for a subject under derived-key
+// root version: the full HMAC-SHA256 of its id under a key derived from
+// that root (its own HKDF label), so the ledger names no customer yet a
+// restore can tell whom to erase again. An entry keeps the version it was
+// made under (an erased id cannot be re-hashed): a check asks every held
+// version. EINTERNAL if the sealer does not hold the version.
+func (s *Sealer) LedgerHash(version uint32, subject string) ([]byte, error) {
+	k := s.derivedKeyAt(version, "coffer/erasure-ledger/v1")
+	if k == nil {
+		return nil, errNoDerived
+	}
+	return k.mac(func(h hash.Hash) { h.Write([]byte(subject)) }), nil
 }
 
 // TokenFingerprint is the keyed hash of a normalized value in a token

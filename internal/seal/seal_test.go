@@ -316,20 +316,20 @@ func BenchmarkOpenDEK(b *testing.B) {
 
 func TestSealSecretBinding(t *testing.T) {
 	s := newSealer(t)
-	ct, err := s.SealSecret("totp", "alice", []byte("JBSWY3DPEHPK3PXP"))
+	ct, ver, err := s.SealSecret("totp", "alice", []byte("JBSWY3DPEHPK3PXP"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(ct, []byte("JBSWY3DPEHPK3PXP")) {
 		t.Fatal("sealed secret holds the plaintext")
 	}
-	if pt, err := s.OpenSecret("totp", "alice", ct); err != nil || string(pt) != "JBSWY3DPEHPK3PXP" {
+	if pt, err := s.OpenSecret("totp", "alice", ct, ver); err != nil || string(pt) != "JBSWY3DPEHPK3PXP" {
 		t.Fatalf("OpenSecret: %q %v", pt, err)
 	}
-	if _, err := s.OpenSecret("totp", "bob", ct); err == nil {
+	if _, err := s.OpenSecret("totp", "bob", ct, ver); err == nil {
 		t.Error("alice's secret opened as bob's")
 	}
-	if _, err := s.OpenSecret("other", "alice", ct); err == nil {
+	if _, err := s.OpenSecret("other", "alice", ct, ver); err == nil {
 		t.Error("secret opened as another kind")
 	}
 }

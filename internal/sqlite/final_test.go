@@ -72,7 +72,7 @@ func TestErasureFinalityIsBounded(t *testing.T) {
 
 	start := time.Now()
 	err = s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_1"}},
-		Erasures: []coffer.Erasure{{Subject: "cus_gone", LedgerHash: []byte("ledger-hash-of-cus_gone-000000000")}}, At: now})
+		Erasures: []coffer.Erasure{{Subject: "cus_gone", LedgerHash: []byte("ledger-hash-of-cus_gone-000000000"), LedgerVersion: 1}}, At: now})
 	if coffer.ErrorCode(err) != coffer.EUNAVAILABLE {
 		t.Fatalf("erasure under a pinned snapshot: %v, want %s", err, coffer.EUNAVAILABLE)
 	}

@@ -384,6 +384,9 @@ func restrictions(ctx context.Context, tx Tx, ch *coffer.Change) error {
 
 func erasures(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	for _, e := range ch.Erasures {
+		if e.LedgerVersion == 0 {
+			return coffer.Errorf(coffer.EINVALID, "erasure: the ledger hash names no derived-key root version")
+		}
 		// The subject row first: the DELETE waits for the writers that
 		// locked it (liveSubjects) to commit, and the count after it sees
 		// what they wrote (on PostgreSQL each statement reads the latest
@@ -407,8 +410,8 @@ func erasures(ctx context.Context, tx Tx, ch *coffer.Change) error {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO erasure_ledger (hash, erased_at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`,
-			e.LedgerHash, ch.At.UnixNano()); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO erasure_ledger (hash, key_version, erased_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+			e.LedgerHash, int64(e.LedgerVersion), ch.At.UnixNano()); err != nil {
 			return err
 		}
 	}

@@ -60,7 +60,7 @@ func (s *Store) CreateOperator(ctx context.Context, o *coffer.Operator, e *coffe
 	return s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
 		args := operatorArgs(o)
 		args[11] = int64(1) // version
-		n, err := tx.Exec(ctx, `INSERT INTO operators (`+operatorColumns+`) VALUES `+params(15)+` ON CONFLICT (username) DO NOTHING`, args...)
+		n, err := tx.Exec(ctx, `INSERT INTO operators (`+operatorColumns+`) VALUES `+params(16)+` ON CONFLICT (username) DO NOTHING`, args...)
 		if err == nil && n == 0 {
 			return coffer.Errorf(coffer.ECONFLICT, "operator already exists")
 		}
@@ -84,8 +84,8 @@ func (s *Store) UpdateOperator(ctx context.Context, o *coffer.Operator, e *coffe
 	return s.write(ctx, &Write{Audit: one(e), Apply: func(ctx context.Context, tx Tx) error {
 		a := operatorArgs(o)
 		n, err := tx.Exec(ctx, `UPDATE operators SET role = ?, password_hash = ?, totp_secret = ?, totp_last_step = ?, mfa_enrolled = ?,
-			locked = ?, locked_until = ?, failed_logins = ?, policy_version = ?, trained_at = ?, webauthn = ?, mac = ?, version = version + 1 WHERE username = ? AND version = ?`,
-			a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[12], a[13], a[14], o.Username, o.Version)
+			locked = ?, locked_until = ?, failed_logins = ?, policy_version = ?, trained_at = ?, webauthn = ?, mac = ?, totp_version = ?, version = version + 1 WHERE username = ? AND version = ?`,
+			a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[12], a[13], a[14], a[15], o.Username, o.Version)
 		if err == nil && n == 0 {
 			return coffer.Errorf(coffer.ECONFLICT, "operator changed concurrently or was removed")
 		}

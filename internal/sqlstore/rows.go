@@ -15,7 +15,7 @@ const (
 	recordColumns   = `id, collection, subject, fields, version, created_at, updated_at`
 	subjectColumns  = `id, dek, kek_version, created_at, restricted, consents`
 	keyColumns      = `id, name, role, hash, allowed_cidrs, created_at, expires_at, revoked_at, last_used_at, mac`
-	operatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at, webauthn, mac`
+	operatorColumns = `username, role, password_hash, totp_secret, totp_last_step, mfa_enrolled, locked, locked_until, failed_logins, policy_version, created_at, version, trained_at, webauthn, mac, totp_version`
 	sessionColumns  = `id, hash, username, created_at, last_seen_at, expires_at`
 	consentColumns  = `seq, subject, purpose, granted, time, source, notice_version`
 	requestColumns  = `id, kind, regime, subject, status, received_at, due_at, ack_due_at, extended, extension_reason, denial_reason, checklist, completed_at, updated_at, version`
@@ -137,16 +137,17 @@ func scanKey(row Row) (*coffer.APIKey, error) {
 
 func operatorArgs(o *coffer.Operator) []any {
 	return []any{o.Username, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, boolInt(o.MFAEnrolled), boolInt(o.Locked),
-		nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, nanos(o.CreatedAt), o.Version, nanos(o.TrainedAt), o.WebAuthn, o.MAC}
+		nanos(o.LockedUntil), int64(o.FailedLogins), o.PolicyVersion, nanos(o.CreatedAt), o.Version, nanos(o.TrainedAt), o.WebAuthn, o.MAC, int64(max(o.TOTPVersion, 1))}
 }
 
 func scanOperator(row Row) (*coffer.Operator, error) {
 	var o coffer.Operator
-	var mfa, locked, until, failed, created, trained int64
+	var mfa, locked, until, failed, created, trained, totpVer int64
 	if err := row.Scan(&o.Username, &o.Role, &o.PasswordHash, &o.TOTPSecret, &o.TOTPLastStep, &mfa, &locked, &until, &failed,
-		&o.PolicyVersion, &created, &o.Version, &trained, &o.WebAuthn, &o.MAC); err != nil {
+		&o.PolicyVersion, &created, &o.Version, &trained, &o.WebAuthn, &o.MAC, &totpVer); err != nil {
 		return nil, err
 	}
+	o.TOTPVersion = uint32(totpVer)
 	o.MFAEnrolled, o.Locked, o.LockedUntil, o.FailedLogins = mfa == 1, locked == 1, fromNanos(until), int(failed)
 	o.CreatedAt, o.TrainedAt = fromNanos(created), fromNanos(trained)
 	return &o, nil

@@ -163,9 +163,10 @@ func Subjects(ctx context.Context, tx LoadTx) ([]string, error) {
 
 // EraseAgain removes a subject erased after a backup was taken from the
 // restored copy: its records and their blind-index entries, its tokens,
-// consents and wrapped DEK; the ledger keeps its hash. The audit log keeps
-// its entries (the chain cannot lose them), as it does on a live erasure.
-func EraseAgain(ctx context.Context, tx LoadTx, subject string, ledgerHash []byte, erasedAt int64) error {
+// consents and wrapped DEK; the ledger keeps its hash (under derived-key
+// root version). The audit log keeps its entries (the chain cannot lose
+// them), as it does on a live erasure.
+func EraseAgain(ctx context.Context, tx LoadTx, subject string, e coffer.LedgerEntry) error {
 	for _, q := range []string{
 		`DELETE FROM blind_index WHERE record IN (SELECT id FROM records WHERE subject = ?)`,
 		`DELETE FROM records WHERE subject = ?`,
@@ -177,25 +178,18 @@ func EraseAgain(ctx context.Context, tx LoadTx, subject string, ledgerHash []byt
 			return err
 		}
 	}
-	return AddLedger(ctx, tx, ledgerHash, erasedAt)
+	return AddLedger(ctx, tx, e)
 }
 
-// AddLedger records a ledger hash in the restored store.
-func AddLedger(ctx context.Context, tx LoadTx, hash []byte, erasedAt int64) error {
-	_, err := tx.Exec(ctx, `INSERT INTO erasure_ledger (hash, erased_at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`, hash, erasedAt)
+// AddLedger records a ledger entry, with its version, in the restored
+// store.
+func AddLedger(ctx context.Context, tx LoadTx, e coffer.LedgerEntry) error {
+	if e.Version == 0 {
+		return coffer.Errorf(coffer.EINVALID, "ledger entry: no derived-key root version")
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO erasure_ledger (hash, key_version, erased_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+		e.Hash, int64(e.Version), e.ErasedAt.UnixNano())
 	return err
-}
-
-// LedgerEntry is one erasure: the keyed hash of the subject id and when.
-type LedgerEntry struct {
-	Hash     []byte
-	ErasedAt int64 // Unix nanoseconds
-}
-
-// ErasureLedger returns the whole erasure ledger (keyed hashes, no ids).
-func (s *Store) ErasureLedger(ctx context.Context) ([]LedgerEntry, error) {
-	return collect(ctx, s.DB, func(r Row) (e LedgerEntry, err error) { return e, r.Scan(&e.Hash, &e.ErasedAt) },
-		`SELECT hash, erased_at FROM erasure_ledger ORDER BY erased_at, hash`)
 }
 
 // AuditLogTx is the whole audit log in seq order as tx sees it (a restore

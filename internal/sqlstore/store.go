@@ -360,13 +360,31 @@ func (s *Store) Consents(ctx context.Context, subject string) ([]*coffer.Consent
 	return collect(ctx, s.DB, scanConsent, `SELECT `+consentColumns+` FROM consent_events WHERE subject = ? ORDER BY seq`, subject)
 }
 
-// Erased implements coffer.PrivacyReader.
-func (s *Store) Erased(ctx context.Context, hash []byte) (bool, error) {
+// Erased implements coffer.PrivacyReader: one lookup of the primary key
+// per hash, in one statement.
+func (s *Store) Erased(ctx context.Context, hashes ...[]byte) (bool, error) {
+	if len(hashes) == 0 {
+		return false, nil
+	}
+	args := make([]any, len(hashes))
+	for i, h := range hashes {
+		args[i] = h
+	}
 	var n int64
-	if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM erasure_ledger WHERE hash = ?`, hash).Scan(&n); err != nil {
+	if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM erasure_ledger WHERE hash IN `+params(len(hashes)), args...).Scan(&n); err != nil {
 		return false, err
 	}
 	return n > 0, nil
+}
+
+// ErasureLedger implements coffer.PrivacyReader.
+func (s *Store) ErasureLedger(ctx context.Context) ([]coffer.LedgerEntry, error) {
+	return collect(ctx, s.DB, func(r Row) (e coffer.LedgerEntry, err error) {
+		var ver, at int64
+		err = r.Scan(&e.Hash, &ver, &at)
+		e.Version, e.ErasedAt = uint32(ver), fromNanos(at)
+		return e, err
+	}, `SELECT hash, key_version, erased_at FROM erasure_ledger ORDER BY erased_at, hash`)
 }
 
 // Request implements coffer.PrivacyReader.

@@ -27,7 +27,7 @@ func testErasureCanary(t *testing.T, s coffer.Store, disk Disk) {
 		t.Fatal(err)
 	}
 	if err := s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_gone"}},
-		Erasures: []coffer.Erasure{{Subject: "cus_gone", LedgerHash: []byte("ledger-cus_gone")}}, At: time.Now()}); err != nil {
+		Erasures: []coffer.Erasure{{Subject: "cus_gone", LedgerHash: []byte("ledger-cus_gone"), LedgerVersion: 1}}, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	// Final when acknowledged (SPEC §4): the live files hold none of it

@@ -75,11 +75,12 @@ func testOperators(t *testing.T, s coffer.Store) {
 		t.Fatalf("duplicate operator: %v", err)
 	}
 	got, err := s.Operator(ctx, "alice")
-	if err != nil || got.Version != 1 || got.Role != "support" || string(got.TOTPSecret) != "sealed" || got.MFAEnrolled || !got.CreatedAt.Equal(now) {
+	if err != nil || got.Version != 1 || got.Role != "support" || string(got.TOTPSecret) != "sealed" || got.TOTPVersion != 1 || got.MFAEnrolled || !got.CreatedAt.Equal(now) {
 		t.Fatalf("Operator = %+v, %v", got, err)
 	}
 	got.MFAEnrolled, got.TOTPLastStep, got.FailedLogins, got.PolicyVersion = true, 42, 2, "2026-1"
 	got.LockedUntil, got.TrainedAt, got.WebAuthn = now.Add(time.Minute), now.Add(-time.Hour), []byte(`[{"id":"x"}]`)
+	got.TOTPSecret, got.TOTPVersion = []byte("resealed"), 2 // a re-seal under derived version 2
 	if err := s.UpdateOperator(ctx, got, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func testOperators(t *testing.T, s coffer.Store) {
 	}
 	again := must(s.Operator(ctx, "alice"))(t)
 	if again.Version != 2 || !again.MFAEnrolled || again.TOTPLastStep != 42 || again.FailedLogins != 2 || again.PolicyVersion != "2026-1" || !again.LockedUntil.Equal(now.Add(time.Minute)) || !again.TrainedAt.Equal(now.Add(-time.Hour)) ||
-		string(again.WebAuthn) != `[{"id":"x"}]` {
+		string(again.WebAuthn) != `[{"id":"x"}]` || string(again.TOTPSecret) != "resealed" || again.TOTPVersion != 2 {
 		t.Fatalf("after update: %+v", again)
 	}
 	if _, err := s.Operator(ctx, "bob"); coffer.ErrorCode(err) != coffer.ENOTFOUND {

@@ -17,7 +17,7 @@ func testGoneSubject(t *testing.T, s coffer.Store) {
 		t.Fatal(err)
 	}
 	if err := s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_g1"}},
-		Erasures: []coffer.Erasure{{Subject: "cus_g", LedgerHash: []byte("h-cus_g")}}, At: time.Now()}); err != nil {
+		Erasures: []coffer.Erasure{{Subject: "cus_g", LedgerHash: []byte("h-cus_g"), LedgerVersion: 1}}, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	up := record("rec_g1", "cus_g")

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/cofferhq/coffer"
 )
@@ -67,7 +68,7 @@ func testErasure(t *testing.T, s coffer.Store) {
 	hash := []byte("ledger-hash-of-cus_e-0123456789ab")
 	// Erasing while a record is not in the change: refused, nothing gone.
 	err = s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_e1"}},
-		Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash}}, At: time.Now(), Audit: []*coffer.AuditEntry{entry("subject.erase", "")}})
+		Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash, LedgerVersion: 2}}, At: time.Now(), Audit: []*coffer.AuditEntry{entry("subject.erase", "")}})
 	if coffer.ErrorCode(err) != coffer.ECONFLICT {
 		t.Fatalf("erasure with a record left: %v", err)
 	}
@@ -77,8 +78,14 @@ func testErasure(t *testing.T, s coffer.Store) {
 	if e := lastAudit(t, s); e.Action != "subject.erase" || e.Outcome != coffer.OutcomeError {
 		t.Errorf("refused erasure audited as %s/%s", e.Action, e.Outcome)
 	}
-	err = s.Commit(ctx, &coffer.Change{Deletes: []coffer.RecordRef{{Collection: "customers", ID: "rec_e1"}, {Collection: "customers", ID: "rec_e2"}},
-		Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash}}, At: time.Now(), Audit: []*coffer.AuditEntry{entry("subject.erase", "")}})
+	both := []coffer.RecordRef{{Collection: "customers", ID: "rec_e1"}, {Collection: "customers", ID: "rec_e2"}}
+	// An erasure that names no derived version for its hash: refused.
+	err = s.Commit(ctx, &coffer.Change{Deletes: both, Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash}}, At: time.Now()})
+	if coffer.ErrorCode(err) != coffer.EINVALID {
+		t.Fatalf("erasure without a ledger version: %v", err)
+	}
+	err = s.Commit(ctx, &coffer.Change{Deletes: both,
+		Erasures: []coffer.Erasure{{Subject: "cus_e", LedgerHash: hash, LedgerVersion: 2}}, At: time.Now(), Audit: []*coffer.AuditEntry{entry("subject.erase", "")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +106,21 @@ func testErasure(t *testing.T, s coffer.Store) {
 	}
 	if ok := must(s.Erased(ctx, []byte("another")))(t); ok {
 		t.Error("ledger holds a hash never erased")
+	}
+	// A check asks the subject's hash under every derived version at once.
+	if ok := must(s.Erased(ctx, []byte("another"), hash, []byte("a third")))(t); !ok {
+		t.Error("the ledger hash among others is not found")
+	}
+	if ok := must(s.Erased(ctx, []byte("another"), []byte("a third")))(t); ok {
+		t.Error("ledger holds one of two hashes never erased")
+	}
+	if ok := must(s.Erased(ctx))(t); ok {
+		t.Error("no hash at all is in the ledger")
+	}
+	// The entry keeps the version it was hashed under.
+	want := []coffer.LedgerEntry{{Hash: hash, Version: 2}}
+	if diff := cmp.Diff(want, must(s.ErasureLedger(ctx))(t), cmpopts.IgnoreFields(coffer.LedgerEntry{}, "ErasedAt")); diff != "" {
+		t.Errorf("erasure ledger (-want +got):\n%s", diff)
 	}
 }
 

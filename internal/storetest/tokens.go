@@ -66,7 +66,7 @@ func testTokens(t *testing.T, s coffer.Store) {
 		t.Errorf("revoked at %v, want %v (Change.At)", got[batch[0].Token].RevokedAt, revoked)
 	}
 	// Erasing the owner deletes its tokens.
-	if err := s.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_t", LedgerHash: []byte("h-cus_t")}}, At: time.Now()}); err != nil {
+	if err := s.Commit(ctx, &coffer.Change{Erasures: []coffer.Erasure{{Subject: "cus_t", LedgerHash: []byte("h-cus_t"), LedgerVersion: 1}}, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if got := must(s.Tokens(ctx, []string{"tok_owned", batch[1].Token}))(t); got["tok_owned"] != nil || got[batch[1].Token] == nil {

@@ -185,11 +185,14 @@ func (v *Identity) Enroll(ctx context.Context, token, password string, client ne
 	if p.password, err = v.hasher.Hash(ctx, password); err != nil {
 		return "", err
 	}
+	// From sealing to commit under the re-index's barrier: a re-seal pass
+	// after it finds this secret if it was sealed under an older version.
+	defer v.indexWrite()()
 	secret, uri, err := identity.NewTOTP("Coffer", op.Username)
 	if err != nil {
 		return "", err
 	}
-	if op.TOTPSecret, err = u.sealer.SealSecret("totp", op.Username, []byte(secret)); err != nil {
+	if op.TOTPSecret, op.TOTPVersion, err = u.sealer.SealSecret("totp", op.Username, []byte(secret)); err != nil {
 		return "", err
 	}
 	op.PasswordHash, op.TOTPLastStep = p.encode(), 0
@@ -234,7 +237,7 @@ func (v *Identity) ConfirmEnrollment(ctx context.Context, token, code string, cl
 	if err := identity.CheckTOTPFormat(code); err != nil {
 		return deny("malformed code", err)
 	}
-	secret, err := u.sealer.OpenSecret("totp", op.Username, op.TOTPSecret)
+	secret, err := v.openTOTP(u, op)
 	if err != nil {
 		return err
 	}

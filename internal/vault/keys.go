@@ -347,3 +347,34 @@ func (c *core) reload(u *unsealed, version uint32) bool {
 	}
 	return slices.Contains(u.sealer.Versions(), version)
 }
+
+// reloadDerived is reload for a derived-key root version: it installs the
+// key source's keys when the sealer's derived versions stop below version
+// (another node rotated the derived-key root), at most once per
+// reloadEvery, and reports whether the sealer now holds version.
+func (c *core) reloadDerived(u *unsealed, version uint32) bool {
+	if c.keySrc == nil || version <= u.sealer.DerivedVersion() {
+		return false
+	}
+	r := &c.rotation
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	if version <= u.sealer.DerivedVersion() {
+		return true // a concurrent call reloaded
+	}
+	now := time.Now().UnixNano()
+	if now-r.lastReload.Load() < int64(reloadEvery) {
+		return false
+	}
+	r.lastReload.Store(now)
+	keys, err := c.keySrc.Keys()
+	if err != nil {
+		c.log.Error("reloading keys", "error", err)
+		return false
+	}
+	if err := u.sealer.Install(keys); err != nil {
+		c.log.Error("reloading keys", "error", err)
+		return false
+	}
+	return version <= u.sealer.DerivedVersion()
+}

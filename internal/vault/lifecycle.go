@@ -18,7 +18,7 @@ func (v *core) ensureSubject(ctx context.Context, u *unsealed, id string) error 
 	if coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		return err
 	}
-	erased, err := v.store.Erased(ctx, u.sealer.LedgerHash(id))
+	erased, err := v.erased(ctx, u, id)
 	if err != nil {
 		return err
 	}
@@ -38,4 +38,20 @@ func (v *core) ensureSubject(ctx context.Context, u *unsealed, id string) error 
 		return nil // created meanwhile by another call: that one's key stands
 	}
 	return err
+}
+
+// erased reports whether the erasure ledger holds id under any derived-key
+// root version the sealer holds: an entry keeps the version it was made
+// under, so a check asks the id's hash under each, in one lookup.
+func (v *core) erased(ctx context.Context, u *unsealed, id string) (bool, error) {
+	cur := u.sealer.DerivedVersion()
+	hashes := make([][]byte, 0, cur)
+	for ver := uint32(1); ver <= cur; ver++ {
+		h, err := u.sealer.LedgerHash(ver, id)
+		if err != nil {
+			return false, err
+		}
+		hashes = append(hashes, h)
+	}
+	return v.store.Erased(ctx, hashes...)
 }

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -64,7 +65,7 @@ func (v *Identity) Login(ctx context.Context, username, password, code string, c
 	}
 	now := v.now().UTC()
 	e := v.loginEntry(username, client, requestID)
-	secret, err := u.sealer.OpenSecret("totp", username, op.TOTPSecret)
+	secret, err := v.openTOTP(u, op)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -78,7 +79,23 @@ func (v *Identity) Login(ctx context.Context, username, password, code string, c
 	}
 	v.throttle.Succeed(throttleName(username), client)
 	op.FailedLogins, op.TOTPLastStep, op.MFAEnrolled = 0, step, true
-	if err := v.store.UpdateOperator(ctx, op, nil); err != nil {
+	err = v.store.UpdateOperator(ctx, op, nil)
+	if coffer.ErrorCode(err) == coffer.ECONFLICT {
+		// The row changed since it was read. A re-seal of the TOTP secret
+		// (a derived-key rotation) changes nothing a login decided on:
+		// apply the login to the row as it is now, once.
+		var fresh *coffer.Operator
+		if fresh, err = v.store.Operator(ctx, username); err == nil {
+			if fresh.Role != op.Role || fresh.PasswordHash != op.PasswordHash || !bytes.Equal(fresh.MAC, op.MAC) ||
+				fresh.Locked || fresh.TOTPLastStep >= step {
+				// A concurrent login used this state, or an admin changed it.
+				return v.denyLogin(ctx, e, "concurrent login", errBadLogin)
+			}
+			fresh.FailedLogins, fresh.TOTPLastStep, fresh.MFAEnrolled = 0, step, true
+			err = v.store.UpdateOperator(ctx, fresh, nil)
+		}
+	}
+	if err != nil {
 		if coffer.ErrorCode(err) == coffer.ECONFLICT { // a concurrent login used this state
 			return v.denyLogin(ctx, e, "concurrent login", errBadLogin)
 		}

@@ -389,7 +389,13 @@ func (v *Privacy) fulfil(ctx context.Context, u *unsealed, r *coffer.Request, ch
 		for _, rec := range recs {
 			ch.Deletes = append(ch.Deletes, coffer.RecordRef{Collection: rec.Collection, ID: rec.ID})
 		}
-		ch.Erasures = []coffer.Erasure{{Subject: r.Subject, LedgerHash: u.sealer.LedgerHash(r.Subject)}}
+		// The hash under the current derived version, kept with it.
+		ver := u.sealer.DerivedVersion()
+		h, err := u.sealer.LedgerHash(ver, r.Subject)
+		if err != nil {
+			return err
+		}
+		ch.Erasures = []coffer.Erasure{{Subject: r.Subject, LedgerHash: h, LedgerVersion: ver}}
 		ch.Audit[0].Fields = nil
 	case rights.Restriction:
 		ch.Restrictions = []coffer.Restriction{{Subject: r.Subject, Restricted: true}}

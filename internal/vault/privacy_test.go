@@ -362,7 +362,8 @@ func TestErasureShredsEverything(t *testing.T) {
 	if _, err := f.readAs(f.admin, keep); err != nil {
 		t.Errorf("another subject was touched: %v", err)
 	}
-	if ok, err := f.store.Erased(ctx, sealer.LedgerHash("cus_gone")); err != nil || !ok {
+	h, _ := sealer.LedgerHash(1, "cus_gone")
+	if ok, err := f.store.Erased(ctx, h); err != nil || !ok {
 		t.Errorf("ledger: %v %v", ok, err)
 	}
 	if hist, _ := f.store.Consents(ctx, "cus_gone"); len(hist) != 0 {

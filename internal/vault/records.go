@@ -239,7 +239,7 @@ func (v *Records) writableSubject(ctx context.Context, u *unsealed, id string, e
 	if coffer.ErrorCode(err) != coffer.ENOTFOUND {
 		return sub, err
 	}
-	erased, err := v.store.Erased(ctx, u.sealer.LedgerHash(id))
+	erased, err := v.erased(ctx, u, id)
 	if err != nil || !erased {
 		return nil, err
 	}

@@ -134,8 +134,9 @@ func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (u
 // version the store holds (IndexVersions, read before the keys were
 // installed), and starts the re-index when a record is indexed under an
 // older version than the current one (a re-index a restart or a seal
-// interrupted, a restored backup).
-func (c *core) resumeReindex(indexed map[uint32]int64, cur uint32) {
+// interrupted, a restored backup), or when an operator's TOTP secret is
+// sealed under an older one (staleSeals).
+func (c *core) resumeReindex(indexed map[uint32]int64, staleSeals bool, cur uint32) {
 	from := cur
 	for ver, n := range indexed {
 		if n > 0 && ver < from {
@@ -143,7 +144,7 @@ func (c *core) resumeReindex(indexed map[uint32]int64, cur uint32) {
 		}
 	}
 	c.reindex.from.Store(from)
-	if from < cur {
+	if from < cur || staleSeals {
 		c.startReindex()
 	}
 }
@@ -232,7 +233,13 @@ func (c *core) reindexAll(ctx context.Context) (int, error) {
 		}
 		if barrier {
 			c.reindex.from.Store(target)
-			return total, nil
+			// Then the TOTP seals: every enrollment begun under an
+			// older version ended at the barrier too.
+			n, err := c.resealTOTP(ctx, target)
+			if n > 0 {
+				c.log.Info("re-sealed TOTP secrets", "operators", n, "version", target)
+			}
+			return total, err
 		}
 		// The barrier: Lock waits for the writes in flight.
 		c.reindex.writes.Lock()

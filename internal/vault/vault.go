@@ -214,11 +214,15 @@ func (v *Vault) Unseal(keys *coffer.RootKeys) error {
 			return err
 		}
 	}
+	ops, err := v.core.store.Operators(context.Background())
+	if err != nil {
+		return err
+	}
 	if old := v.core.keys.Swap(newUnsealed(s)); old != nil {
 		old.drop()
 	}
 	v.core.startPurges() // resumes purges a restart or a seal interrupted
-	v.core.resumeReindex(indexed, s.DerivedVersion())
+	v.core.resumeReindex(indexed, staleTOTP(ops, s.DerivedVersion()), s.DerivedVersion())
 	return nil
 }
 
