@@ -37,6 +37,9 @@ type Change struct {
 	RequestDeletes []string
 	// NewTokenKeys are created unless their namespace has one already.
 	NewTokenKeys []*TokenKey
+	// NewNamedKeys add versions of named keys (a rotation); ECONFLICT if
+	// the kind, name and version exist (a concurrent rotation won).
+	NewNamedKeys []*NamedKey
 	// NewTokens are stored; a token that exists with the same namespace and
 	// fingerprint is the same tokenization (kept), with another it is a
 	// collision: ECONFLICT.
@@ -109,6 +112,7 @@ type Store interface {
 	CredentialStore
 	OperatorStore
 	SchemaStore
+	NamedKeyReader
 	io.Closer
 }
 
@@ -249,6 +253,19 @@ type TokenReader interface {
 	// ExpiredTokens returns up to limit tokens whose expiry is before
 	// cutoff, in expiry order.
 	ExpiredTokens(ctx context.Context, cutoff time.Time, limit int) ([]*Token, error)
+}
+
+// NamedKeyReader reads the versions of named keys (FPE keys and
+// deterministic-token namespaces; added by Commit's NewNamedKeys). The
+// table is shared by every node of a store, so a rotation on one is seen
+// by the next call on any other.
+type NamedKeyReader interface {
+	// NamedKeyVersions returns the versions (2 and up) of one named key,
+	// oldest first; none means the name is at its implicit version 1.
+	NamedKeyVersions(ctx context.Context, kind NamedKeyKind, name string) ([]*NamedKey, error)
+	// NamedKeys returns every stored version of every named key, by kind,
+	// name and version.
+	NamedKeys(ctx context.Context) ([]*NamedKey, error)
 }
 
 // AuditReader reads the audit log.

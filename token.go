@@ -31,3 +31,25 @@ type TokenKey struct {
 	KEKVersion uint32
 	CreatedAt  time.Time
 }
+
+// NamedKeyKind is the kind of a named, versioned key (SPEC §4): an FPE key
+// or a token namespace's deterministic-token key. Both are derived from
+// the derived-key root; a rotation adds a version explicitly.
+type NamedKeyKind string
+
+const (
+	NamedKeyFPE   NamedKeyKind = "fpe_key"         // POST /v1/fpe/*'s key
+	NamedKeyToken NamedKeyKind = "token_namespace" // deterministic tokens of a namespace
+)
+
+// NamedKey is one version (2 and up) of a named key. Version 1 of every
+// name exists without a row (derived-key root version 1); a row records
+// the derived-key root version its key is derived from, so a later
+// rotation of that root does not change the key.
+type NamedKey struct {
+	Kind           NamedKeyKind
+	Name           string
+	Version        uint32 // 2 and up
+	DerivedVersion uint32 // the derived-key root version the key comes from
+	CreatedAt      time.Time
+}

@@ -32,6 +32,17 @@ type KeyStatus struct {
 	Rewrapped       int          `json:"rewrapped"`
 	RewrapElsewhere bool         `json:"rewrap_elsewhere"`
 	Derived         *DerivedKeys `json:"derived"`
+	NamedKeys       []NamedKey   `json:"named_keys"`
+}
+
+// NamedKey is an FPE key ("fpe_key") or a token namespace's
+// deterministic-token key ("token_namespace") rotated at least once, with
+// its current version (every other name is at version 1).
+type NamedKey struct {
+	Kind           string `json:"kind"`
+	Name           string `json:"name"`
+	Current        uint32 `json:"current"`
+	DerivedVersion uint32 `json:"derived_version"`
 }
 
 // DerivedKeys is the derived-key root: each version with the records
@@ -89,6 +100,18 @@ func (k Keys) RotateDerived(ctx context.Context, reindexOnly bool) (uint32, erro
 		in = map[string]bool{"reindex_only": true}
 	}
 	err := k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "rotate"), in: in}, &out)
+	return out.Version, err
+}
+
+// RotateNamedKey adds a version of a named key, current at once: kind
+// "fpe_key" (FPE encryption uses it from now on; decrypt older ciphertexts
+// with FPERequest.Version) or "token_namespace" (a value gets another
+// deterministic token from now on). It returns the new version.
+func (k Keys) RotateNamedKey(ctx context.Context, kind, name string) (uint32, error) {
+	var out struct {
+		Version uint32 `json:"version"`
+	}
+	err := k.c.do(ctx, request{method: http.MethodPost, path: path("sys", "keys", "rotate"), in: map[string]string{kind: name}}, &out)
 	return out.Version, err
 }
 

@@ -65,11 +65,21 @@ func TestClientAgainstDevServer(t *testing.T) {
 	}
 	billing := testClient(t, addr, key.Key)
 	enc, err := billing.FPE().Encrypt(ctx, client.FPERequest{Key: "cards", Values: []string{"4539578763621486"}})
-	if err != nil || len(enc) != 1 || len(enc[0]) != 16 {
+	if err != nil || len(enc.Values) != 1 || len(enc.Values[0]) != 16 || enc.Version != 1 {
 		t.Fatalf("fpe encrypt: %v %v", enc, err)
 	}
-	if dec, err := billing.FPE().Decrypt(ctx, "billing", client.FPERequest{Key: "cards", Values: enc}); err != nil || dec[0] != "4539578763621486" {
+	if v, err := cl.Keys().RotateNamedKey(ctx, "fpe_key", "cards"); err != nil || v != 2 {
+		t.Fatalf("rotate the FPE key: %d %v", v, err)
+	}
+	enc2, err := billing.FPE().Encrypt(ctx, client.FPERequest{Key: "cards", Values: []string{"4539578763621486"}})
+	if err != nil || enc2.Version != 2 || enc2.Values[0] == enc.Values[0] {
+		t.Fatalf("fpe encrypt after the rotation: %v %v", enc2, err)
+	}
+	if dec, err := billing.FPE().Decrypt(ctx, "billing", client.FPERequest{Key: "cards", Values: enc.Values, Version: enc.Version}); err != nil || dec.Values[0] != "4539578763621486" || dec.Version != 1 {
 		t.Fatalf("fpe decrypt: %v %v", dec, err)
+	}
+	if st, err := cl.Keys().Status(ctx, false); err != nil || len(st.NamedKeys) != 1 || st.NamedKeys[0].Current != 2 {
+		t.Fatalf("named keys in the status: %+v %v", st, err)
 	}
 
 	entries, err := cl.Audit().List(ctx, client.AuditQuery{Limit: 3})

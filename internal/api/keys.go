@@ -28,11 +28,30 @@ func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request, c *vault.Ca
 		RewrapOnly  bool `json:"rewrap_only"`
 		Derived     bool `json:"derived"`
 		ReindexOnly bool `json:"reindex_only"`
+		// A named key (SPEC §4): an FPE key or a token namespace's
+		// deterministic-token key gets a new version, alone.
+		FPEKey         *string `json:"fpe_key"`
+		TokenNamespace *string `json:"token_namespace"`
 	}
 	if r.ContentLength != 0 {
 		if err := h.decode(w, r, &req); err != nil {
 			return err
 		}
+	}
+	if req.FPEKey != nil || req.TokenNamespace != nil {
+		if req.RewrapOnly || req.Derived || req.ReindexOnly || (req.FPEKey != nil && req.TokenNamespace != nil) {
+			return coffer.Errorf(coffer.EINVALID, "fpe_key, token_namespace: rotate one named key per call, with no other field")
+		}
+		kind, name := coffer.NamedKeyFPE, req.FPEKey
+		if name == nil {
+			kind, name = coffer.NamedKeyToken, req.TokenNamespace
+		}
+		v, err := h.admin.RotateNamedKey(r.Context(), c, kind, *name)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{string(kind): *name, "version": v})
+		return nil
 	}
 	if req.Derived || req.ReindexOnly {
 		if req.RewrapOnly {

@@ -23,10 +23,10 @@ type (
 		Subject(ctx context.Context, c *vault.Call, id string) (*vault.SubjectView, error)
 	}
 	tokenService interface {
-		Tokenize(ctx context.Context, c *vault.Call, req vault.TokenizeRequest) ([]string, error)
+		TokenizeVersion(ctx context.Context, c *vault.Call, req vault.TokenizeRequest) ([]string, uint32, error)
 		Detokenize(ctx context.Context, c *vault.Call, ids []string) ([]string, error)
 		Revoke(ctx context.Context, c *vault.Call, id string) error
-		FPE(ctx context.Context, c *vault.Call, req vault.FPERequest, decrypt bool) ([]string, error)
+		FPE(ctx context.Context, c *vault.Call, req vault.FPERequest, decrypt bool) (*vault.FPEResult, error)
 	}
 	privacyService interface {
 		SetConsent(ctx context.Context, c *vault.Call, subject, purpose string, ch vault.ConsentChange) error
@@ -69,6 +69,7 @@ type (
 		KeyStatus(ctx context.Context, c *vault.Call, wait bool) (*vault.KeyStatus, error)
 		RotateKeys(ctx context.Context, c *vault.Call) (uint32, error)
 		RotateDerived(ctx context.Context, c *vault.Call, reindexOnly bool) (uint32, error)
+		RotateNamedKey(ctx context.Context, c *vault.Call, kind coffer.NamedKeyKind, name string) (uint32, error)
 		Rewrap(ctx context.Context, c *vault.Call) (uint32, error)
 		RetireKey(ctx context.Context, c *vault.Call, version uint32, force bool) error
 		ExportKey(ctx context.Context, c *vault.Call, version uint32, recipient string) ([]byte, error)

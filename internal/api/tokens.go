@@ -36,11 +36,15 @@ func (h *Handler) tokenize(w http.ResponseWriter, r *http.Request, c *vault.Call
 	for i, v := range req.Values {
 		tr.Values[i] = vault.TokenValue{Value: v.Value, Format: v.Format}
 	}
-	toks, err := h.tokens.Tokenize(r.Context(), c, tr)
+	toks, version, err := h.tokens.TokenizeVersion(r.Context(), c, tr)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"tokens": toks})
+	out := map[string]any{"tokens": toks}
+	if req.Deterministic {
+		out["version"] = version // of the namespace's deterministic-token key
+	}
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
@@ -83,11 +87,18 @@ func (h *Handler) fpe(w http.ResponseWriter, r *http.Request, c *vault.Call, dec
 		Alphabet  string   `json:"alphabet"`
 		Tweak     string   `json:"tweak"`
 		Values    []string `json:"values"`
+		Version   *uint32  `json:"version"`
 	}
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
 	fr := vault.FPERequest{Key: req.Key, Algorithm: req.Algorithm, Alphabet: req.Alphabet, Values: req.Values}
+	if req.Version != nil {
+		if *req.Version == 0 {
+			return coffer.Errorf(coffer.EINVALID, "version: a version of the key (1 or more; omit it for the current one)")
+		}
+		fr.Version = *req.Version
+	}
 	if req.Tweak != "" {
 		t, err := hex.DecodeString(req.Tweak)
 		if err != nil {
@@ -100,6 +111,6 @@ func (h *Handler) fpe(w http.ResponseWriter, r *http.Request, c *vault.Call, dec
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"values": out})
+	writeJSON(w, http.StatusOK, map[string]any{"values": out.Values, "version": out.Version})
 	return nil
 }

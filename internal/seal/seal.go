@@ -502,21 +502,54 @@ func (s *Sealer) TokenFingerprint(namespace string, normalized []byte) []byte {
 	return s.blindIndex("tokens", namespace, normalized)
 }
 
-// DeterministicTokenKey is the key that derives a namespace's
-// deterministic tokens (same value, same token).
-func (s *Sealer) DeterministicTokenKey(namespace string) []byte {
-	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/token-det/v1|"+namespace, keySize)
-	if err != nil {
-		panic(err)
+// FPE keys and deterministic-token keys are named, versioned keys (SPEC
+// §4): their owner rotates them explicitly, a rotation of the derived-key
+// root does not move them. The scheme, for an FPE key name (resp. a token
+// namespace):
+//
+//   - version 1: HKDF-SHA256(derived-key root version 1, info
+//     "coffer/fpe/v1|<name>" (resp. "coffer/token-det/v1|<namespace>")),
+//     the key every data directory had before keys were versioned, so
+//     existing ciphertexts and tokens keep their meaning;
+//   - version N ≥ 2: HKDF-SHA256(derived-key root version D, info
+//     "coffer/fpe/v2|<name>|<N>" (resp. "coffer/token-det/v2|<namespace>|<N>")),
+//     where D is the derived-key root version that was current when N was
+//     added and is stored with N (coffer.NamedKey), so a later rotation of
+//     the root leaves version N's key as it was.
+//
+// Names cannot hold '|' (schema.NamespaceRE), so no two (name, N) share a
+// label. The key is returned to the caller, who zeroes it.
+func (s *Sealer) namedKey(scheme, name string, version, derived uint32) ([]byte, error) {
+	root, label := s.index, "coffer/"+scheme+"/v1|"+name
+	switch {
+	case version == 0 || derived == 0 || (version == 1 && derived != 1):
+		return nil, errors.New("seal: named key version " + strconv.Itoa(int(version)) + " from derived-key root version " + strconv.Itoa(int(derived)))
+	case version >= 2:
+		label = "coffer/" + scheme + "/v2|" + name + "|" + strconv.FormatUint(uint64(version), 10)
+		if derived != 1 {
+			if root = s.derived.Load().roots[derived]; root == nil {
+				return nil, errNoDerived
+			}
+		}
 	}
-	return key
+	key, err := hkdf.Key(sha256.New, root, nil, label, keySize)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot produce
+	}
+	return key, nil
 }
 
-// FPEKey is the AES-256 key of a named format-preserving-encryption key.
-func (s *Sealer) FPEKey(name string) []byte {
-	key, err := hkdf.Key(sha256.New, s.index, nil, "coffer/fpe/v1|"+name, keySize)
-	if err != nil {
-		panic(err)
-	}
-	return key
+// DeterministicTokenKey is the key that derives a namespace's
+// deterministic tokens (same value, same token) at a version of the
+// namespace's key, derived from derived-key root version derived (see
+// namedKey). EINTERNAL if the sealer does not hold that root version.
+func (s *Sealer) DeterministicTokenKey(namespace string, version, derived uint32) ([]byte, error) {
+	return s.namedKey("token-det", namespace, version, derived)
+}
+
+// FPEKey is the AES-256 key of a named format-preserving-encryption key
+// at a version, derived from derived-key root version derived (see
+// namedKey). EINTERNAL if the sealer does not hold that root version.
+func (s *Sealer) FPEKey(name string, version, derived uint32) ([]byte, error) {
+	return s.namedKey("fpe", name, version, derived)
 }

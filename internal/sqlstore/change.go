@@ -21,7 +21,7 @@ import (
 //     blind-index entries; an update deletes the tokens of each field whose
 //     sealed value it changes or removes, a delete every token of the
 //     record: tokens live and die with their value),
-//  5. NewTokenKeys, 6. NewTokens (after Updates: a replaced card's new
+//  5. NewTokenKeys and NewNamedKeys, 6. NewTokens (after Updates: a replaced card's new
 //     token is not deleted with the old one), 7. RevokeTokens,
 //  8. DeleteTokens,
 //  9. Consents, 10. Restrictions,
@@ -43,7 +43,7 @@ func ApplyChange(ctx context.Context, tx Tx, ch *coffer.Change) error {
 	}
 	for _, step := range []func(context.Context, Tx, *coffer.Change) error{
 		newSubjects, createRecords, updateRecords, deleteRecords,
-		newTokenKeys, newTokens, revokeTokens, deleteTokens,
+		newTokenKeys, newNamedKeys, newTokens, revokeTokens, deleteTokens,
 		consents, restrictions, erasures,
 		requests, schemaChange,
 	} {
@@ -236,6 +236,22 @@ func newTokenKeys(ctx context.Context, tx Tx, ch *coffer.Change) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO token_keys (namespace, dek, kek_version, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (namespace) DO NOTHING`,
 			k.Namespace, k.WrappedKey, int64(k.KEKVersion), nanos(k.CreatedAt)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// newNamedKeys adds versions of named keys; a version that exists fails
+// ECONFLICT (two rotations of one name raced: the first one won).
+func newNamedKeys(ctx context.Context, tx Tx, ch *coffer.Change) error {
+	for _, k := range ch.NewNamedKeys {
+		n, err := tx.Exec(ctx, `INSERT INTO named_keys (kind, name, version, derived_version, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, name, version) DO NOTHING`,
+			string(k.Kind), k.Name, int64(k.Version), int64(k.DerivedVersion), nanos(k.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return coffer.Errorf(coffer.ECONFLICT, "%s %s version %d exists already", k.Kind, k.Name, k.Version)
 		}
 	}
 	return nil

@@ -219,6 +219,17 @@ func scanTokenKey(row Row) (*coffer.TokenKey, error) {
 	return &k, nil
 }
 
+func scanNamedKey(row Row) (*coffer.NamedKey, error) {
+	var k coffer.NamedKey
+	var kind string
+	var version, derived, created int64
+	if err := row.Scan(&kind, &k.Name, &version, &derived, &created); err != nil {
+		return nil, err
+	}
+	k.Kind, k.Version, k.DerivedVersion, k.CreatedAt = coffer.NamedKeyKind(kind), uint32(version), uint32(derived), fromNanos(created)
+	return &k, nil
+}
+
 func scanPurge(row Row) (*coffer.Purge, error) {
 	var p coffer.Purge
 	var created int64

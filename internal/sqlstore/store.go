@@ -423,6 +423,18 @@ func (s *Store) TokenKey(ctx context.Context, namespace string) (*coffer.TokenKe
 	return notFound(k, err, "token namespace not found")
 }
 
+// NamedKeyVersions implements coffer.NamedKeyReader.
+func (s *Store) NamedKeyVersions(ctx context.Context, kind coffer.NamedKeyKind, name string) ([]*coffer.NamedKey, error) {
+	return collect(ctx, s.DB, scanNamedKey, `SELECT kind, name, version, derived_version, created_at FROM named_keys
+		WHERE kind = ? AND name = ? ORDER BY version`, string(kind), name)
+}
+
+// NamedKeys implements coffer.NamedKeyReader.
+func (s *Store) NamedKeys(ctx context.Context) ([]*coffer.NamedKey, error) {
+	return collect(ctx, s.DB, scanNamedKey, `SELECT kind, name, version, derived_version, created_at FROM named_keys
+		ORDER BY kind, name, version`)
+}
+
 // Tokens implements coffer.TokenReader.
 func (s *Store) Tokens(ctx context.Context, ids []string) (map[string]*coffer.Token, error) {
 	out := make(map[string]*coffer.Token, len(ids))

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Factory) {
 		{"Tokens", testTokens},
 		{"TokensLiveAndDieWithTheirValue", testTokenLifecycle},
 		{"ExpiredTokens", testExpiredTokens},
+		{"NamedKeys", testNamedKeys},
 		{"Purges", testPurges},
 		{"UpdateChecksCollection", testUpdateCollection},
 		{"AuditHead", testAuditHead},

@@ -67,6 +67,10 @@ type KeyStatus struct {
 	// Derived is the derived-key root: its versions, how many records
 	// each indexes, the re-index.
 	Derived *DerivedStatus `json:"derived"`
+	// NamedKeys are the FPE keys and deterministic-token namespaces
+	// rotated at least once, with their current versions (any other name
+	// is at version 1).
+	NamedKeys []NamedKeyStatus `json:"named_keys"`
 	// RewrapElsewhere: another node holds the re-wrap's job lock now (a
 	// store that nodes share).
 	RewrapElsewhere bool `json:"rewrap_elsewhere"`
@@ -325,10 +329,19 @@ func (c *core) reload(u *unsealed, version uint32) bool {
 	if c.keySrc == nil || slices.Contains(u.sealer.Versions(), version) {
 		return false // known: the failure is the ciphertext's, not a missing key
 	}
+	return c.reloadWhen(u, func() bool { return slices.Contains(u.sealer.Versions(), version) })
+}
+
+// reloadWhen installs the key source's keys (at most once every
+// reloadEvery) unless held already reports true, and reports held after.
+func (c *core) reloadWhen(u *unsealed, held func() bool) bool {
+	if c.keySrc == nil {
+		return false
+	}
 	r := &c.rotation
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
-	if slices.Contains(u.sealer.Versions(), version) {
+	if held() {
 		return true // a concurrent call reloaded
 	}
 	now := time.Now().UnixNano()
@@ -345,7 +358,7 @@ func (c *core) reload(u *unsealed, version uint32) bool {
 		c.log.Error("reloading keys", "error", err)
 		return false
 	}
-	return slices.Contains(u.sealer.Versions(), version)
+	return held()
 }
 
 // reloadDerived is reload for a derived-key root version: it installs the

@@ -82,6 +82,9 @@ func (v *Admin) KeyStatus(ctx context.Context, c *Call, wait bool) (*KeyStatus, 
 	if out.Derived, err = v.derivedStatus(ctx, u); err != nil {
 		return nil, err
 	}
+	if out.NamedKeys, err = v.namedKeyStatus(ctx); err != nil {
+		return nil, err
+	}
 	e.Outcome = coffer.OutcomeAllowed
 	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return nil, err

@@ -93,9 +93,19 @@ func tokenRef(u *unsealed, t string) string {
 // the whole call with 400 naming its index, and nothing is stored.
 // Deterministic tokens need the namespace's detokenize right as well.
 func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]string, error) {
+	toks, _, err := v.TokenizeVersion(ctx, c, req)
+	return toks, err
+}
+
+// TokenizeVersion is Tokenize that also returns, for a deterministic
+// tokenization, the version of the namespace's deterministic-token key it
+// used (its current one; 0 for random tokens). A rotation of that key
+// changes which token a value gets from then on; tokens made under older
+// versions keep detokenizing (each is stored with its sealed value).
+func (v *Tokens) TokenizeVersion(ctx context.Context, c *Call, req TokenizeRequest) (_ []string, detVersion uint32, _ error) {
 	u, done, err := v.open()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer done()
 	ns := req.Namespace
@@ -104,20 +114,20 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 	}
 	switch {
 	case !schema.NamespaceRE.MatchString(ns):
-		return nil, coffer.Errorf(coffer.EINVALID, "namespace: lower-case letters, digits, _ and - (at most 63)")
+		return nil, 0, coffer.Errorf(coffer.EINVALID, "namespace: lower-case letters, digits, _ and - (at most 63)")
 	case len(req.Values) == 0 || len(req.Values) > MaxTokens:
-		return nil, coffer.Errorf(coffer.EINVALID, "values: between 1 and %d values per request", MaxTokens)
+		return nil, 0, coffer.Errorf(coffer.EINVALID, "values: between 1 and %d values per request", MaxTokens)
 	case req.CardKeepBIN != 0 && req.CardKeepBIN != 6 && req.CardKeepBIN != 8:
-		return nil, coffer.Errorf(coffer.EINVALID, "card_keep_bin: 0, 6 or 8")
+		return nil, 0, coffer.Errorf(coffer.EINVALID, "card_keep_bin: 0, 6 or 8")
 	case req.TTL < 0:
-		return nil, coffer.Errorf(coffer.EINVALID, "ttl: a positive duration such as 720h")
+		return nil, 0, coffer.Errorf(coffer.EINVALID, "ttl: a positive duration such as 720h")
 	case req.Subject != "" && !validSubjectID(req.Subject):
-		return nil, coffer.Errorf(coffer.EINVALID, "subject: 1 to 64 characters of A-Z a-z 0-9 _ - (an opaque id, never personal data)")
+		return nil, 0, coffer.Errorf(coffer.EINVALID, "subject: 1 to 64 characters of A-Z a-z 0-9 _ - (an opaque id, never personal data)")
 	}
 	e := c.entry("tokenize", "")
 	e.Subject = req.Subject
 	if _, err := v.decide(ctx, c, &policy.Request{Action: policy.Tokenize, Namespace: ns, Deterministic: req.Deterministic}, e); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// Validate every value before anything is generated or stored.
 	norm := make([]string, len(req.Values))
@@ -126,33 +136,43 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 		switch tv.Format {
 		case "", "random":
 			if tv.Value == "" || len(tv.Value) > maxTokenValue || !utf8.ValidString(tv.Value) {
-				return nil, coffer.Errorf(coffer.EINVALID, "%s.value: 1 to %d bytes of UTF-8 text", at, maxTokenValue)
+				return nil, 0, coffer.Errorf(coffer.EINVALID, "%s.value: 1 to %d bytes of UTF-8 text", at, maxTokenValue)
 			}
 			norm[i] = tv.Value
 		case "card":
 			pan, err := token.NormalizeCard(tv.Value)
 			if err != nil {
-				return nil, coffer.Errorf(coffer.EINVALID, "%s.value: not a card number (12 to 19 digits passing the Luhn check)", at)
+				return nil, 0, coffer.Errorf(coffer.EINVALID, "%s.value: not a card number (12 to 19 digits passing the Luhn check)", at)
 			}
 			if len(pan)-req.CardKeepBIN-4 < token.MinRandomDigits {
-				return nil, coffer.Errorf(coffer.EINVALID, "%s.value: the card is too short to keep %d digits and randomize at least %d", at, req.CardKeepBIN+4, token.MinRandomDigits)
+				return nil, 0, coffer.Errorf(coffer.EINVALID, "%s.value: the card is too short to keep %d digits and randomize at least %d", at, req.CardKeepBIN+4, token.MinRandomDigits)
 			}
 			norm[i] = pan
 		default:
-			return nil, coffer.Errorf(coffer.EINVALID, "%s.format: random or card", at)
+			return nil, 0, coffer.Errorf(coffer.EINVALID, "%s.format: random or card", at)
 		}
 	}
 	key, err := v.tokenKey(ctx, u, ns)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := v.ensureSubject(ctx, u, req.Subject); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var detKey []byte
 	if req.Deterministic {
-		detKey = u.sealer.DeterministicTokenKey(ns)
+		nk, err := v.namedKeyAt(ctx, coffer.NamedKeyToken, ns, 0)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := v.holdDerived(u, nk.DerivedVersion); err != nil {
+			return nil, 0, err
+		}
+		if detKey, err = u.sealer.DeterministicTokenKey(ns, nk.Version, nk.DerivedVersion); err != nil {
+			return nil, 0, err
+		}
 		defer clear(detKey)
+		detVersion = nk.Version
 	}
 	for attempt := 0; ; attempt++ {
 		now := v.now().UTC()
@@ -178,7 +198,7 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 				t = token.RandomSorted(now)
 			}
 			if err != nil {
-				return nil, err // validated above: cannot happen
+				return nil, 0, err // validated above: cannot happen
 			}
 			out[i] = t
 			toks = append(toks, &coffer.Token{Token: t, Namespace: ns, Fingerprint: u.sealer.TokenFingerprint(ns, []byte(val)),
@@ -192,12 +212,12 @@ func (v *Tokens) Tokenize(ctx context.Context, c *Call, req TokenizeRequest) ([]
 			continue
 		}
 		if coffer.ErrorCode(err) == coffer.ECONFLICT {
-			return nil, coffer.Errorf(coffer.ECONFLICT, "a deterministic token of this batch collides with another value's: use random tokens in this namespace")
+			return nil, 0, coffer.Errorf(coffer.ECONFLICT, "a deterministic token of this batch collides with another value's: use random tokens in this namespace")
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return out, nil
+		return out, detVersion, nil
 	}
 }
 
@@ -379,6 +399,16 @@ type FPERequest struct {
 	Alphabet  string   // digits (default), base36, base62, lower
 	Tweak     []byte   // FF1: 0..256 bytes; FF3-1: 7 bytes (default zeros)
 	Values    []string // at most MaxTokens
+	// Version is the version of the named key to decrypt under (0: the
+	// current one). Encryption always uses the current version.
+	Version uint32
+}
+
+// FPEResult is what an FPE call answers: the values and the version of
+// the named key they were encrypted or decrypted under.
+type FPEResult struct {
+	Values  []string
+	Version uint32
 }
 
 var fpeAlphabets = map[string]string{"": fpe.Digits, "digits": fpe.Digits, "base36": fpe.Base36, "base62": fpe.Base62, "lower": fpe.LowerLetter}
@@ -388,7 +418,7 @@ var fpeAlphabets = map[string]string{"": fpe.Digits, "digits": fpe.Digits, "base
 // role's tokenize and detokenize rights on the key name (a deterministic
 // cipher lets its user confirm guesses, SPEC §3), decrypting its detokenize
 // right and a purpose. One audit entry per call.
-func (v *Tokens) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool) ([]string, error) {
+func (v *Tokens) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool) (*FPEResult, error) {
 	u, done, err := v.open()
 	if err != nil {
 		return nil, err
@@ -402,6 +432,8 @@ func (v *Tokens) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool)
 		return nil, coffer.Errorf(coffer.EINVALID, "alphabet: digits, base36, base62 or lower")
 	case len(req.Values) == 0 || len(req.Values) > MaxTokens:
 		return nil, coffer.Errorf(coffer.EINVALID, "values: between 1 and %d values per request", MaxTokens)
+	case req.Version != 0 && !decrypt:
+		return nil, coffer.Errorf(coffer.EINVALID, "version: encryption uses the key's current version (give version to decrypt only)")
 	}
 	if req.Algorithm == "" {
 		req.Algorithm = "ff1"
@@ -422,7 +454,14 @@ func (v *Tokens) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool)
 	if _, err := v.decide(ctx, c, &policy.Request{Action: pa, Namespace: req.Key, Deterministic: true}, e); err != nil {
 		return nil, err
 	}
-	ciph, err := u.fpeCipher(req.Key, req.Algorithm, alphabet)
+	nk, err := v.namedKeyAt(ctx, coffer.NamedKeyFPE, req.Key, req.Version)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.holdDerived(u, nk.DerivedVersion); err != nil {
+		return nil, err
+	}
+	ciph, err := u.fpeCipher(nk, req.Algorithm, alphabet)
 	if err != nil {
 		return nil, err
 	}
@@ -438,25 +477,30 @@ func (v *Tokens) FPE(ctx context.Context, c *Call, req FPERequest, decrypt bool)
 			return nil, coffer.Errorf(coffer.EINVALID, "values[%d]: %s (lengths %d to %d of the alphabet)", i, fpeReason(err), ciph.MinLen(), ciph.MaxLen())
 		}
 	}
-	e.Outcome, e.Reason = coffer.OutcomeAllowed, strconv.Itoa(len(out))+" values with key "+req.Key
+	e.Outcome, e.Reason = coffer.OutcomeAllowed, strconv.Itoa(len(out))+" values with key "+req.Key+" version "+strconv.FormatUint(uint64(nk.Version), 10)
 	if err := v.store.AppendAudit(ctx, e); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &FPEResult{Values: out, Version: nk.Version}, nil
 }
 
-// fpeCipher returns the cipher of a key name, algorithm and alphabet,
-// built once (keys derive from the index root key, which does not rotate)
-// and kept until the vault seals.
-func (u *unsealed) fpeCipher(name, algorithm, alphabet string) (fpe.Cipher, error) {
-	id := name + "|" + algorithm + "|" + alphabet
+// fpeCipher returns the cipher of a named key's version, an algorithm
+// and an alphabet, built once and kept until the vault seals or the name
+// is rotated: the id holds everything the key is derived from (name,
+// version, derived-key root version), so a cached cipher is never another
+// version's.
+func (u *unsealed) fpeCipher(nk coffer.NamedKey, algorithm, alphabet string) (fpe.Cipher, error) {
+	id := nk.Name + "|" + strconv.FormatUint(uint64(nk.Version), 10) + "|" + strconv.FormatUint(uint64(nk.DerivedVersion), 10) + "|" + algorithm + "|" + alphabet
 	if ciph := u.fpe.get(id); ciph != nil {
 		return ciph, nil
 	}
-	key, radix := u.sealer.FPEKey(name), len(alphabet)
+	key, err := u.sealer.FPEKey(nk.Name, nk.Version, nk.DerivedVersion)
+	if err != nil {
+		return nil, err
+	}
+	radix := len(alphabet)
 	defer clear(key) // the ciphers keep their own AES schedule
 	var ciph fpe.Cipher
-	var err error
 	if algorithm == "ff1" {
 		ciph, err = fpe.NewFF1(key, radix)
 	} else {

@@ -188,11 +188,11 @@ func TestFPE(t *testing.T) {
 		if err != nil {
 			t.Fatal(alg, err)
 		}
-		if len(enc[0]) != 16 || strings.Trim(enc[0], "0123456789") != "" || enc[0] == canaryPAN {
-			t.Errorf("%s: %q is not a 16-digit ciphertext", alg, enc[0])
+		if enc.Version != 1 || len(enc.Values[0]) != 16 || strings.Trim(enc.Values[0], "0123456789") != "" || enc.Values[0] == canaryPAN {
+			t.Errorf("%s: %q (version %d) is not a 16-digit ciphertext under version 1", alg, enc.Values[0], enc.Version)
 		}
-		dec, err := f.v.Tokens.FPE(ctx, billing, vault.FPERequest{Key: "cards", Algorithm: alg, Values: enc}, true)
-		if err != nil || dec[0] != canaryPAN || dec[1] != "000000" {
+		dec, err := f.v.Tokens.FPE(ctx, billing, vault.FPERequest{Key: "cards", Algorithm: alg, Values: enc.Values}, true)
+		if err != nil || dec.Values[0] != canaryPAN || dec.Values[1] != "000000" {
 			t.Errorf("%s round trip: %v %v", alg, err, dec)
 		}
 	}

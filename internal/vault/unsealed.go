@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -72,7 +73,8 @@ func (u *unsealed) drop() {
 // maxFPECiphers bounds the FPE cipher cache: key names come from callers.
 const maxFPECiphers = 256
 
-// fpeCache holds built FPE ciphers by key name, algorithm and alphabet
+// fpeCache holds built FPE ciphers by key name, version, derived-key root
+// version, algorithm and alphabet
 // (FF1's tables cost ~20 µs to build, an encryption under 1 µs). When full
 // it starts again empty.
 type fpeCache struct {
@@ -93,6 +95,17 @@ func (c *fpeCache) put(id string, ciph fpe.Cipher) {
 		clear(c.m)
 	}
 	c.m[id] = ciph
+}
+
+// dropName forgets the ciphers of one key name (a rotation of it).
+func (c *fpeCache) dropName(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.m {
+		if strings.HasPrefix(id, name+"|") {
+			delete(c.m, id)
+		}
+	}
 }
 
 func (c *fpeCache) len() int {

@@ -77,7 +77,7 @@ func TestDropWaitsForCallsInFlight(t *testing.T) {
 func TestFPECacheIsBounded(t *testing.T) {
 	u := newUnsealed(testSealer(t))
 	for i := range maxFPECiphers * 3 {
-		if _, err := u.fpeCipher("k"+strconv.Itoa(i), "ff1", fpe.Digits); err != nil {
+		if _, err := u.fpeCipher(coffer.NamedKey{Name: "k" + strconv.Itoa(i), Version: 1, DerivedVersion: 1}, "ff1", fpe.Digits); err != nil {
 			t.Fatal(err)
 		}
 	}
