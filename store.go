@@ -357,6 +357,19 @@ type SubjectWatcher interface {
 	WatchSubjects(changed func(subject string))
 }
 
+// KeysChanged is what a SubjectWatcher reports, in place of a subject id,
+// when a node tells the others that the key source changed (a rotation or
+// retirement; KeyNotifier). No subject id has this shape (ids start with a
+// letter).
+const KeysChanged = "*keys"
+
+// KeyNotifier is a store that several nodes share: NotifyKeys tells every
+// node (this one too) to re-read its key source, so that a key change on
+// one node is seen by every other (SPEC §7).
+type KeyNotifier interface {
+	NotifyKeys(ctx context.Context) error
+}
+
 // JobLocker is a store that several nodes share: background jobs take a
 // named lock so that one node at a time runs each (SPEC §7). TryLock
 // returns ok false when another node holds the lock; unlock releases it

@@ -28,6 +28,7 @@ var (
 	_ coffer.SubjectWatcher = (*Store)(nil)
 	_ coffer.JobLocker      = (*Store)(nil)
 	_ coffer.JobWaiter      = (*Store)(nil)
+	_ coffer.KeyNotifier    = (*Store)(nil)
 )
 
 const (
@@ -43,6 +44,13 @@ type listener struct {
 	fns    []func(string)
 	stop   context.CancelFunc
 	done   chan struct{}
+}
+
+// NotifyKeys implements coffer.KeyNotifier: the notice goes out on the
+// subjects' channel, as coffer.KeysChanged in place of an id.
+func (s *Store) NotifyKeys(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, current_schema() || '/' || $2)`, channel, coffer.KeysChanged)
+	return unavailable(err)
 }
 
 // WatchSubjects implements coffer.SubjectWatcher.

@@ -118,6 +118,7 @@ func (v *Admin) rotate(ctx context.Context, c *Call, rewrapOnly bool) (uint32, e
 			return 0, err
 		}
 		cur = keys.Current
+		v.notifyKeys(ctx)
 	}
 	e.Outcome, e.Reason = coffer.OutcomeAllowed, fmt.Sprintf("KEK version %d (re-wrap only %t)", cur, rewrapOnly)
 	if err := v.store.AppendAudit(ctx, e); err != nil {
@@ -359,6 +360,31 @@ func (c *core) reloadWhen(u *unsealed, held func() bool) bool {
 		return false
 	}
 	return held()
+}
+
+// reloadKeys installs the key source's keys as they are now (another
+// node rotated or retired a version, or rotated the derived-key root):
+// KEKs, derived-key root versions and the audit signing keys.
+func (c *core) reloadKeys() {
+	u := c.keys.Load()
+	if u == nil || c.keySrc == nil {
+		return
+	}
+	r := &c.rotation
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	keys, err := c.keySrc.Keys()
+	if err == nil && c.signer != nil {
+		err = c.signer.Install(keys)
+	}
+	if err == nil {
+		err = u.sealer.Install(keys)
+	}
+	if err != nil {
+		c.log.Error("reloading keys after another node's key change", "error", err)
+		return
+	}
+	r.lastReload.Store(time.Now().UnixNano())
 }
 
 // reloadDerived is reload for a derived-key root version: it installs the

@@ -165,6 +165,7 @@ func (v *Admin) RetireKey(ctx context.Context, c *Call, version uint32, force bo
 	if err := u.sealer.Install(keys); err != nil {
 		return err
 	}
+	v.notifyKeys(ctx)
 	e.Outcome, e.Reason = coffer.OutcomeAllowed, fmt.Sprintf("KEK version %d (force %t)", version, force)
 	return v.store.AppendAudit(ctx, e)
 }

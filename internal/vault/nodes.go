@@ -20,17 +20,35 @@ func (c *core) watchSubjects() {
 	}
 }
 
-// forget drops a subject's unwrapped DEK ("" : every DEK).
+// forget drops a subject's unwrapped DEK ("" : every DEK, and the key
+// source is read again: a key notice may have been missed too); on
+// coffer.KeysChanged it reads the key source again.
 func (c *core) forget(subject string) {
 	u := c.keys.Load()
 	if u == nil {
 		return
 	}
-	if subject == "" {
+	switch subject {
+	case coffer.KeysChanged:
+		c.spawn(c.reloadKeys)
+	case "":
 		u.deks.Clear()
-		return
+		c.spawn(c.reloadKeys)
+	default:
+		u.deks.Remove(subject)
 	}
-	u.deks.Remove(subject)
+}
+
+// notifyKeys tells the other nodes sharing the store that the key source
+// changed; they read it again (reloadKeys). A failure is logged: the other
+// nodes still learn of a new version when they meet it (a wrapped key, a
+// TOTP seal, a signed head), only later.
+func (c *core) notifyKeys(ctx context.Context) {
+	if n, ok := c.raw.(coffer.KeyNotifier); ok {
+		if err := n.NotifyKeys(ctx); err != nil {
+			c.log.Error("telling the other nodes of a key change", "code", coffer.ErrorCode(err))
+		}
+	}
 }
 
 // Ready reports whether the vault can answer data calls: unsealed

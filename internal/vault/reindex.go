@@ -120,6 +120,7 @@ func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (u
 		if err := u.sealer.Install(keys); err != nil {
 			return 0, err
 		}
+		v.notifyKeys(ctx)
 	}
 	cur := u.sealer.DerivedVersion()
 	e.Outcome, e.Reason = coffer.OutcomeAllowed, fmt.Sprintf("derived-key root version %d (re-index only %t)", cur, reindexOnly)
