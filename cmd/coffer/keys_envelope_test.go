@@ -280,7 +280,7 @@ func TestOfflineKeysRefuseEnvelopeProvider(t *testing.T) {
 	dir, _ := initData(t, "", "--provider", "shamir", "--shares", "3", "--threshold", "2")
 	for _, args := range [][]string{{"keys", "rotate", "--offline"}, {"keys", "status", "--offline"}} {
 		code, _, errs := run(t, nil, "", append(args, "--config", filepath.Join(dir, "coffer.yaml"))...)
-		if code == 0 || !strings.Contains(errs, "--offline works with the file provider only") {
+		if code != 2 || !strings.Contains(errs, "--offline works with the file provider only") {
 			t.Errorf("%v on a shamir directory: %d %s", args, code, errs)
 		}
 	}
