@@ -146,7 +146,7 @@ func (c *initCmd) Run(env *Env) error {
 	}
 
 	// The store: the starter schema and the first admin API key.
-	o, err := openVaultKeys(env.Ctx, cfg, keys.Root, slog.New(slog.DiscardHandler), nil)
+	o, err := openVaultKeys(env.Ctx, cfg, keys.Root, rotation{}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}

@@ -68,11 +68,16 @@ func (k *keysTarget) client(env *Env) (*client.Client, error) {
 
 // offline loads the configuration and takes the data directory's lock,
 // refusing when a server holds it: rotating underneath a live server would
-// leave it unable to read what the rotation wrapped.
+// leave it unable to read what the rotation wrapped. It works with the
+// file provider only: an envelope provider's root opens with unseal input
+// (or the HSM) on the running server, which rotates it.
 func (k *keysTarget) offline() (config.Config, func(), error) {
 	cfg, err := k.load()
 	if err != nil {
 		return cfg, nil, err
+	}
+	if p := cfg.Keys.Provider; p != "" && p != keyring.ProviderFile {
+		return cfg, nil, fmt.Errorf("keys.provider %s: --offline works with the file provider only: start the server, unseal it and drop --offline (COFFER_ADDR, COFFER_TOKEN)", p)
 	}
 	lock, err := datadir.Acquire(cfg.Data, "")
 	if err != nil {

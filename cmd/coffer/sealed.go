@@ -25,6 +25,10 @@ import (
 // the vault as an unsealed start does, and swaps in the full handler.
 // After POST /v1/sys/seal the full handler stays (the vault answers
 // sealed) and an unseal re-installs the keys in the same vault.
+//
+// The envelope providers rotate keys through env, which holds the root
+// (pkcs11: the right to unwrap it from the HSM) under a lease the vault
+// destroys with the keys it drops when sealing.
 type serving struct {
 	ctx    context.Context
 	cfg    config.Config
@@ -32,7 +36,8 @@ type serving struct {
 	reg    *prometheus.Registry
 	conf   api.Config
 	source keyring.Source
-	unseal *keyring.Unseal // nil: the provider needs no input (file, pkcs11)
+	unseal *keyring.Unseal         // nil: the provider needs no input (file, pkcs11)
+	env    *keyring.EnvelopeSource // nil: the file provider
 	limit  *sourceLimiter
 
 	h atomic.Pointer[api.Handler]
@@ -61,12 +66,20 @@ func startServing(ctx context.Context, cfg config.Config, log *slog.Logger, reg 
 	}
 	s := &serving{ctx: ctx, cfg: cfg, log: log, reg: reg, conf: conf, source: keySource(cfg), limit: newSourceLimiter()}
 	s.conf.Sys = s
-	keys, u, err := keyring.Start(s.source)
+	switch s.source.Provider {
+	case keyring.ProviderPassphrase, keyring.ProviderShamir, keyring.ProviderPKCS11:
+		env, err := keyring.NewEnvelopeSource(s.source)
+		if err != nil {
+			return nil, err
+		}
+		s.env = env
+	}
+	keys, lease, u, err := s.readSource()
 	if err != nil {
 		return nil, err
 	}
 	if u == nil {
-		if err := s.open(keys); err != nil {
+		if err := s.open(keys, lease); err != nil {
 			return nil, err
 		}
 		return s, nil
@@ -90,18 +103,38 @@ func (s *serving) vault() *vault.Vault {
 	return s.o.vault
 }
 
+// readSource reads the key source of a provider that needs no input
+// (file; pkcs11, unwrapped by the HSM): the keys, and for pkcs11 the lease
+// the vault holds with them. For passphrase and shamir it returns the
+// Unseal to feed instead.
+func (s *serving) readSource() (*keyring.Keys, *keyring.Lease, *keyring.Unseal, error) {
+	if s.source.Provider == keyring.ProviderPKCS11 {
+		keys, lease, err := s.env.OpenHSM()
+		return keys, lease, nil, err
+	}
+	keys, u, err := keyring.Start(s.source)
+	return keys, nil, u, err
+}
+
 // open opens the store and the vault with keys and swaps in the full
-// handler; once open, it only re-installs the keys (after a seal).
-func (s *serving) open(keys *keyring.Keys) error {
+// handler; once open, it only re-installs the keys (after a seal). It
+// owns lease (nil for the file provider): the vault destroys it with the
+// keys, and open at once when it fails.
+func (s *serving) open(keys *keyring.Keys, lease *keyring.Lease) error {
+	rot := rotation{src: fileSource(s.cfg)}
+	if lease != nil {
+		rot = rotation{src: s.env, hold: lease}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
+		lease.Destroy()
 		return coffer.Errorf(coffer.ESEALED, "the server is shutting down")
 	}
 	if s.o != nil {
-		return s.o.vault.Unseal(keys.Root)
+		return s.o.vault.UnsealHolding(keys.Root, rot.hold)
 	}
-	o, err := openVaultKeys(s.ctx, s.cfg, keys.Root, s.log, s.reg)
+	o, err := openVaultKeys(s.ctx, s.cfg, keys.Root, rot, s.log, s.reg)
 	if err != nil {
 		return err
 	}
@@ -159,12 +192,12 @@ func (s *serving) Unseal(ctx context.Context, client netip.Addr, in api.UnsealIn
 		if len(in.Passphrase) != 0 || len(in.Share) != 0 {
 			return api.UnsealStatus{}, coffer.Errorf(coffer.EINVALID, "keys.provider %s takes no unseal input: send {}", s.source.Provider)
 		}
-		keys, _, err := keyring.Start(s.source)
+		keys, lease, _, err := s.readSource()
 		if err != nil {
 			s.log.Error("unseal: the key source did not open", "err", err)
 			return api.UnsealStatus{}, coffer.Errorf(coffer.EINTERNAL, "the key source did not open")
 		}
-		if err := s.open(keys); err != nil {
+		if err := s.open(keys, lease); err != nil {
 			return api.UnsealStatus{}, err
 		}
 		return api.UnsealStatus{Sealed: s.sealed(), Progress: "1/1"}, nil
@@ -188,12 +221,14 @@ func (s *serving) Unseal(ctx context.Context, client netip.Addr, in api.UnsealIn
 	if root == nil {
 		return api.UnsealStatus{Sealed: true, Progress: p.String()}, nil
 	}
-	keys, err := keyring.Derive(root, s.unseal.Current())
-	root.Destroy()
+	// The envelope on disk names the versions (a rotation since the start
+	// rewrote them); the source holds the root until the vault drops it.
+	keys, lease, err := s.env.Open(root)
 	if err != nil {
-		return api.UnsealStatus{}, err
+		s.log.Error("unseal: the root envelope did not read", "err", err)
+		return api.UnsealStatus{}, coffer.Errorf(coffer.EINTERNAL, "the root opened but its envelope did not read: see the server log")
 	}
-	if err := s.open(keys); err != nil {
+	if err := s.open(keys, lease); err != nil {
 		s.log.Error("unseal: opening the store failed", "err", err)
 		return api.UnsealStatus{}, coffer.Errorf(coffer.EINTERNAL, "the root opened but the store did not: see the server log")
 	}

@@ -239,11 +239,37 @@ func openVault(ctx context.Context, cfg config.Config, log *slog.Logger, reg *pr
 	if u != nil {
 		return nil, fmt.Errorf("keys.provider %s: the root opens only with unseal input: start the server (coffer serve) and use the API", cfg.Keys.Provider)
 	}
-	return openVaultKeys(ctx, cfg, keys.Root, log, reg)
+	return openVaultKeys(ctx, cfg, keys.Root, rotation{src: fileSource(cfg)}, log, reg)
 }
 
-// openVaultKeys is openVault with the root keys already open.
-func openVaultKeys(ctx context.Context, cfg config.Config, keys *coffer.RootKeys, log *slog.Logger, reg *prometheus.Registry) (*opened, error) {
+// rotation is the key source a vault rotates with (nil: it cannot) and
+// what that source holds for as long as the vault's keys (an envelope
+// provider's root).
+type rotation struct {
+	src  vault.KeySource
+	hold vault.Holder
+}
+
+// fileSource is the file provider's key file, nil for another provider
+// (an envelope provider rotates through keyring.EnvelopeSource, which
+// needs the root of an unseal).
+func fileSource(cfg config.Config) vault.KeySource {
+	if cfg.Keys.Provider == "" || cfg.Keys.Provider == keyring.ProviderFile {
+		return &keyring.File{Path: cfg.Keys.File}
+	}
+	return nil
+}
+
+// openVaultKeys is openVault with the root keys already open. It owns
+// rot.hold: on error it is destroyed.
+func openVaultKeys(ctx context.Context, cfg config.Config, keys *coffer.RootKeys, rot rotation, log *slog.Logger, reg *prometheus.Registry) (o *opened, err error) {
+	if rot.hold != nil {
+		defer func() {
+			if err != nil {
+				rot.hold.Destroy()
+			}
+		}()
+	}
 	signer, err := audit.NewSignerKeys(keys)
 	if err != nil {
 		return nil, err
@@ -254,9 +280,8 @@ func openVaultKeys(ctx context.Context, cfg config.Config, keys *coffer.RootKeys
 	// lies outside the data directory (SPEC §8).
 	// A node of a shared store learns another node's rotation of the audit
 	// key from the key file (the head it meets is signed by the new key).
-	if cfg.Keys.Provider == "" || cfg.Keys.Provider == keyring.ProviderFile {
-		kf := &keyring.File{Path: cfg.Keys.File}
-		signer.SetReload(kf.Keys)
+	if rot.src != nil {
+		signer.SetReload(rot.src.Keys)
 	}
 	keysPath := cfg.AuditKeysPath()
 	if err := signer.Publish(func(v uint32, pub ed25519.PublicKey) error { return audit.WriteKeyFile(keysPath, v, pub) }); err != nil {
@@ -293,7 +318,8 @@ func openVaultKeys(ctx context.Context, cfg config.Config, keys *coffer.RootKeys
 		schemaName = cfg.Schema
 	}
 	v, err := vault.New(ctx, vault.Options{Store: store, Keys: keys, Schema: schemaDoc, SchemaName: schemaName, Logger: log,
-		KeySource:   &keyring.File{Path: cfg.Keys.File}, // rotation while serving (keys.go)
+		KeySource:   rot.src, // rotation while serving (keys.go)
+		Hold:        rot.hold,
 		AuditSigner: signer,
 		RateLimit:   vault.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 		WebAuthn:    vault.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, Origins: cfg.WebAuthn.Origins},

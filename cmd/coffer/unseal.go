@@ -158,7 +158,7 @@ func openKeys(env *Env, cfg config.Config) (*coffer.RootKeys, error) {
 		}
 		if root != nil {
 			defer root.Destroy()
-			k, err := keyring.Derive(root, u.Current())
+			k, err := u.Derive(root)
 			if err != nil {
 				return nil, err
 			}

@@ -30,6 +30,11 @@ const (
 // sealed with AES-256-GCM. It holds nothing that opens the root by itself,
 // but is written 0600 all the same. The parameters are bound into the
 // AEAD's additional data, so an edited envelope does not open.
+//
+// The version metadata (Current, DerivedCurrent, Min, Exported) is public
+// and deliberately outside the additional data: a rotation on the running
+// server rewrites it without the wrapping key (EnvelopeSource). It is not
+// authenticated: whoever can write the file can change it.
 type Envelope struct {
 	Format   string `json:"format"`
 	Provider string `json:"provider"`
@@ -38,6 +43,14 @@ type Envelope struct {
 	ID string `json:"id"`
 	// Current is the current KEK version (not secret; Derive's argument).
 	Current uint32 `json:"current"`
+	// DerivedCurrent is the current derived-key root version (0: 1).
+	DerivedCurrent uint32 `json:"derived_current,omitempty"`
+	// Min is min_decryption_version: KEK versions below it were retired
+	// and are never derived again (0: none retired).
+	Min uint32 `json:"min_decryption_version,omitempty"`
+	// Exported lists the KEK versions written out with ExportKEK, which
+	// retirement requires unless forced.
+	Exported []uint32 `json:"exported,omitempty"`
 
 	Argon2id *Argon2Params `json:"argon2id,omitempty"`
 	Shamir   *ShamirParams `json:"shamir,omitempty"`
@@ -145,6 +158,17 @@ func (e *Envelope) check() error {
 	if e.Current == 0 || e.Current > 1<<16 {
 		return bad("the current KEK version is between 1 and 65536")
 	}
+	if e.DerivedCurrent > 1<<16 {
+		return bad("the current derived-key root version is between 1 and 65536")
+	}
+	if e.Min > e.Current {
+		return bad("min_decryption_version is above the current KEK version")
+	}
+	for _, v := range e.Exported {
+		if v == 0 || v > e.Current {
+			return bad("an exported KEK version is not between 1 and the current version")
+		}
+	}
 	if len(e.Nonce) != 12 || len(e.Wrapped) != RootSize+16 {
 		return bad("the wrapped root has the wrong size")
 	}
@@ -178,6 +202,14 @@ func (e *Envelope) check() error {
 		return bad("unknown provider")
 	}
 	return nil
+}
+
+// Derive returns the keys e's versions name: KEK versions
+// min_decryption_version..current (a retired version is never derived
+// again), derived-key root versions 1..derived_current, the audit seed and
+// the credential MAC key.
+func (e *Envelope) Derive(r *Root) (*Keys, error) {
+	return deriveKeys(r, max(e.Min, 1), e.Current, max(e.DerivedCurrent, 1))
 }
 
 // ReadEnvelope reads an envelope file, refusing one that group or others

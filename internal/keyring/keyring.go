@@ -18,7 +18,11 @@
 // other key (KEKs, the derived-key root, the audit signing seed, the
 // credential MAC key) from the one Root with HKDF-SHA256 and distinct
 // labels; LegacyKeys does the same for a v1 keys.json file. Start opens a
-// configured Source at server start.
+// configured Source at server start. File and EnvelopeSource rotate keys
+// on a running server (the vault's KeySource): the envelope providers keep
+// their versions as public metadata in the envelope and derive new ones
+// from the Root, which EnvelopeSource holds under a Lease that the vault
+// destroys when it seals.
 //
 // The hierarchy. At the top, the provider's secret yields a wrapping key
 // that AES-256-GCM-unwraps the Root (a v2 key file holds the Root itself);
@@ -32,9 +36,11 @@
 //	           │        (IndexKey: blind     (ed25519)     (API-key and
 //	 wrap random DEKs   indexes, tokens)                   operator rows)
 //
-// Whatever the provider, the unwrapped Root and every derived key live in
-// the server's memory while it is unsealed; Root.Destroy zeroes the Root,
-// but copies inside crypto/aes and crypto/hkdf are out of reach.
+// Whatever the provider, every derived key lives in the server's memory
+// while it is unsealed, and so does the unwrapped Root of a passphrase or
+// shamir server (pkcs11 unwraps it again for each rotation); Root.Destroy
+// zeroes the Root, but copies inside crypto/aes and crypto/hkdf are out of
+// reach.
 package keyring
 
 import (

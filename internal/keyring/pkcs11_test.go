@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cofferhq/coffer"
 )
 
 // softHSM makes SoftHSM2 tokens in a temp dir (one per label; SoftHSM
@@ -113,6 +115,32 @@ func TestPKCS11WrapUnwrap(t *testing.T) {
 	}
 	if _, err := p2.Unwrap(e); err == nil {
 		t.Fatal("another HSM key opened the root")
+	}
+
+	// Rotation while serving: the source keeps no root (each operation
+	// unwraps it from the HSM again), refuses once its lease is destroyed,
+	// and the next start derives the versions the envelope names.
+	src, err := NewEnvelopeSource(Source{Provider: ProviderPKCS11, Envelope: path, PKCS11: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, lease, err := src.OpenHSM()
+	if err != nil || lease.root != nil || k.Root.Current != 1 {
+		t.Fatalf("OpenHSM: %v (keeps a root: %t)", err, lease != nil && lease.root != nil)
+	}
+	want, _ = DeriveVersions(r, 2, 2)
+	if rk, err := src.NewVersion(); err != nil || rk.Current != 2 || !rk.KEKs[2].Equal(want.Root.KEKs[2]) {
+		t.Fatalf("NewVersion through the HSM: %v", err)
+	}
+	if rk, err := src.NewDerivedVersion(); err != nil || rk.DerivedCurrent != 2 || !rk.Derived[2].Equal(want.Root.Derived[2]) {
+		t.Fatalf("NewDerivedVersion through the HSM: %v", err)
+	}
+	lease.Destroy()
+	if _, err := src.NewVersion(); coffer.ErrorCode(err) != coffer.ESEALED {
+		t.Fatalf("NewVersion after the lease ended: %v", err)
+	}
+	if k, _, err = Start(Source{Provider: ProviderPKCS11, Envelope: path, PKCS11: c}); err != nil || k.Root.Current != 2 || k.Root.DerivedCurrent != 2 {
+		t.Fatalf("Start after rotation: %+v %v", k, err)
 	}
 
 }

@@ -108,6 +108,12 @@ func Derive(r *Root, current uint32) (*Keys, error) {
 // (each HKDF(root, "coffer/derived-root/v<N>"); version 1 is the IndexKey
 // every other root-derived key comes from).
 func DeriveVersions(r *Root, current, derived uint32) (*Keys, error) {
+	return deriveKeys(r, 1, current, derived)
+}
+
+// deriveKeys is DeriveVersions from KEK version first on: the versions
+// below it were retired (min_decryption_version) and are not derived.
+func deriveKeys(r *Root, first, current, derived uint32) (*Keys, error) {
 	if derived == 0 || derived > 1<<16 {
 		return nil, errors.New("keyring: the current derived-key root version is between 1 and 65536")
 	}
@@ -117,8 +123,11 @@ func DeriveVersions(r *Root, current, derived uint32) (*Keys, error) {
 	if current == 0 || current > 1<<16 {
 		return nil, errors.New("keyring: the current KEK version is between 1 and 65536")
 	}
-	rk := &coffer.RootKeys{Current: current, KEKs: make(map[uint32]coffer.Secret, current)}
-	for v := uint32(1); v <= current; v++ {
+	if first == 0 || first > current {
+		return nil, errors.New("keyring: min_decryption_version is above the current KEK version")
+	}
+	rk := &coffer.RootKeys{Current: current, KEKs: make(map[uint32]coffer.Secret, current-first+1)}
+	for v := first; v <= current; v++ {
 		rk.KEKs[v] = derive(r.b, labelKEK+strconv.FormatUint(uint64(v), 10))
 	}
 	rk.IndexKey = derive(r.b, labelDerived+"1")

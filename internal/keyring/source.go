@@ -17,8 +17,8 @@ type Source struct {
 // Start opens the source at server start. Providers that need no input
 // (file, pkcs11) return the keys; passphrase and shamir return an Unseal:
 // the server starts sealed, feeds it POST /v1/sys/unseal's inputs, and
-// once Add returns a root calls Derive(root, envelope.Current) (Unseal's
-// Current gives it) and destroys the root.
+// once Add returns a root derives the keys the envelope names (Unseal's
+// Derive, or EnvelopeSource.Open to rotate while serving).
 func Start(s Source) (*Keys, *Unseal, error) {
 	switch s.Provider {
 	case "", ProviderFile:
@@ -49,12 +49,16 @@ func Start(s Source) (*Keys, *Unseal, error) {
 		return nil, nil, err
 	}
 	defer r.Destroy()
-	k, err := Derive(r, e.Current)
+	k, err := e.Derive(r)
 	return k, nil, err
 }
 
-// Current is the envelope's current KEK version (Derive's argument).
+// Current is the envelope's current KEK version.
 func (u *Unseal) Current() uint32 { return u.env.Current }
+
+// Derive returns the keys the envelope names (Envelope.Derive) from the
+// root Add returned.
+func (u *Unseal) Derive(r *Root) (*Keys, error) { return u.env.Derive(r) }
 
 // AuditPublicKey is the audit signer's public key (safe to publish).
 func (k *Keys) AuditPublicKey() (ed25519.PublicKey, error) {

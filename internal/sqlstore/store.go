@@ -271,7 +271,10 @@ func (s *Store) Rewrap(ctx context.Context, rewraps []coffer.Rewrap, e *coffer.A
 		}
 		return nil
 	}})
-	return n, err
+	if err != nil {
+		return 0, err // ctx ended: the writer may still be applying it, n is its own
+	}
+	return n, nil
 }
 
 // IndexVersions implements coffer.IndexStore.
@@ -323,7 +326,10 @@ func (s *Store) Reindex(ctx context.Context, rs []coffer.Reindex, e *coffer.Audi
 		}
 		return nil
 	}})
-	return n, err
+	if err != nil {
+		return 0, err // ctx ended: the writer may still be applying it, n is its own
+	}
+	return n, nil
 }
 
 // KEKVersions implements coffer.SubjectStore.

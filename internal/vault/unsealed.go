@@ -18,6 +18,10 @@ type unsealed struct {
 	deks      *seal.DEKCache // subject id → unwrapped DEK
 	tokenKeys sync.Map       // token namespace → *seal.DEK
 	fpe       fpeCache
+	// held is what the key source holds for as long as these keys (an
+	// envelope provider's root, which rotation derives new versions
+	// from); nil for most sources. drop destroys it.
+	held Holder
 
 	// refs counts the calls using the keys; sealingBit is set once
 	// sealing starts, after which no call may start using them.
@@ -56,7 +60,8 @@ func (u *unsealed) release() {
 }
 
 // drop waits for the calls in flight, then forgets every key and zeroes
-// the key bytes Go lets us reach: the index root key and the caches. The
+// the key bytes Go lets us reach: the index root key, the caches and what
+// the key source held with them (an envelope provider's root). The
 // AES key schedules inside crypto/aes and crypto/cipher values (KEKs,
 // DEKs, FPE ciphers) and HMAC states are out of reach: they are dropped
 // and left to the garbage collector.
@@ -68,6 +73,9 @@ func (u *unsealed) drop() {
 	u.deks.Clear()
 	u.tokenKeys.Clear()
 	u.fpe.clear()
+	if u.held != nil {
+		u.held.Destroy()
+	}
 }
 
 // maxFPECiphers bounds the FPE cipher cache: key names come from callers.

@@ -99,6 +99,9 @@ type Options struct {
 	// KeySource persists KEK rotations and retirements (nil: the keys API
 	// answers that this server cannot rotate).
 	KeySource KeySource
+	// Hold is what KeySource holds for as long as Keys are installed (an
+	// envelope provider's root): destroyed with them, or when New fails.
+	Hold Holder
 	// AuditSigner is the store's audit signer: a rotation of the
 	// derived-key root adds its audit key (nil: an unsigned log).
 	AuditSigner AuditSigner
@@ -113,9 +116,23 @@ type AuditSigner interface {
 	PublicKeys() map[uint32]ed25519.PublicKey
 }
 
+// A Holder is secret material a key source holds exactly as long as the
+// keys installed with it (keyring.Lease: an envelope provider's unsealed
+// root, from which rotation derives new versions). The vault destroys it
+// when it drops those keys: a seal, another unseal, Close.
+type Holder interface{ Destroy() }
+
 // New returns a vault over a store. The schema stored in the database wins
 // over Options.Schema, which seeds an empty store.
 func New(ctx context.Context, o Options) (*Vault, error) {
+	v, err := newVault(ctx, o)
+	if err != nil && o.Hold != nil {
+		o.Hold.Destroy()
+	}
+	return v, err
+}
+
+func newVault(ctx context.Context, o Options) (*Vault, error) {
 	c := &core{log: o.Logger, now: o.Now, keySrc: o.KeySource, signer: o.AuditSigner}
 	c.bgCtx, c.stopBG = context.WithCancel(context.Background())
 	c.store, c.raw = &scrubStore{Store: o.Store, c: c}, o.Store // every audit entry is scrubbed (scrub.go)
@@ -160,9 +177,11 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 	v := &Vault{core: c, Records: &Records{core: c}, Tokens: &Tokens{core: c}, Privacy: &Privacy{core: c, opts: priv},
 		Identity: id, Admin: &Admin{core: c}}
 	if o.Keys != nil {
-		if err := v.Unseal(o.Keys); err != nil {
+		if err := v.UnsealHolding(o.Keys, o.Hold); err != nil {
 			return nil, err
 		}
+	} else if o.Hold != nil {
+		o.Hold.Destroy()
 	}
 	return v, nil
 }
@@ -197,7 +216,19 @@ func (c *core) loadSchema(ctx context.Context, doc []byte, name string) error {
 }
 
 // Unseal installs root keys; data calls work from then on.
-func (v *Vault) Unseal(keys *coffer.RootKeys) error {
+func (v *Vault) Unseal(keys *coffer.RootKeys) error { return v.UnsealHolding(keys, nil) }
+
+// UnsealHolding is Unseal with what the key source holds for as long as
+// these keys are installed (see Holder); h, when not nil, is destroyed
+// with the keys, or at once when the unseal fails.
+func (v *Vault) UnsealHolding(keys *coffer.RootKeys, h Holder) (err error) {
+	if h != nil {
+		defer func() {
+			if err != nil {
+				h.Destroy()
+			}
+		}()
+	}
 	s, err := seal.New(keys)
 	if err != nil {
 		return err
@@ -218,7 +249,9 @@ func (v *Vault) Unseal(keys *coffer.RootKeys) error {
 	if err != nil {
 		return err
 	}
-	if old := v.core.keys.Swap(newUnsealed(s)); old != nil {
+	u := newUnsealed(s)
+	u.held = h
+	if old := v.core.keys.Swap(u); old != nil {
 		old.drop()
 	}
 	v.core.startPurges() // resumes purges a restart or a seal interrupted
