@@ -36,12 +36,8 @@ type KeySource interface {
 // rotation is the state of key rotation: one rotation, retirement or
 // export at a time, and the background re-wrap.
 type rotation struct {
-	mu      sync.Mutex
-	running bool
-	locked  bool          // the running re-wrap holds the job lock (it may wait for another node's)
-	done    chan struct{} // closed when the last started re-wrap ended
-	err     error         // how the last re-wrap ended
-	total   int           // keys it re-wrapped
+	mu    sync.Mutex
+	bgJob // the re-wrap (guarded by mu)
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Int64 // unix nanos of the last reload from the key source
@@ -134,23 +130,8 @@ func (v *Admin) rotate(ctx context.Context, c *Call, rewrapOnly bool) (uint32, e
 // may re-wrap to an older version than this node just made current).
 // Close waits for it (it stops waiting for the lock, and between batches).
 func (c *core) startRewrapLocked() {
-	r := &c.rotation
-	if r.running {
-		return
-	}
-	r.running, r.done = true, make(chan struct{})
-	done := r.done
-	c.spawn(func() {
-		n, err := c.rewrapAsOneNode(c.bgCtx)
-		if err != nil {
-			c.log.Error("key re-wrap stopped", "code", coffer.ErrorCode(err), "rewrapped", n)
-		} else {
-			c.log.Info("key re-wrap done", "rewrapped", n)
-		}
-		r.mu.Lock()
-		r.running, r.locked, r.err, r.total = false, false, err, n
-		r.mu.Unlock()
-		close(done)
+	c.startJob(&c.rotation.bgJob, &c.rotation.mu, "key re-wrap", "rewrapped", func(ctx context.Context) (int, error) {
+		return c.asLockedJob(ctx, jobRewrap, &c.rotation.bgJob, &c.rotation.mu, c.rewrapAll)
 	})
 }
 
@@ -162,37 +143,10 @@ func (v *Vault) WaitRewrap(ctx context.Context) error {
 }
 
 func (c *core) waitRewrap(ctx context.Context) (bool, error) {
-	r := &c.rotation
-	r.mu.Lock()
-	done := r.done
-	r.mu.Unlock()
-	if done == nil {
-		return false, nil
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return true, ctx.Err()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return true, r.err
+	return c.rotation.wait(ctx, &c.rotation.mu)
 }
 
 var errClosing = errors.New("the vault is closing")
-
-// rewrapAsOneNode is rewrapAll under the re-wrap's job lock.
-func (c *core) rewrapAsOneNode(ctx context.Context) (int, error) {
-	unlock, err := c.waitJob(ctx, jobRewrap)
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
-	c.rotation.mu.Lock()
-	c.rotation.locked = true
-	c.rotation.mu.Unlock()
-	return c.rewrapAll(ctx)
-}
 
 // rewrapAll re-wraps subject DEKs, then token-namespace keys, in passes
 // until a pass finds nothing left under an older version (a DEK wrapped

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"sync"
 
 	"github.com/cofferhq/coffer"
 )
@@ -117,4 +118,70 @@ func (c *core) heldElsewhere(ctx context.Context, job string) (bool, error) {
 	unlock, mine, err := l.TryLock(ctx, job)
 	unlock()
 	return err == nil && !mine, err
+}
+
+// bgJob is the state of a background job that runs once at a time on a
+// node and, on a store that nodes share, under its job lock (the key
+// re-wrap, the re-index). Its fields are guarded by the owner's mutex.
+type bgJob struct {
+	running bool
+	locked  bool          // the running job holds its job lock (it may wait for another node's)
+	done    chan struct{} // closed when the last started run ended
+	err     error         // how the last run ended
+	total   int           // what the last run moved (keys, records)
+}
+
+// startJob runs f in the background unless j runs already; the caller
+// holds mu. what and unit name the job in the log; Close waits for it.
+func (c *core) startJob(j *bgJob, mu *sync.Mutex, what, unit string, f func(context.Context) (int, error)) {
+	if j.running {
+		return
+	}
+	j.running, j.locked, j.done = true, false, make(chan struct{})
+	done := j.done
+	c.spawn(func() {
+		n, err := f(c.bgCtx)
+		if err != nil {
+			c.log.Error(what+" stopped", "code", coffer.ErrorCode(err), unit, n)
+		} else {
+			c.log.Info(what+" done", unit, n)
+		}
+		mu.Lock()
+		j.running, j.locked, j.err, j.total = false, false, err, n
+		mu.Unlock()
+		close(done)
+	})
+}
+
+// asLockedJob runs f under job's lock (waiting while another node holds
+// it) and marks j as holding it.
+func (c *core) asLockedJob(ctx context.Context, job string, j *bgJob, mu *sync.Mutex, f func(context.Context) (int, error)) (int, error) {
+	unlock, err := c.waitJob(ctx, job)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	mu.Lock()
+	j.locked = true
+	mu.Unlock()
+	return f(ctx)
+}
+
+// wait waits for j's last started run, if any (started false when none
+// was), and returns how it ended.
+func (j *bgJob) wait(ctx context.Context, mu *sync.Mutex) (started bool, err error) {
+	mu.Lock()
+	done := j.done
+	mu.Unlock()
+	if done == nil {
+		return false, nil
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return true, j.err
 }

@@ -21,12 +21,8 @@ import (
 
 // reindex is the state of the re-index job.
 type reindex struct {
-	mu      sync.Mutex
-	running bool
-	locked  bool          // the running job holds the job lock (it may wait for another node's)
-	done    chan struct{} // closed when the last started job ended
-	err     error
-	total   int // records the last job re-indexed
+	mu    sync.Mutex
+	bgJob // the re-index (guarded by mu)
 	// from is the lowest derived version records may still be indexed
 	// under: searches ask every version from it to the current one.
 	from atomic.Uint32
@@ -155,61 +151,22 @@ func (c *core) startReindex() {
 	r := &c.reindex
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.running {
-		return
-	}
-	r.running, r.locked, r.done = true, false, make(chan struct{})
-	done := r.done
-	c.spawn(func() {
-		n, err := c.reindexAsOneNode(c.bgCtx)
-		if err != nil {
-			c.log.Error("re-index stopped", "code", coffer.ErrorCode(err), "reindexed", n)
-		} else {
-			c.log.Info("re-index done", "reindexed", n)
-		}
-		r.mu.Lock()
-		r.running, r.locked, r.err, r.total = false, false, err, n
-		r.mu.Unlock()
-		close(done)
+	c.startJob(&r.bgJob, &r.mu, "re-index", "reindexed", func(ctx context.Context) (int, error) {
+		return c.asLockedJob(ctx, jobReindex, &r.bgJob, &r.mu, c.reindexAll)
 	})
 }
 
 // WaitReindex waits for the running re-index, if any, and returns how it
 // ended.
 func (v *Vault) WaitReindex(ctx context.Context) error {
-	r := &v.core.reindex
-	r.mu.Lock()
-	done := r.done
-	r.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
+	_, err := v.core.reindex.wait(ctx, &v.core.reindex.mu)
+	return err
 }
 
 // ReindexAll re-indexes every record indexed under an older derived
 // version than the current one, in the caller's goroutine (benchmarks),
 // and returns how many it moved.
 func (v *Vault) ReindexAll(ctx context.Context) (int, error) { return v.core.reindexAll(ctx) }
-
-func (c *core) reindexAsOneNode(ctx context.Context) (int, error) {
-	unlock, err := c.waitJob(ctx, jobReindex)
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
-	c.reindex.mu.Lock()
-	c.reindex.locked = true
-	c.reindex.mu.Unlock()
-	return c.reindexAll(ctx)
-}
 
 // reindexAll runs passes until one finds no record below the current
 // version after the barrier: every write begun under an older version has
