@@ -1,13 +1,10 @@
 package vault_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/cofferhq/coffer"
-	"github.com/cofferhq/coffer/internal/keyring"
-	"github.com/cofferhq/coffer/internal/pgtest"
 )
 
 // TestNodesLearnKeyChanges: two nodes share one PostgreSQL schema and one
@@ -18,18 +15,7 @@ import (
 // accepted, fail open, while B knew version 1 only), and B's search finds
 // what A stored under the new version.
 func TestNodesLearnKeyChanges(t *testing.T) {
-	dsn := pgtest.Schema(t)
-	kf := filepath.Join(t.TempDir(), "keys.json")
-	if err := keyring.CreateFile(kf); err != nil {
-		t.Fatal(err)
-	}
-	src := &keyring.File{Path: kf}
-	keys, err := src.Keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, token := openNodeWith(t, dsn, keys, "", src)
-	b, _ := openNodeWith(t, dsn, keys, token, src)
+	a, b, _ := twoNodes(t)
 	createMany(t, a.v, a.admin, "kn", 2)
 
 	if ver, err := a.v.Admin.RotateDerived(ctx, a.admin, false); err != nil || ver != 2 {

@@ -304,21 +304,17 @@ func (c *core) reloadWhen(u *unsealed, held func() bool) bool {
 		return false
 	}
 	r.lastReload.Store(now)
-	keys, err := c.keySrc.Keys()
-	if err != nil {
-		c.log.Error("reloading keys", "error", err)
-		return false
-	}
-	if err := u.sealer.Install(keys); err != nil {
+	if err := c.install(u, false); err != nil {
 		c.log.Error("reloading keys", "error", err)
 		return false
 	}
 	return held()
 }
 
-// reloadKeys installs the key source's keys as they are now (another
-// node rotated or retired a version, or rotated the derived-key root):
-// KEKs, derived-key root versions and the audit signing keys.
+// reloadKeys installs the key source's keys as they are now, at once
+// (another node rotated or retired a version, or rotated the derived-key
+// root, and said so): KEKs, derived-key root versions and the audit
+// signing keys.
 func (c *core) reloadKeys() {
 	u := c.keys.Load()
 	if u == nil || c.keySrc == nil {
@@ -327,18 +323,24 @@ func (c *core) reloadKeys() {
 	r := &c.rotation
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
+	if err := c.install(u, true); err != nil {
+		c.log.Error("reloading keys after another node's key change", "error", err)
+		return
+	}
+	r.lastReload.Store(time.Now().UnixNano())
+}
+
+// install reads the key source and installs its keys in the sealer (and,
+// with signer, in the audit signer).
+func (c *core) install(u *unsealed, signer bool) error {
 	keys, err := c.keySrc.Keys()
-	if err == nil && c.signer != nil {
+	if err == nil && signer && c.signer != nil {
 		err = c.signer.Install(keys)
 	}
 	if err == nil {
 		err = u.sealer.Install(keys)
 	}
-	if err != nil {
-		c.log.Error("reloading keys after another node's key change", "error", err)
-		return
-	}
-	r.lastReload.Store(time.Now().UnixNano())
+	return err
 }
 
 // reloadDerived is reload for a derived-key root version: it installs the
@@ -346,28 +348,8 @@ func (c *core) reloadKeys() {
 // (another node rotated the derived-key root), at most once per
 // reloadEvery, and reports whether the sealer now holds version.
 func (c *core) reloadDerived(u *unsealed, version uint32) bool {
-	if c.keySrc == nil || version <= u.sealer.DerivedVersion() {
-		return false
-	}
-	r := &c.rotation
-	r.reloadMu.Lock()
-	defer r.reloadMu.Unlock()
 	if version <= u.sealer.DerivedVersion() {
-		return true // a concurrent call reloaded
-	}
-	now := time.Now().UnixNano()
-	if now-r.lastReload.Load() < int64(reloadEvery) {
 		return false
 	}
-	r.lastReload.Store(now)
-	keys, err := c.keySrc.Keys()
-	if err != nil {
-		c.log.Error("reloading keys", "error", err)
-		return false
-	}
-	if err := u.sealer.Install(keys); err != nil {
-		c.log.Error("reloading keys", "error", err)
-		return false
-	}
-	return version <= u.sealer.DerivedVersion()
+	return c.reloadWhen(u, func() bool { return version <= u.sealer.DerivedVersion() })
 }

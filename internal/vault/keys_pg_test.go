@@ -2,7 +2,6 @@ package vault_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -20,18 +19,7 @@ import (
 // "waiting" and A's says a re-wrap runs elsewhere. Once the lock is free,
 // B re-wraps everything to the new version.
 func TestRewrapOneNodeAtATime(t *testing.T) {
-	dsn := pgtest.Schema(t)
-	kf := filepath.Join(t.TempDir(), "keys.json")
-	if err := keyring.CreateFile(kf); err != nil {
-		t.Fatal(err)
-	}
-	src := &keyring.File{Path: kf}
-	keys, err := src.Keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, token := openNodeWith(t, dsn, keys, "", src)
-	b, _ := openNodeWith(t, dsn, keys, token, src)
+	a, b, dsn := twoNodes(t)
 	const n = 5
 	for i := range n {
 		if _, err := a.v.Records.Create(ctx, a.admin, "customers", []coffer.NewRecord{{Subject: fmt.Sprintf("cus_l%d", i),
@@ -137,18 +125,7 @@ func waitForJobWaiter(t *testing.T, dsn, job string, state func() string) {
 // every record (both versions asked), but no record moves; once free, B
 // re-indexes everything and searches ask version 2 only.
 func TestReindexOneNodeAtATime(t *testing.T) {
-	dsn := pgtest.Schema(t)
-	kf := filepath.Join(t.TempDir(), "keys.json")
-	if err := keyring.CreateFile(kf); err != nil {
-		t.Fatal(err)
-	}
-	src := &keyring.File{Path: kf}
-	keys, err := src.Keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, token := openNodeWith(t, dsn, keys, "", src)
-	b, _ := openNodeWith(t, dsn, keys, token, src)
+	a, b, dsn := twoNodes(t)
 	const n = 20
 	ids := createMany(t, a.v, a.admin, "p", n)
 	unlock, ok, err := a.store.TryLock(ctx, "reindex")

@@ -2,13 +2,10 @@ package vault_test
 
 import (
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cofferhq/coffer"
-	"github.com/cofferhq/coffer/internal/keyring"
-	"github.com/cofferhq/coffer/internal/pgtest"
 	"github.com/cofferhq/coffer/internal/vault"
 )
 
@@ -162,18 +159,7 @@ func TestDeterministicTokenRotation(t *testing.T) {
 // node B encrypts and tokenizes under next, and B decrypts A's ciphertexts
 // of both versions.
 func TestNamedKeyRotationSeenByOtherNodes(t *testing.T) {
-	dsn := pgtest.Schema(t)
-	kf := filepath.Join(t.TempDir(), "keys.json")
-	if err := keyring.CreateFile(kf); err != nil {
-		t.Fatal(err)
-	}
-	src := &keyring.File{Path: kf}
-	keys, err := src.Keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, token := openNodeWith(t, dsn, keys, "", src)
-	b, _ := openNodeWith(t, dsn, keys, token, src)
+	a, b, _ := twoNodes(t)
 	_, billingToken, err := a.v.Identity.CreateAPIKey(ctx, vault.SystemCall(), vault.NewAPIKey{Name: "billing", Role: "billing"})
 	if err != nil {
 		t.Fatal(err)

@@ -148,3 +148,23 @@ func TestNodesAgreeOnErasure(t *testing.T) {
 		t.Errorf("the erased subject's row: %v", err)
 	}
 }
+
+// twoNodes opens two nodes on a new PostgreSQL schema sharing one new key
+// file (the key source both re-read), with one admin API key; it returns
+// them and the schema's DSN.
+func twoNodes(t *testing.T) (a, b *pgNode, dsn string) {
+	t.Helper()
+	dsn = pgtest.Schema(t)
+	kf := filepath.Join(t.TempDir(), "keys.json")
+	if err := keyring.CreateFile(kf); err != nil {
+		t.Fatal(err)
+	}
+	src := &keyring.File{Path: kf}
+	keys, err := src.Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, token := openNodeWith(t, dsn, keys, "", src)
+	b, _ = openNodeWith(t, dsn, keys, token, src)
+	return a, b, dsn
+}
