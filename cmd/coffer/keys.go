@@ -141,6 +141,9 @@ func (c *keysStatusCmd) Run(env *Env) error {
 			fmt.Fprintln(env.Stdout, "another node is re-indexing now (it holds the re-index's job lock)")
 		}
 	}
+	for _, nk := range st.NamedKeys {
+		fmt.Fprintf(env.Stdout, "%s %s: version %d current (derived from root version %d)\n", nk.Kind, nk.Name, nk.Current, nk.DerivedVersion)
+	}
 	return nil
 }
 
@@ -187,14 +190,35 @@ func (c *keysStatusCmd) offlineStatus(env *Env) error {
 
 type keysRotateCmd struct {
 	keysTarget
-	RewrapOnly  bool `help:"Do not add a version: re-wrap keys left under older versions (after a re-wrap was interrupted)."`
-	Derived     bool `help:"Rotate the derived-key root instead: the server re-computes every blind index in the background."`
-	ReindexOnly bool `help:"Do not add a derived version: re-index records left under older ones (after a re-index was interrupted)."`
+	RewrapOnly  bool   `help:"Do not add a version: re-wrap keys left under older versions (after a re-wrap was interrupted)."`
+	Derived     bool   `help:"Rotate the derived-key root instead: the server re-computes every blind index in the background."`
+	ReindexOnly bool   `help:"Do not add a derived version: re-index records left under older ones (after a re-index was interrupted)."`
+	FPEKey      string `name:"fpe-key" help:"Rotate this named FPE key instead: new encryptions use the new version; decrypt takes the version encrypt answered."`
+	TokenNS     string `name:"token-namespace" help:"Rotate this namespace's deterministic-token key instead: the same value gets a new token from now on; old tokens still detokenize."`
 }
 
 func (c *keysRotateCmd) Run(env *Env) error {
 	if (c.Derived || c.ReindexOnly) && (c.Offline || c.RewrapOnly) {
 		return errors.New("--derived and --reindex-only go through the server, without --offline or --rewrap-only")
+	}
+	if c.FPEKey != "" || c.TokenNS != "" {
+		if c.Offline || c.RewrapOnly || c.Derived || c.ReindexOnly || (c.FPEKey != "" && c.TokenNS != "") {
+			return errors.New("--fpe-key or --token-namespace alone: one named key per rotation, through the server")
+		}
+		cl, err := c.client(env)
+		if err != nil {
+			return err
+		}
+		kind, name := "fpe_key", c.FPEKey
+		if c.TokenNS != "" {
+			kind, name = "token_namespace", c.TokenNS
+		}
+		v, err := cl.Keys().RotateNamedKey(env.Ctx, kind, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%s %s: version %d is current\n", kind, name, v)
+		return nil
 	}
 	if c.Offline {
 		return c.offlineRotate(env)

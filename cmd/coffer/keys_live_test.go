@@ -176,3 +176,27 @@ func TestOfflineRotateRefusedWhileServed(t *testing.T) {
 		t.Error("a refused offline rotation added a version")
 	}
 }
+
+// TestRotateNamedKeysFromTheCLI: coffer keys rotate --fpe-key and
+// --token-namespace rotate one named key each through the server, keys
+// status lists them, and the flags refuse to be combined.
+func TestRotateNamedKeysFromTheCLI(t *testing.T) {
+	addr, token, _, _ := devServer(t, t.TempDir())
+	env := map[string]string{"COFFER_ADDR": addr, "COFFER_TOKEN": token}
+	for _, tc := range []struct{ flag, name, want string }{
+		{"--fpe-key", "cards", "fpe_key cards: version 2 is current"},
+		{"--fpe-key", "cards", "fpe_key cards: version 3 is current"},
+		{"--token-namespace", "cards", "token_namespace cards: version 2 is current"},
+	} {
+		if code, out, errs := run(t, env, "", "keys", "rotate", tc.flag, tc.name); code != 0 || !strings.Contains(out, tc.want) {
+			t.Fatalf("keys rotate %s %s: %d %q %s", tc.flag, tc.name, code, out, errs)
+		}
+	}
+	code, out, errs := run(t, env, "", "keys", "status")
+	if code != 0 || !strings.Contains(out, "fpe_key cards: version 3 current") || !strings.Contains(out, "token_namespace cards: version 2 current") {
+		t.Fatalf("keys status: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := run(t, env, "", "keys", "rotate", "--fpe-key", "a", "--token-namespace", "b"); code != 2 || !strings.Contains(errs, "one named key per rotation") {
+		t.Fatalf("both flags: exit %d %s", code, errs)
+	}
+}
