@@ -101,6 +101,30 @@ func TestScheduledBackups(t *testing.T) {
 	if err := b.RecordVerification(ctx, &vault.Call{}, list[0].Name, true, 1); err == nil {
 		t.Fatal("an anonymous call recorded a verification")
 	}
+	// Every one of those is in the audit log: 2 recorded, 3 refused with
+	// their code, 1 denied.
+	es, err := st.Audit(ctx, coffer.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, e := range es {
+		if e.Action == "backup.verified" {
+			got[e.Outcome+" "+e.Reason]++
+		}
+	}
+	if got["error "+coffer.ENOTFOUND] != 1 || got["error "+coffer.EINVALID] != 2 || got[coffer.OutcomeDenied+" "] > 1 {
+		t.Errorf("backup.verified audit entries: %v", got)
+	}
+	allowed := 0
+	for k, n := range got {
+		if strings.HasPrefix(k, coffer.OutcomeAllowed+" ") {
+			allowed += n
+		}
+	}
+	if allowed != 2 {
+		t.Errorf("backup.verified allowed entries: %d, want 2 (%v)", allowed, got)
+	}
 }
 
 // backupVault opens a vault over a new SQLite store in dir with a new key

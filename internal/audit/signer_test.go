@@ -67,14 +67,19 @@ func TestSignerRotation(t *testing.T) {
 // older key once a newer one signed, does not.
 func TestCheckpointsAcrossRotation(t *testing.T) {
 	es, _, _ := chain(t, 4)
-	s, _ := NewSignerKeys(rootKeys(1))
+	s, err := NewSignerKeys(rootKeys(1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cp := func(i int, ctr uint64) Checkpoint {
 		c := Checkpoint{Kind: KindPeriodic, Seq: es[i].Seq, Hash: es[i].Hash, Time: time.Unix(1700000000, 0), Counter: ctr}
 		s.SignCheckpoint(&c)
 		return c
 	}
 	cps := []Checkpoint{cp(0, 1)}
-	s.Install(rootKeys(2))
+	if err := s.Install(rootKeys(2)); err != nil {
+		t.Fatal(err)
+	}
 	cps = append(cps, cp(1, 2))
 	if cps[0].KeyVersion != 1 || cps[1].KeyVersion != 2 {
 		t.Fatalf("key versions %d, %d; want 1, 2", cps[0].KeyVersion, cps[1].KeyVersion)
@@ -101,9 +106,17 @@ func TestCheckpointsAcrossRotation(t *testing.T) {
 
 // A manifest signed by a SigningKey names the version that signed it.
 func TestSigningKeyFixesTheVersion(t *testing.T) {
-	s, _ := NewSignerKeys(rootKeys(1))
+	s, err := NewSignerKeys(rootKeys(1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := s.Current()
-	s.Install(rootKeys(2))
+	if err := s.Install(rootKeys(2)); err != nil {
+		t.Fatal(err)
+	}
+	if s.PublicKeys()[2] == nil {
+		t.Fatal("Install added no version 2 key")
+	}
 	sig := k.SignManifest([]byte("doc"))
 	if k.Version() != 1 || !VerifyManifest(s.PublicKeys()[1], []byte("doc"), sig) || VerifyManifest(s.PublicKeys()[2], []byte("doc"), sig) {
 		t.Fatal("a key taken before a rotation signs as version 1")

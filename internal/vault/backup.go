@@ -96,18 +96,25 @@ func (b *Backups) RecordVerification(ctx context.Context, c *Call, name string, 
 	if err := b.requireAdmin(ctx, c, e); err != nil {
 		return err
 	}
+	refuse := func(err error) error { // audited too, with the code only (SPEC §3)
+		e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
+		if aerr := b.store.AppendAudit(ctx, e); aerr != nil {
+			return aerr
+		}
+		return err
+	}
 	if !backupName.MatchString(name) {
-		return coffer.Errorf(coffer.EINVALID, "name: a scheduled backup's name (coffer-<UTC time>.backup)")
+		return refuse(coffer.Errorf(coffer.EINVALID, "name: a scheduled backup's name (coffer-<UTC time>.backup)"))
 	}
 	if auditSeq < 0 || (!ok && auditSeq != 0) {
-		return coffer.Errorf(coffer.EINVALID, "audit_seq: the verified head's seq, 0 for a failed drill")
+		return refuse(coffer.Errorf(coffer.EINVALID, "audit_seq: the verified head's seq, 0 for a failed drill"))
 	}
 	if b.verified == nil {
-		return coffer.Errorf(coffer.ENOTFOUND, "no scheduled backups: set backup: in the configuration")
+		return refuse(coffer.Errorf(coffer.ENOTFOUND, "no scheduled backups: set backup: in the configuration"))
 	}
 	v := BackupVerification{At: b.now().UTC(), OK: ok, AuditSeq: auditSeq}
 	if err := b.verified(ctx, name, v); err != nil {
-		return err
+		return refuse(err)
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	e.Reason = fmt.Sprintf("restore drill of %s: ok %t, head seq %d", name, ok, auditSeq)

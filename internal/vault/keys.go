@@ -215,7 +215,7 @@ func (c *core) rewrapBatch(ctx context.Context, after string) (n int, last strin
 		}
 		rw = append(rw, coffer.Rewrap{Subject: s.ID, OldVersion: s.KEKVersion, WrappedDEK: w, KEKVersion: ver})
 	}
-	e := &coffer.AuditEntry{Actor: "system", Action: "keys.rewrap", Outcome: coffer.OutcomeAllowed,
+	e := &coffer.AuditEntry{Actor: "system:rewrap", Action: "keys.rewrap", Outcome: coffer.OutcomeAllowed,
 		Reason: fmt.Sprintf("%d subject keys to KEK version %d", len(rw), cur)}
 	n, err = c.store.Rewrap(ctx, rw, e)
 	if err != nil {
@@ -245,7 +245,7 @@ func (c *core) rewrapTokenBatch(ctx context.Context, after string) (n int, last 
 		}
 		rw = append(rw, coffer.Rewrap{Namespace: k.Namespace, OldVersion: k.KEKVersion, WrappedDEK: w, KEKVersion: ver})
 	}
-	e := &coffer.AuditEntry{Actor: "system", Action: "keys.rewrap", Outcome: coffer.OutcomeAllowed,
+	e := &coffer.AuditEntry{Actor: "system:rewrap", Action: "keys.rewrap", Outcome: coffer.OutcomeAllowed,
 		Reason: fmt.Sprintf("%d token-namespace keys to KEK version %d", len(rw), cur)}
 	n, err = c.store.Rewrap(ctx, rw, e)
 	if err != nil {
@@ -316,10 +316,16 @@ func (c *core) reloadWhen(u *unsealed, held func() bool) bool {
 // root, and said so): KEKs, derived-key root versions and the audit
 // signing keys.
 func (c *core) reloadKeys() {
-	u := c.keys.Load()
-	if u == nil || c.keySrc == nil {
+	if c.keySrc == nil {
 		return
 	}
+	// Counted in like a call: a seal waits for the reload, and a sealer
+	// already dropped is never filled again with keys nobody would zero.
+	u, done, err := c.open()
+	if err != nil {
+		return
+	}
+	defer done()
 	r := &c.rotation
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()

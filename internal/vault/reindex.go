@@ -100,6 +100,16 @@ func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (u
 		if err != nil {
 			return 0, err
 		}
+		// From here the key source holds the new version: a failure to
+		// take it up is audited (the next unseal or a key notice takes it
+		// up; rotate again with reindex_only once it is).
+		fail := func(err error) (uint32, error) {
+			e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
+			if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
+				return 0, aerr
+			}
+			return 0, err
+		}
 		// Searches ask the old versions from before the new one exists.
 		old := u.sealer.DerivedVersion()
 		if r.from.Load() == 0 || r.from.Load() > old {
@@ -110,11 +120,11 @@ func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (u
 		// first it signs, under a checkpoint of its own (SPEC §8).
 		if v.signer != nil {
 			if err := v.signer.Install(keys); err != nil {
-				return 0, err
+				return fail(err)
 			}
 		}
 		if err := u.sealer.Install(keys); err != nil {
-			return 0, err
+			return fail(err)
 		}
 		v.notifyKeys(ctx)
 	}
@@ -279,7 +289,7 @@ func (c *core) reindexBatch(ctx context.Context, target uint32, after string) (s
 		}
 		rs = append(rs, ri)
 	}
-	e := &coffer.AuditEntry{Actor: "system", Action: "keys.reindex", Outcome: coffer.OutcomeAllowed,
+	e := &coffer.AuditEntry{Actor: "system:reindex", Action: "keys.reindex", Outcome: coffer.OutcomeAllowed,
 		Reason: fmt.Sprintf("%d records to derived-key root version %d", len(rs), target)}
 	n, err = c.store.Reindex(ctx, rs, e)
 	if err != nil {

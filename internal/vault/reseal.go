@@ -111,7 +111,7 @@ func (c *core) resealAttempt(ctx context.Context, username string, target uint32
 		return false, coffer.Errorf(coffer.EINTERNAL, "re-seal: the current derived-key root version is below the job's")
 	}
 	op.TOTPSecret, op.TOTPVersion = sealed, ver
-	e := &coffer.AuditEntry{Actor: "system", Action: "keys.reseal", Outcome: coffer.OutcomeAllowed,
+	e := &coffer.AuditEntry{Actor: "system:reseal", Action: "keys.reseal", Outcome: coffer.OutcomeAllowed,
 		Reason: fmt.Sprintf("an operator's TOTP secret from derived-key root version %d to %d", from, ver)}
 	if err := c.store.UpdateOperator(ctx, op, e); err != nil {
 		return false, err

@@ -35,7 +35,7 @@ func (g *resealGate) take(f *func()) func() {
 }
 
 func (g *resealGate) UpdateOperator(ctx context.Context, o *coffer.Operator, e *coffer.AuditEntry) error {
-	system := e != nil && e.Actor == "system"
+	system := e != nil && e.Actor == "system:reseal"
 	if h := g.take(map[bool]*func(){true: &g.beforeSystem, false: &g.beforeOther}[system]); h != nil {
 		h()
 	}
@@ -163,7 +163,7 @@ func TestTOTPResealedAfterDerivedRotation(t *testing.T) {
 	}
 	login(live, "after the second re-seal")
 
-	es, err := f.store.Audit(ctx, coffer.AuditFilter{Actor: "system", Limit: 1000})
+	es, err := f.store.Audit(ctx, coffer.AuditFilter{Actor: "system:reseal", Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestTOTPResealedAfterDerivedRotation(t *testing.T) {
 		}
 	}
 	if n != 2 {
-		t.Errorf("%d allowed keys.reseal entries by system, want 2", n)
+		t.Errorf("%d allowed keys.reseal entries by system:reseal, want 2", n)
 	}
 }
 

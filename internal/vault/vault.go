@@ -233,6 +233,11 @@ func (v *Vault) UnsealHolding(keys *coffer.RootKeys, h Holder) (err error) {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			s.Wipe() // a failed unseal keeps no key it derived
+		}
+	}()
 	if err := v.core.checkCredentials(context.Background(), s); err != nil {
 		return err
 	}
