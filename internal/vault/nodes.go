@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/cofferhq/coffer"
 )
@@ -41,16 +42,41 @@ func (c *core) forget(subject string) {
 }
 
 // notifyKeys tells the other nodes sharing the store that the key source
-// changed; they read it again (reloadKeys). A failure is logged: the other
-// nodes still learn of a new version when they meet it (a wrapped key, a
-// TOTP seal, a signed head), only later.
+// changed; they read it again (reloadKeys). A notice that cannot be sent
+// (the database unreachable just then) is sent again in the background,
+// every notifyRetry, until it goes out or the vault closes: until then the
+// other nodes learn a new version only when they meet it (a wrapped key, a
+// TOTP seal) or reconnect.
 func (c *core) notifyKeys(ctx context.Context) {
-	if n, ok := c.raw.(coffer.KeyNotifier); ok {
-		if err := n.NotifyKeys(ctx); err != nil {
-			c.log.Error("telling the other nodes of a key change", "code", coffer.ErrorCode(err))
-		}
+	n, ok := c.raw.(coffer.KeyNotifier)
+	if !ok {
+		return
 	}
+	err := n.NotifyKeys(ctx)
+	if err == nil {
+		return
+	}
+	c.log.Error("telling the other nodes of a key change; trying again", "code", coffer.ErrorCode(err))
+	c.spawn(func() {
+		t := time.NewTicker(notifyRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.bgCtx.Done():
+				return
+			case <-t.C:
+				if err := n.NotifyKeys(c.bgCtx); err == nil {
+					c.log.Info("the other nodes were told of the key change")
+					return
+				}
+			}
+		}
+	})
 }
+
+// notifyRetry is how often a key notice that could not be sent is tried
+// again.
+const notifyRetry = time.Second
 
 // Ready reports whether the vault can answer data calls: unsealed
 // (ESEALED) and its store answering (EUNAVAILABLE when the database
