@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/client"
 	"github.com/cofferhq/coffer/examples"
 	"github.com/cofferhq/coffer/internal/audit"
@@ -184,7 +185,22 @@ func TestScheduledBackupOneNode(t *testing.T) {
 	if err := sched.locked(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if names, _, _ := sched.names(ctx); len(names) != 1 {
+	names, _, _ := sched.names(ctx)
+	if len(names) != 1 {
 		t.Fatalf("no backup once the lock was free: %v", names)
+	}
+	// A drill's result rewrites the sidecar: not while another node holds
+	// the backup's lock (it may be pruning that very backup).
+	unlock2, ok, err := b.TryLock(ctx, backupJob)
+	if err != nil || !ok {
+		t.Fatalf("lock again: %v %v", ok, err)
+	}
+	err = sched.verified(ctx, names[0].name, vault.BackupVerification{OK: true, AuditSeq: 1})
+	unlock2()
+	if coffer.ErrorCode(err) != coffer.ECONFLICT {
+		t.Fatalf("a drill's result while another node holds the lock: %v, want conflict", err)
+	}
+	if err := sched.verified(ctx, names[0].name, vault.BackupVerification{OK: true, AuditSeq: 1}); err != nil {
+		t.Fatalf("a drill's result once the lock is free: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cofferhq/coffer"
@@ -32,6 +33,9 @@ type scheduler struct {
 	// lock, when set, makes one node of many take each backup (a
 	// PostgreSQL advisory lock); ok false: another node has it.
 	lock func(ctx context.Context) (unlock func(), ok bool, err error)
+	// writing orders this node's writes to the target (a backup with its
+	// pruning, a drill's result in a sidecar).
+	writing sync.Mutex
 }
 
 // backupJob names the scheduled backup's job lock (coffer.JobLocker: one
@@ -96,6 +100,8 @@ func (s *scheduler) locked(ctx context.Context) error {
 		}
 		defer unlock()
 	}
+	s.writing.Lock()
+	defer s.writing.Unlock()
 	return s.once(ctx)
 }
 
@@ -226,6 +232,20 @@ func (s *scheduler) list(ctx context.Context) ([]vault.BackupFile, error) {
 // verified implements vault.VerifiedFunc: the drill's result goes into the
 // backup's sidecar (rewritten whole; a backup without one gets one).
 func (s *scheduler) verified(ctx context.Context, name string, v vault.BackupVerification) error {
+	// One writer of the target at a time: this node's backup and pruning
+	// (writing), another node's (the job lock).
+	if s.lock != nil {
+		unlock, ok, err := s.lock(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return coffer.Errorf(coffer.ECONFLICT, "a scheduled backup is being taken: report the drill again in a minute")
+		}
+		defer unlock()
+	}
+	s.writing.Lock()
+	defer s.writing.Unlock()
 	backups, sidecars, err := s.names(ctx)
 	if err != nil {
 		return err
