@@ -96,25 +96,18 @@ func (b *Backups) RecordVerification(ctx context.Context, c *Call, name string, 
 	if err := b.requireAdmin(ctx, c, e); err != nil {
 		return err
 	}
-	refuse := func(err error) error { // audited too, with the code only (SPEC §3)
-		e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
-		if aerr := b.store.AppendAudit(ctx, e); aerr != nil {
-			return aerr
-		}
-		return err
-	}
 	if !backupName.MatchString(name) {
-		return refuse(coffer.Errorf(coffer.EINVALID, "name: a scheduled backup's name (coffer-<UTC time>.backup)"))
+		return b.failed(ctx, e, coffer.Errorf(coffer.EINVALID, "name: a scheduled backup's name (coffer-<UTC time>.backup)"))
 	}
 	if auditSeq < 0 || (!ok && auditSeq != 0) {
-		return refuse(coffer.Errorf(coffer.EINVALID, "audit_seq: the verified head's seq, 0 for a failed drill"))
+		return b.failed(ctx, e, coffer.Errorf(coffer.EINVALID, "audit_seq: the verified head's seq, 0 for a failed drill"))
 	}
 	if b.verified == nil {
-		return refuse(coffer.Errorf(coffer.ENOTFOUND, "no scheduled backups: set backup: in the configuration"))
+		return b.failed(ctx, e, coffer.Errorf(coffer.ENOTFOUND, "no scheduled backups: set backup: in the configuration"))
 	}
 	v := BackupVerification{At: b.now().UTC(), OK: ok, AuditSeq: auditSeq}
 	if err := b.verified(ctx, name, v); err != nil {
-		return refuse(err)
+		return b.failed(ctx, e, err)
 	}
 	e.Outcome = coffer.OutcomeAllowed
 	e.Reason = fmt.Sprintf("restore drill of %s: ok %t, head seq %d", name, ok, auditSeq)

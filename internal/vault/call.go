@@ -74,6 +74,17 @@ func (k *core) refuse(ctx context.Context, e *coffer.AuditEntry, d policy.Decisi
 	return coffer.Errorf(d.Code, "%s", d.Reason)
 }
 
+// failed audits a call that was allowed but failed (a bad argument, a
+// conflict, an error of the store or the key source) with its error code
+// only, and returns err (SPEC §3: every decision is audited).
+func (k *core) failed(ctx context.Context, e *coffer.AuditEntry, err error) error {
+	e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
+	if aerr := k.store.AppendAudit(ctx, e); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
 // requireAdmin refuses callers that may not administer, auditing the
 // refusal. A SystemCall may.
 func (k *core) requireAdmin(ctx context.Context, c *Call, e *coffer.AuditEntry) error {

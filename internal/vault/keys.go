@@ -74,6 +74,25 @@ type KeyStatus struct {
 
 var errNoKeySource = coffer.Errorf(coffer.EINVALID, "this server's key provider cannot rotate keys while serving")
 
+// keyChange begins a change of the keys (admin): the audit entry of
+// action, the unsealed keys counted in, and the rotation lock, held until
+// done; a vault without a key source refuses, audited.
+func (v *Admin) keyChange(ctx context.Context, c *Call, action string) (*coffer.AuditEntry, *unsealed, func(), error) {
+	e := c.entry(action, "")
+	if err := v.requireAdmin(ctx, c, e); err != nil {
+		return nil, nil, nil, err
+	}
+	if v.keySrc == nil {
+		return nil, nil, nil, v.failed(ctx, e, errNoKeySource)
+	}
+	u, release, err := v.open()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v.rotation.mu.Lock()
+	return e, u, func() { v.rotation.mu.Unlock(); release() }, nil
+}
+
 // RotateKeys adds a KEK version (persisted by the key provider), makes it
 // current in the running sealer and starts the background re-wrap of
 // every key wrapped under an older version (admin). It returns the new
@@ -90,20 +109,11 @@ func (v *Admin) Rewrap(ctx context.Context, c *Call) (uint32, error) {
 }
 
 func (v *Admin) rotate(ctx context.Context, c *Call, rewrapOnly bool) (uint32, error) {
-	e := c.entry("keys.rotate", "")
-	if err := v.requireAdmin(ctx, c, e); err != nil {
-		return 0, err
-	}
-	if v.keySrc == nil {
-		return 0, errNoKeySource
-	}
-	u, done, err := v.open()
+	e, u, done, err := v.keyChange(ctx, c, "keys.rotate")
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	v.rotation.mu.Lock()
-	defer v.rotation.mu.Unlock()
 	cur := u.sealer.CurrentVersion()
 	if !rewrapOnly {
 		keys, err := v.keySrc.NewVersion()

@@ -270,3 +270,40 @@ func TestInterruptedRewrapResumes(t *testing.T) {
 		t.Fatalf("after the resumed re-wrap: %v", w)
 	}
 }
+
+// TestKeyChangesRefusedAndAudited: every change of the keys needs an admin,
+// and one a vault without a key source cannot make is refused and audited
+// (with its code), like the others.
+func TestKeyChangesRefusedAndAudited(t *testing.T) {
+	f := newFixture(t) // no key source
+	support := f.call(t, "support", "support")
+	if _, err := f.v.Admin.RotateDerived(ctx, support, false); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Errorf("derived rotation by a support key: %v, want forbidden", err)
+	}
+	if _, err := f.v.Admin.RotateKeys(ctx, support); coffer.ErrorCode(err) != coffer.EFORBIDDEN {
+		t.Errorf("rotation by a support key: %v, want forbidden", err)
+	}
+	for name, call := range map[string]func() error{
+		"rotate":  func() error { _, err := f.v.Admin.RotateKeys(ctx, f.admin); return err },
+		"derived": func() error { _, err := f.v.Admin.RotateDerived(ctx, f.admin, false); return err },
+		"retire":  func() error { return f.v.Admin.RetireKey(ctx, f.admin, 1, true) },
+		"export":  func() error { _, err := f.v.Admin.ExportKey(ctx, f.admin, 1, "age1x"); return err },
+	} {
+		if err := call(); coffer.ErrorCode(err) != coffer.EINVALID {
+			t.Errorf("%s without a key source: %v, want invalid_argument", name, err)
+		}
+	}
+	es, err := f.store.Audit(ctx, coffer.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range es {
+		if e.Outcome == coffer.OutcomeError && e.Reason == coffer.EINVALID && (e.Action == "keys.rotate" || e.Action == "keys.retire" || e.Action == "keys.export") {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d audited refusals without a key source, want 4", n)
+	}
+}

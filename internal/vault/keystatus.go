@@ -117,36 +117,20 @@ func (c *core) wrappedCounts(ctx context.Context) (map[uint32]map[string]int64, 
 // refused (ECONFLICT) while a re-wrap runs, while any key is still wrapped
 // under version, and unless version was exported or force is set.
 func (v *Admin) RetireKey(ctx context.Context, c *Call, version uint32, force bool) error {
-	e := c.entry("keys.retire", "")
-	if err := v.requireAdmin(ctx, c, e); err != nil {
-		return err
-	}
-	if v.keySrc == nil {
-		return errNoKeySource
-	}
-	u, done, err := v.open()
+	e, u, done, err := v.keyChange(ctx, c, "keys.retire")
 	if err != nil {
 		return err
 	}
 	defer done()
-	v.rotation.mu.Lock()
-	defer v.rotation.mu.Unlock()
-	refuse := func(err error) error {
-		e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
-		if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
-			return aerr
-		}
-		return err
-	}
 	if v.rotation.running {
-		return refuse(coffer.Errorf(coffer.ECONFLICT, "a re-wrap is running: retire when GET /v1/sys/keys says rewrap done"))
+		return v.failed(ctx, e, coffer.Errorf(coffer.ECONFLICT, "a re-wrap is running: retire when GET /v1/sys/keys says rewrap done"))
 	}
 	counts, err := v.wrappedCounts(ctx)
 	if err != nil {
 		return err
 	}
 	if m := counts[version]; m["subject_deks"]+m["token_keys"] > 0 {
-		return refuse(coffer.Errorf(coffer.ECONFLICT, "KEK version %d still wraps %d subject keys and %d token-namespace keys: rotate (re-wrap) first",
+		return v.failed(ctx, e, coffer.Errorf(coffer.ECONFLICT, "KEK version %d still wraps %d subject keys and %d token-namespace keys: rotate (re-wrap) first",
 			version, m["subject_deks"], m["token_keys"]))
 	}
 	if !force {
@@ -155,12 +139,12 @@ func (v *Admin) RetireKey(ctx context.Context, c *Call, version uint32, force bo
 			return err
 		}
 		if !exported {
-			return refuse(coffer.Errorf(coffer.ECONFLICT, "KEK version %d was never exported: export it first (coffer keys export %d --recipient age1…) so older backups stay restorable, or force", version, version))
+			return v.failed(ctx, e, coffer.Errorf(coffer.ECONFLICT, "KEK version %d was never exported: export it first (coffer keys export %d --recipient age1…) so older backups stay restorable, or force", version, version))
 		}
 	}
 	keys, err := v.keySrc.Retire(version)
 	if err != nil {
-		return refuse(err)
+		return v.failed(ctx, e, err)
 	}
 	if err := u.sealer.Install(keys); err != nil {
 		return err
@@ -173,20 +157,11 @@ func (v *Admin) RetireKey(ctx context.Context, c *Call, version uint32, force bo
 // ExportKey returns KEK version encrypted to an age recipient (admin);
 // the key provider records the export, which retirement asks for.
 func (v *Admin) ExportKey(ctx context.Context, c *Call, version uint32, recipient string) ([]byte, error) {
-	e := c.entry("keys.export", "")
-	if err := v.requireAdmin(ctx, c, e); err != nil {
-		return nil, err
-	}
-	if v.keySrc == nil {
-		return nil, errNoKeySource
-	}
-	_, done, err := v.open()
+	e, _, done, err := v.keyChange(ctx, c, "keys.export")
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	v.rotation.mu.Lock()
-	defer v.rotation.mu.Unlock()
 	out, err := v.keySrc.Export(version, recipient)
 	if err != nil {
 		return nil, err

@@ -72,18 +72,11 @@ func (v *Admin) RotateNamedKey(ctx context.Context, c *Call, kind coffer.NamedKe
 	if err := v.requireAdmin(ctx, c, e); err != nil {
 		return 0, err
 	}
-	refuse := func(err error) (uint32, error) {
-		e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
-		if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
-			return 0, aerr
-		}
-		return 0, err
-	}
 	if kind != coffer.NamedKeyFPE && kind != coffer.NamedKeyToken {
-		return refuse(coffer.Errorf(coffer.EINVALID, "kind: fpe_key or token_namespace"))
+		return 0, v.failed(ctx, e, coffer.Errorf(coffer.EINVALID, "kind: fpe_key or token_namespace"))
 	}
 	if !schema.NamespaceRE.MatchString(name) {
-		return refuse(coffer.Errorf(coffer.EINVALID, "%s: a key name of lower-case letters, digits, _ and - (at most 63)", kind))
+		return 0, v.failed(ctx, e, coffer.Errorf(coffer.EINVALID, "%s: a key name of lower-case letters, digits, _ and - (at most 63)", kind))
 	}
 	u, done, err := v.open()
 	if err != nil {

@@ -70,30 +70,17 @@ type DerivedStatus struct {
 // interrupted re-index. It returns the current derived version. ECONFLICT
 // while a re-index runs.
 func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (uint32, error) {
-	e := c.entry("keys.rotate", "")
-	if err := v.requireAdmin(ctx, c, e); err != nil {
-		return 0, err
-	}
-	if v.keySrc == nil {
-		return 0, errNoKeySource
-	}
-	u, done, err := v.open()
+	e, u, done, err := v.keyChange(ctx, c, "keys.rotate")
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	v.rotation.mu.Lock()
-	defer v.rotation.mu.Unlock()
 	r := &v.reindex
 	r.mu.Lock()
 	running := r.running
 	r.mu.Unlock()
 	if running {
-		e.Outcome, e.Reason = coffer.OutcomeError, coffer.ECONFLICT
-		if err := v.store.AppendAudit(ctx, e); err != nil {
-			return 0, err
-		}
-		return 0, coffer.Errorf(coffer.ECONFLICT, "a re-index is running: rotate the derived-key root again when GET /v1/sys/keys says reindex done")
+		return 0, v.failed(ctx, e, coffer.Errorf(coffer.ECONFLICT, "a re-index is running: rotate the derived-key root again when GET /v1/sys/keys says reindex done"))
 	}
 	if !reindexOnly {
 		keys, err := v.keySrc.NewDerivedVersion()
@@ -103,13 +90,6 @@ func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (u
 		// From here the key source holds the new version: a failure to
 		// take it up is audited (the next unseal or a key notice takes it
 		// up; rotate again with reindex_only once it is).
-		fail := func(err error) (uint32, error) {
-			e.Outcome, e.Reason = coffer.OutcomeError, coffer.ErrorCode(err)
-			if aerr := v.store.AppendAudit(ctx, e); aerr != nil {
-				return 0, aerr
-			}
-			return 0, err
-		}
 		// Searches ask the old versions from before the new one exists.
 		old := u.sealer.DerivedVersion()
 		if r.from.Load() == 0 || r.from.Load() > old {
@@ -120,11 +100,11 @@ func (v *Admin) RotateDerived(ctx context.Context, c *Call, reindexOnly bool) (u
 		// first it signs, under a checkpoint of its own (SPEC §8).
 		if v.signer != nil {
 			if err := v.signer.Install(keys); err != nil {
-				return fail(err)
+				return 0, v.failed(ctx, e, err)
 			}
 		}
 		if err := u.sealer.Install(keys); err != nil {
-			return fail(err)
+			return 0, v.failed(ctx, e, err)
 		}
 		v.notifyKeys(ctx)
 	}
