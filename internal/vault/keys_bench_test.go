@@ -23,13 +23,7 @@ import (
 //
 // COFFER_BENCH_REWRAP_N sets N (default 100000).
 func BenchmarkRewrapWhileServing(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("COFFER_BENCH_REWRAP_N"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			b.Fatalf("COFFER_BENCH_REWRAP_N=%q", s)
-		}
-	}
+	n := benchN(b, "COFFER_BENCH_REWRAP_N", 100_000)
 	f := newFixture(b)
 	// 1,000 records to read; the other subjects are bare keys, committed
 	// straight to the store (the vault would write a record each).
@@ -117,4 +111,19 @@ func BenchmarkRewrapWhileServing(b *testing.B) {
 			}
 		}
 	}
+}
+
+// benchN is the size a benchmark runs at: the positive integer in the
+// environment variable name, or def.
+func benchN(b *testing.B, name string, def int) int {
+	b.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive number", name, s)
+	}
+	return n
 }

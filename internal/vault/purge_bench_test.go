@@ -3,9 +3,7 @@ package vault_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -23,13 +21,7 @@ import (
 //
 // COFFER_BENCH_PURGE_N sets the number of records (default 100000).
 func BenchmarkReadDuringPurge(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("COFFER_BENCH_PURGE_N"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			b.Fatalf("COFFER_BENCH_PURGE_N=%q", s)
-		}
-	}
+	n := benchN(b, "COFFER_BENCH_PURGE_N", 100_000)
 	f := newFixture(b)
 	if err := f.v.Admin.WaitPurges(ctx); err != nil {
 		b.Fatal(err)

@@ -3,9 +3,7 @@ package vault_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,13 +23,7 @@ import (
 //
 // COFFER_BENCH_REINDEX_N sets N (default 100000).
 func BenchmarkReindexWhileSearching(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("COFFER_BENCH_REINDEX_N"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			b.Fatalf("COFFER_BENCH_REINDEX_N=%q", s)
-		}
-	}
+	n := benchN(b, "COFFER_BENCH_REINDEX_N", 100_000)
 	f := newFixture(b)
 	s, err := seal.New(f.keys)
 	if err != nil {
