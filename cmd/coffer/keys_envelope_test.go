@@ -95,26 +95,8 @@ func TestPassphraseLiveKeyRotation(t *testing.T) {
 		t.Fatalf("PUT /v1/schema: %d %s", st, raw)
 	}
 	const n = 5
-	ids := make([]string, n)
-	for i := range n {
-		st, m, raw := admin.call("POST", "/v1/collections/customers/records", "account", map[string]any{"fields": map[string]any{"email": fmt.Sprintf("env%d@rotate.example", i)}})
-		if st != 201 {
-			t.Fatal(raw)
-		}
-		ids[i] = m["id"].(string)
-	}
-	st, m, raw := admin.call("POST", "/v1/api-keys", "", map[string]any{"name": "billing", "role": "billing"})
-	if st != 201 {
-		t.Fatal(raw)
-	}
-	billingKey := m["key"].(string)
+	ids, billingKey, card := seedForRotation(t, admin, "env", n)
 	billing := &apiClient{t: t, addr: addr, token: billingKey}
-	st, m, raw = billing.call("POST", "/v1/tokens", "", map[string]any{"namespace": "cards", "card_keep_bin": 6,
-		"values": []map[string]any{{"value": "4539 5787 6362 1486", "format": "card"}}})
-	if st != 201 {
-		t.Fatal(raw)
-	}
-	card := m["tokens"].([]any)[0].(string)
 
 	env := map[string]string{"COFFER_ADDR": addr, "COFFER_TOKEN": token}
 	if code, out, errs := run(t, env, "", "keys", "rotate"); code != 0 || !strings.Contains(out, "KEK version 2 is current") {

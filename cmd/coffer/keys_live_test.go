@@ -26,26 +26,8 @@ func TestLiveKeyRotation(t *testing.T) {
 	addr, token, _, stop := devServer(t, data)
 	admin := &apiClient{t: t, addr: addr, token: token}
 	const n = 20
-	ids := make([]string, n)
-	for i := range n {
-		st, m, raw := admin.call("POST", "/v1/collections/customers/records", "account", map[string]any{"fields": map[string]any{"email": fmt.Sprintf("live%d@rotate.example", i)}})
-		if st != 201 {
-			t.Fatal(raw)
-		}
-		ids[i] = m["id"].(string)
-	}
-	st, m, raw := admin.call("POST", "/v1/api-keys", "", map[string]any{"name": "billing", "role": "billing"})
-	if st != 201 {
-		t.Fatal(raw)
-	}
-	billingKey := m["key"].(string)
+	ids, billingKey, card := seedForRotation(t, admin, "live", n)
 	billing := &apiClient{t: t, addr: addr, token: billingKey}
-	st, m, raw = billing.call("POST", "/v1/tokens", "", map[string]any{"namespace": "cards", "card_keep_bin": 6,
-		"values": []map[string]any{{"value": "4539 5787 6362 1486", "format": "card"}}})
-	if st != 201 {
-		t.Fatal(raw)
-	}
-	card := m["tokens"].([]any)[0].(string)
 	stop()
 
 	// A fresh server: every subject key is uncached.
@@ -199,4 +181,31 @@ func TestRotateNamedKeysFromTheCLI(t *testing.T) {
 	if code, _, errs := run(t, env, "", "keys", "rotate", "--fpe-key", "a", "--token-namespace", "b"); code != 2 || !strings.Contains(errs, "one named key per rotation") {
 		t.Fatalf("both flags: exit %d %s", code, errs)
 	}
+}
+
+// seedForRotation creates n customer records (emails prefix<i>@rotate.example)
+// and a billing API key, and tokenizes one card with it: what a rotation
+// test reads back afterwards. It returns the record ids, the billing key and
+// the card token.
+func seedForRotation(t *testing.T, admin *apiClient, prefix string, n int) (ids []string, billingKey, card string) {
+	t.Helper()
+	for i := range n {
+		st, m, raw := admin.call("POST", "/v1/collections/customers/records", "account", map[string]any{"fields": map[string]any{"email": fmt.Sprintf("%s%d@rotate.example", prefix, i)}})
+		if st != 201 {
+			t.Fatal(raw)
+		}
+		ids = append(ids, m["id"].(string))
+	}
+	st, m, raw := admin.call("POST", "/v1/api-keys", "", map[string]any{"name": "billing", "role": "billing"})
+	if st != 201 {
+		t.Fatal(raw)
+	}
+	billingKey = m["key"].(string)
+	billing := &apiClient{t: admin.t, addr: admin.addr, token: billingKey}
+	st, m, raw = billing.call("POST", "/v1/tokens", "", map[string]any{"namespace": "cards", "card_keep_bin": 6,
+		"values": []map[string]any{{"value": "4539 5787 6362 1486", "format": "card"}}})
+	if st != 201 {
+		t.Fatal(raw)
+	}
+	return ids, billingKey, m["tokens"].([]any)[0].(string)
 }
