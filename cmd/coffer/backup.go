@@ -263,16 +263,19 @@ func (c *backupVerifyCmd) drill(env *Env, f *os.File, trusted trustedKeys, ids [
 	if err != nil {
 		return backupExit(env, err)
 	}
-	dir, err := os.MkdirTemp("", "coffer-verify-")
+	dir, path, err := tempImage()
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "coffer.db")
+	src, err := openSource(env.Ctx, r, path)
+	if err != nil {
+		return backupExit(env, err)
+	}
 	var st restoreStats
-	err = sqlite.Load(env.Ctx, path, func(ctx context.Context, lt sqlstore.LoadTx) error {
+	err = src.intoSQLite(env.Ctx, path, func(ctx context.Context, lt sqlstore.LoadTx) error {
 		var err error
-		st, err = loadBackup(ctx, r, lt, trusted, nil, nil)
+		st, err = src.finish(ctx, lt, trusted, nil, nil)
 		return err
 	})
 	if err != nil {

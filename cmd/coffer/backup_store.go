@@ -21,7 +21,6 @@ import (
 	"github.com/cofferhq/coffer/internal/backup"
 	"github.com/cofferhq/coffer/internal/config"
 	"github.com/cofferhq/coffer/internal/keyring"
-	"github.com/cofferhq/coffer/internal/seal"
 	"github.com/cofferhq/coffer/internal/sqlstore"
 	"github.com/cofferhq/coffer/internal/vault"
 )
@@ -96,9 +95,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeBackup writes a backup of st to w: every table read in one
-// snapshot, streamed row by row into the encrypted format, the manifest
-// signed with the audit key.
+// writeBackup writes a backup of st to w: one snapshot, streamed into the
+// encrypted format page by page (SQLite) or row by row (PostgreSQL), the
+// manifest signed with the audit key.
 func writeBackup(ctx context.Context, st snapshotter, kind string, signer *audit.Signer, w io.Writer, recipients []string) (vault.BackupInfo, error) {
 	rs, err := parseRecipients(recipients)
 	if err != nil {
@@ -112,7 +111,11 @@ func writeBackup(ctx context.Context, st snapshotter, kind string, signer *audit
 	var head sqlstore.SnapshotHead
 	err = st.Snapshot(ctx, func(tx sqlstore.SnapshotTx) error {
 		var err error
-		head, err = sqlstore.Dump(ctx, tx, bw)
+		if pages, ok := tx.(sqlstore.PageSource); ok {
+			head, err = sqlstore.DumpImage(ctx, tx, pages, bw)
+		} else {
+			head, err = sqlstore.Dump(ctx, tx, bw)
+		}
 		return err
 	})
 	if err != nil {
@@ -222,126 +225,6 @@ func ledgerHeld(path string, ledger []client.LedgerEntry, keys *coffer.RootKeys)
 		}
 	}
 	return nil
-}
-
-// restoreStats is what a load reports.
-type restoreStats struct {
-	Manifest backup.Manifest
-	Rows     int64
-	Erased   int   // subjects erased again from the ledger
-	Entries  int64 // audit entries verified
-}
-
-// loadBackup reads r into lt (an empty, migrated store) and, once the
-// whole file verified, checks the audit chain it wrote and replays the
-// ledger. The caller's transaction
-// commits only when this returns nil.
-func loadBackup(ctx context.Context, r *backup.Reader, lt sqlstore.LoadTx, trusted trustedKeys, keys *coffer.RootKeys, ledger []client.LedgerEntry) (restoreStats, error) {
-	var st restoreStats
-	l := &sqlstore.Loader{Tx: lt}
-	for {
-		it, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return st, err
-		}
-		if it.Row == nil {
-			err = l.Table(ctx, it.Table, it.Columns)
-		} else {
-			st.Rows++
-			err = l.Row(ctx, it.Row)
-		}
-		if err != nil {
-			return st, drain(r, err)
-		}
-	}
-	st.Manifest, _ = r.Manifest()
-	var err error
-	if st.Entries, err = checkChain(ctx, lt, trusted, st.Manifest); err != nil {
-		return st, err
-	}
-	if len(ledger) == 0 {
-		return st, nil
-	}
-	sealer, err := seal.New(keys)
-	if err != nil {
-		return st, err
-	}
-	// Each entry keeps the derived version it was hashed under: a subject
-	// is matched under every version the ledger names.
-	erased := make(map[string]coffer.LedgerEntry, len(ledger))
-	versions := map[uint32]bool{}
-	for _, e := range ledger {
-		erased[string(e.Hash)] = coffer.LedgerEntry{Hash: e.Hash, Version: e.KeyVersion, ErasedAt: e.ErasedAt}
-		versions[e.KeyVersion] = true
-	}
-	subjects, err := sqlstore.Subjects(ctx, lt)
-	if err != nil {
-		return st, err
-	}
-	for _, s := range subjects {
-		for ver := range versions {
-			h, err := sealer.LedgerHash(ver, s)
-			if err != nil {
-				return st, err
-			}
-			e, ok := erased[string(h)]
-			if !ok || e.Version != ver {
-				continue
-			}
-			if err := sqlstore.EraseAgain(ctx, lt, s, e); err != nil {
-				return st, err
-			}
-			st.Erased++
-			break
-		}
-	}
-	for _, e := range erased {
-		if err := sqlstore.AddLedger(ctx, lt, e); err != nil {
-			return st, err
-		}
-	}
-	return st, nil
-}
-
-// drain reads the rest of a backup whose rows did not load: when the file
-// itself is wrong (a forgery, a flipped byte) that is the error to report,
-// not the load failure its unverified rows caused.
-func drain(r *backup.Reader, loadErr error) error {
-	for {
-		if _, err := r.Next(); errors.Is(err, io.EOF) {
-			return loadErr
-		} else if err != nil {
-			return err
-		}
-	}
-}
-
-// checkChain verifies the audit chain a load wrote, inside its
-// transaction, up to the signed head, and that the head is the
-// manifest's: a restore that fails here commits nothing. The head may be
-// signed by any trusted key version (a rotation between the last commit
-// and the manifest's signature moves the current key).
-func checkChain(ctx context.Context, lt sqlstore.LoadTx, trusted trustedKeys, m backup.Manifest) (int64, error) {
-	head, err := sqlstore.AuditHeadTx(ctx, lt)
-	if err != nil && coffer.ErrorCode(err) != coffer.ENOTFOUND {
-		return 0, err
-	}
-	n, err := audit.Verify(sqlstore.AuditLogTx(ctx, lt), head, trusted)
-	if err != nil {
-		return n, err
-	}
-	var hseq int64
-	var hhash []byte
-	if head != nil {
-		hseq, hhash = head.Seq, head.Hash
-	}
-	if hseq != m.AuditSeq || !bytes.Equal(hhash, m.AuditHash) {
-		return n, &audit.Failure{Seq: m.AuditSeq, Reason: fmt.Sprintf("the restored log ends at seq %d, the manifest names seq %d", hseq, m.AuditSeq)}
-	}
-	return n, nil
 }
 
 // storeKind names the store a configuration opens, for the manifest.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +23,7 @@ import (
 	"github.com/cofferhq/coffer/internal/backup"
 	"github.com/cofferhq/coffer/internal/canary"
 	"github.com/cofferhq/coffer/internal/sqlite"
+	"github.com/cofferhq/coffer/internal/sqlstore"
 )
 
 // keygen makes an age identity file in dir and returns its path and
@@ -186,6 +189,37 @@ func TestBackupUnderLoadRestoreWithLedger(t *testing.T) {
 	}
 	t.Log(out)
 
+	// The backup is a page image: the erased subject's wrapped DEK, its
+	// record's ciphertexts and its card token's value are in it, and the
+	// restored files must not hold one byte run of them (secure_delete on
+	// the restore's erasure, the WAL folded back).
+	img := imageOf(t, file, identity, filepath.Join(data, "keys.json"))
+	var dek, fields, tokenValue []byte
+	for q, dst := range map[string]*[]byte{
+		`SELECT dek FROM subjects WHERE id = ?`:                &dek,
+		`SELECT fields FROM records WHERE subject = ? LIMIT 1`: &fields,
+		`SELECT value FROM tokens WHERE subject = ? LIMIT 1`:   &tokenValue,
+	} {
+		if err := img.DB.QueryRow(ctx, q, gone).Scan(dst); err != nil || len(*dst) < 16 {
+			t.Fatalf("the image: %s: %v (%d bytes)", q, err, len(*dst))
+		}
+	}
+	img.Close()
+	for _, name := range []string{"coffer.db", "coffer.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(restored, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, v := range map[string][]byte{"wrapped DEK": dek, "record ciphertexts": fields, "token value": tokenValue} {
+			if bytes.Contains(b, v) {
+				t.Errorf("restored %s holds the erased subject's %s", name, what)
+			}
+		}
+	}
+
 	m := manifestOf(t, file, identity, filepath.Join(data, "keys.json"))
 	st, err := sqlite.Open(ctx, filepath.Join(restored, "coffer.db"), sqlite.Options{ReadOnly: true})
 	if err != nil {
@@ -261,6 +295,25 @@ func openBackup(t *testing.T, file, identity, keys string) (*backup.Reader, *aud
 		t.Fatal(err)
 	}
 	return r, signer
+}
+
+// imageOf writes the page image an image backup holds to a temporary
+// file and opens it read-only.
+func imageOf(t *testing.T, file, identity, keys string) *sqlite.Store {
+	t.Helper()
+	r, _ := openBackup(t, file, identity, keys)
+	if it, err := r.Next(); err != nil || it.Image == nil {
+		t.Fatalf("%s is not an image backup: %v", file, err)
+	}
+	path := filepath.Join(t.TempDir(), "image.db")
+	if err := sqlite.WriteImage(path, r.CopyImage); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(t.Context(), path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // manifestOf reads and verifies a backup, returning its manifest.
@@ -379,9 +432,11 @@ func TestBackupBadInput(t *testing.T) {
 	// Signed with the vault's own key (an insider, or a snapshot that was
 	// not consistent): a head the chain does not end at, an edited entry.
 	wrongHead := filepath.Join(dir, "wronghead.backup")
-	resign(t, good, wrongHead, identity, recipient, keys, nil, func(m *backup.Manifest) { m.AuditSeq-- })
+	resign(t, good, wrongHead, identity, recipient, keys, resignOpts{manifest: func(m *backup.Manifest) { m.AuditSeq-- }})
 	editedEntry := filepath.Join(dir, "editedentry.backup")
-	resign(t, good, editedEntry, identity, recipient, keys, func(it backup.Item) {
+	resign(t, good, editedEntry, identity, recipient, keys, resignOpts{sql: `UPDATE audit SET actor = 'key_mallory' WHERE actor = 'system'`})
+	editedRow := filepath.Join(dir, "editedrow.backup")
+	resign(t, good, editedRow, identity, recipient, keys, resignOpts{rows: true, edit: func(it backup.Item) {
 		if it.Table == "audit" {
 			for i, c := range it.Columns {
 				if c == "actor" && it.Row[i] == "system" {
@@ -389,7 +444,11 @@ func TestBackupBadInput(t *testing.T) {
 				}
 			}
 		}
-	}, nil)
+	}})
+	rowGone := filepath.Join(dir, "rowgone.backup")
+	resign(t, good, rowGone, identity, recipient, keys, resignOpts{sql: `DELETE FROM api_keys`})
+	newerSchema := filepath.Join(dir, "newerschema.backup")
+	resign(t, good, newerSchema, identity, recipient, keys, resignOpts{sql: `INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, 1)`})
 
 	cases := []struct {
 		name, file, identity string
@@ -401,7 +460,10 @@ func TestBackupBadInput(t *testing.T) {
 		{"re-encrypted with an edit", forged, identity, 1},
 		{"signed by another vault", foreign, identity, 1},
 		{"signed head not the chain's end", wrongHead, identity, 1},
-		{"signed, an audit entry edited", editedEntry, identity, 1},
+		{"signed, an audit entry edited in the image", editedEntry, identity, 1},
+		{"signed, an audit entry edited in rows", editedRow, identity, 1},
+		{"signed, a table's rows not the manifest's count", rowGone, identity, 1},
+		{"signed, a schema newer than this build", newerSchema, identity, 2},
 		{"wrong identity", good, otherID, 2},
 		{"newer format", newerFile, identity, 2},
 		{"not a backup", notBackup, identity, 2},
@@ -514,11 +576,41 @@ func TestBackupBadInput(t *testing.T) {
 	}
 }
 
-// resign copies a backup through edit and editManifest and signs it with
-// the vault's own audit key.
-func resign(t *testing.T, src, dst, identity, recipient, keys string, edit func(backup.Item), editManifest func(*backup.Manifest)) {
+// resignOpts says how resign forges a backup as an insider holding the
+// audit key would.
+type resignOpts struct {
+	sql      string                 // run on the image before it is signed again
+	rows     bool                   // write the image's tables as a logical backup (PostgreSQL's format)
+	edit     func(backup.Item)      // edits each row (with rows)
+	manifest func(*backup.Manifest) // edits the manifest
+}
+
+// resign reads the image backup src, changes it as o says and writes it,
+// signed with the vault's own audit key, to dst.
+func resign(t *testing.T, src, dst, identity, recipient, keys string, o resignOpts) {
 	t.Helper()
 	r, signer := openBackup(t, src, identity, keys)
+	if it, err := r.Next(); err != nil || it.Image == nil {
+		t.Fatalf("resign wants an image backup: %v", err)
+	}
+	img := filepath.Join(t.TempDir(), "image.db")
+	if err := sqlite.WriteImage(img, r.CopyImage); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := r.Manifest()
+	if o.sql != "" {
+		db, err := sql.Open("sqlite", img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(o.sql); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
 	rcpt, _ := age.ParseX25519Recipient(recipient)
 	out, err := os.Create(dst)
 	if err != nil {
@@ -529,33 +621,57 @@ func resign(t *testing.T, src, dst, identity, recipient, keys string, edit func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		it, err := r.Next()
-		if err == io.EOF {
-			break
-		}
+	if o.rows {
+		st, err := sqlite.Open(t.Context(), img, sqlite.Options{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if it.Row == nil {
-			err = w.Table(it.Table, it.Columns...)
-		} else {
-			if edit != nil {
-				edit(it)
-			}
-			err = w.Row(it.Row...)
-		}
+		err = st.Snapshot(t.Context(), func(tx sqlstore.SnapshotTx) error {
+			_, err := sqlstore.Dump(t.Context(), tx, &editSink{w: w, edit: o.edit})
+			return err
+		})
+		st.Close()
 		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		b, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Image(m.Image.PageSize, int64(len(b)/m.Image.PageSize), m.Tables); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Data(b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	m, _ := r.Manifest()
-	if editManifest != nil {
-		editManifest(&m)
+	if o.manifest != nil {
+		o.manifest(&m)
 	}
 	if _, err := w.Finish(m, signer.Current()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// editSink writes a Dump's rows into a backup, each edited first.
+type editSink struct {
+	w     *backup.Writer
+	edit  func(backup.Item)
+	table string
+	cols  []string
+}
+
+func (e *editSink) Table(name string, columns ...string) error {
+	e.table, e.cols = name, columns
+	return e.w.Table(name, columns...)
+}
+
+func (e *editSink) Row(values ...any) error {
+	if e.edit != nil {
+		e.edit(backup.Item{Table: e.table, Columns: e.cols, Row: values})
+	}
+	return e.w.Row(values...)
 }
 
 // TestBackupAPIRefusals: POST /v1/backups and GET /v1/ledger are

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"github.com/cofferhq/coffer/client"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cofferhq/coffer/client"
 
 	"github.com/pquerna/otp/totp"
 )

@@ -117,9 +117,9 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 	}
 	var st restoreStats
 	var cp *audit.Checkpoint
-	load := func(ctx context.Context, lt sqlstore.LoadTx) error {
+	finish := func(ctx context.Context, lt sqlstore.LoadTx, src *backupSource) error {
 		var err error
-		if st, err = loadBackup(ctx, r, lt, trusted, keys, ledger); err != nil {
+		if st, err = src.finish(ctx, lt, trusted, keys, ledger); err != nil {
 			return err
 		}
 		// The restore checkpoint names the backup's head, before the
@@ -140,9 +140,9 @@ func (c *backupRestoreCmd) Run(env *Env) (err error) {
 	}
 	entry := &coffer.AuditEntry{Actor: "system", Action: "backup.restore", Outcome: coffer.OutcomeAllowed}
 	if c.Database != "" {
-		err = c.restorePostgres(env, load, signer, witness, entry)
+		err = c.restorePostgres(env, r, finish, signer, witness, entry)
 	} else {
-		err = c.restoreSQLite(env, load, signer, witness, entry)
+		err = c.restoreSQLite(env, r, finish, signer, witness, entry)
 	}
 	if err != nil {
 		return err
@@ -240,7 +240,7 @@ func within(path, dir string) bool {
 // moves it into place only when the load (with its chain check) and the
 // restore's own audit entry succeeded: a failure leaves the target as it
 // was.
-func (c *backupRestoreCmd) restoreSQLite(env *Env, load func(context.Context, sqlstore.LoadTx) error, signer *audit.Signer,
+func (c *backupRestoreCmd) restoreSQLite(env *Env, r *backup.Reader, finish finishFunc, signer *audit.Signer,
 	witness *audit.WitnessFile, entry *coffer.AuditEntry) (err error) {
 	target := filepath.Clean(c.Data)
 	tmp, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".restoring-")
@@ -253,7 +253,11 @@ func (c *backupRestoreCmd) restoreSQLite(env *Env, load func(context.Context, sq
 		}
 	}()
 	path := filepath.Join(tmp, "coffer.db")
-	if err := sqlite.Load(env.Ctx, path, load); err != nil {
+	src, err := openSource(env.Ctx, r, path)
+	if err != nil {
+		return restoreErr(err)
+	}
+	if err := src.intoSQLite(env.Ctx, path, src.finishWith(finish)); err != nil {
 		return restoreErr(err)
 	}
 	st, err := sqlite.Open(env.Ctx, path, sqlite.Options{Signer: signer, Witness: witness})
@@ -304,9 +308,24 @@ func install(db, target string) error {
 // restorePostgres loads into the database in one transaction (rolled back
 // on any failure, a chain that does not verify included), then audits the
 // restore.
-func (c *backupRestoreCmd) restorePostgres(env *Env, load func(context.Context, sqlstore.LoadTx) error, signer *audit.Signer,
+func (c *backupRestoreCmd) restorePostgres(env *Env, r *backup.Reader, finish finishFunc, signer *audit.Signer,
 	witness *audit.WitnessFile, entry *coffer.AuditEntry) error {
-	if err := postgres.Load(env.Ctx, c.Database, load); err != nil {
+	dir, path, err := tempImage()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	src, err := openSource(env.Ctx, r, path)
+	if err != nil {
+		return restoreErr(err)
+	}
+	err = postgres.Load(env.Ctx, c.Database, func(ctx context.Context, lt sqlstore.LoadTx) error {
+		if err := src.fill(ctx, lt); err != nil {
+			return err
+		}
+		return finish(ctx, lt, src)
+	})
+	if err != nil {
 		return restoreErr(err)
 	}
 	ps, err := postgres.OpenWith(env.Ctx, c.Database, postgres.Options{Signer: signer, Witness: witness})

@@ -26,6 +26,29 @@ type Manifest struct {
 	Tables        map[string]int64 `json:"tables"`
 	PayloadSHA256 []byte           `json:"payload_sha256"`
 	KeyVersion    uint32           `json:"key_version"`
+	// Image is set when the payload is a page image of the database
+	// (SQLite) rather than table and row frames; Tables then holds the
+	// counts the snapshot read, which a restore checks on the image.
+	Image *ImageInfo `json:"image,omitempty"`
+}
+
+// ImageInfo describes a page image: the database file, page after page,
+// as one read transaction saw it.
+type ImageInfo struct {
+	PageSize int   `json:"page_size"`
+	Pages    int64 `json:"pages"`
+}
+
+// Bytes is the image's length.
+func (i ImageInfo) Bytes() int64 { return int64(i.PageSize) * i.Pages }
+
+// maxImage bounds an image a reader accepts (SQLite's own limit is far
+// above; this is 16 TiB), so a corrupt header cannot promise more.
+const maxImage = 16 << 40
+
+func (i ImageInfo) valid() bool {
+	return i.PageSize >= 512 && i.PageSize <= 65536 && i.PageSize&(i.PageSize-1) == 0 &&
+		i.Pages > 0 && i.Pages <= maxImage/int64(i.PageSize)
 }
 
 // Signer signs manifests (the audit signing key, see audit.Signer).
@@ -47,6 +70,8 @@ type Writer struct {
 	table   string
 	columns int
 	counts  map[string]int64
+	image   *ImageInfo
+	written int64 // image bytes so far
 }
 
 // NewWriter starts a backup on dst, encrypted to recipients.
@@ -86,6 +111,9 @@ func (w *Writer) frame(kind byte, payload []byte) error {
 // Table starts a table; the rows that follow belong to it. A table is
 // written once.
 func (w *Writer) Table(name string, columns ...string) error {
+	if w.image != nil {
+		return errors.New("backup: a table after an image")
+	}
 	if _, dup := w.counts[name]; dup {
 		return fmt.Errorf("backup: table %s written twice", name)
 	}
@@ -118,11 +146,41 @@ func (w *Writer) Row(values ...any) error {
 	return w.frame(kindRow, b)
 }
 
+// Image starts a page image of pages pages of pageSize bytes; Data writes
+// its bytes. counts are the row counts per table the snapshot holds (the
+// manifest carries them). A backup holds an image or tables, not both.
+func (w *Writer) Image(pageSize int, pages int64, counts map[string]int64) error {
+	info := ImageInfo{PageSize: pageSize, Pages: pages}
+	if w.image != nil || len(w.counts) > 0 {
+		return errors.New("backup: an image must be the whole payload")
+	}
+	if !info.valid() {
+		return fmt.Errorf("backup: an image of %d pages of %d bytes", info.Pages, info.PageSize)
+	}
+	w.image, w.counts = &info, counts
+	b := binary.AppendUvarint(nil, uint64(info.PageSize))
+	return w.frame(kindImage, binary.AppendUvarint(b, uint64(info.Pages)))
+}
+
+// Data writes the next bytes of the image.
+func (w *Writer) Data(b []byte) error {
+	if w.image == nil {
+		return errors.New("backup: image data before the image")
+	}
+	if w.written += int64(len(b)); w.written > w.image.Bytes() {
+		return fmt.Errorf("backup: more image data than %d pages", w.image.Pages)
+	}
+	return w.frame(kindData, b)
+}
+
 // Finish completes m (format, counts, payload hash, key version), signs it,
 // writes it and closes the encryption. It does not close dst. It returns
 // the manifest as written.
 func (w *Writer) Finish(m Manifest, s Signer) (Manifest, error) {
-	m.Format, m.Tables, m.PayloadSHA256, m.KeyVersion = Format, w.counts, w.sum.Sum(nil), s.Version()
+	if w.image != nil && w.written != w.image.Bytes() {
+		return m, fmt.Errorf("backup: the image holds %d of its %d bytes", w.written, w.image.Bytes())
+	}
+	m.Format, m.Tables, m.PayloadSHA256, m.KeyVersion, m.Image = Format, w.counts, w.sum.Sum(nil), s.Version(), w.image
 	doc, err := json.Marshal(m)
 	if err != nil {
 		return m, err
@@ -139,11 +197,15 @@ func (w *Writer) Finish(m Manifest, s Signer) (Manifest, error) {
 	return m, w.enc.Close()
 }
 
-// Item is what Reader.Next returns: the start of a table (Row nil) or a row.
+// Item is what Reader.Next returns: the start of a table (Row nil), a
+// row, the start of an image (Image set) or the image's next bytes (Data
+// set; valid until the next call).
 type Item struct {
 	Table   string
 	Columns []string
 	Row     []any
+	Image   *ImageInfo
+	Data    []byte
 }
 
 // Reader reads and checks one backup. Everything it hands out before Next
@@ -153,9 +215,13 @@ type Reader struct {
 	in       *bufio.Reader
 	sum      hash.Hash
 	verify   VerifyFunc
+	format   uint64
 	table    string
 	columns  []string
 	counts   map[string]int64
+	image    *ImageInfo
+	read     int64  // image bytes so far
+	buf      []byte // the last data frame
 	manifest *Manifest
 }
 
@@ -194,6 +260,7 @@ func NewReader(src io.Reader, verify VerifyFunc, identities ...age.Identity) (*R
 		return nil, unreadable("backup format %d was written by a newer Coffer (this one reads up to %d): upgrade coffer", format, Format)
 	}
 	r.sum.Write(binary.AppendUvarint(nil, format))
+	r.format = format
 	return r, nil
 }
 
@@ -209,7 +276,15 @@ func (r *Reader) frame() (byte, []byte, error) {
 	if n > maxFrame {
 		return 0, nil, corrupt("a frame of %d bytes", n)
 	}
-	b := make([]byte, n)
+	var b []byte
+	if kind == kindData { // the bulk of an image: one buffer
+		if cap(r.buf) < int(n) {
+			r.buf = make([]byte, n)
+		}
+		b = r.buf[:n]
+	} else {
+		b = make([]byte, n)
+	}
 	if _, err := io.ReadFull(r.in, b); err != nil {
 		return 0, nil, r.readErr(err)
 	}
@@ -240,7 +315,33 @@ func (r *Reader) Next() (Item, error) {
 		return Item{}, err
 	}
 	switch kind {
+	case kindImage:
+		if r.format < 2 || r.image != nil || len(r.counts) > 0 {
+			return Item{}, corrupt("an image frame out of place")
+		}
+		ps, k := binary.Uvarint(b)
+		if k <= 0 || ps > 65536 {
+			return Item{}, corrupt("bad image header")
+		}
+		pages, k2 := binary.Uvarint(b[k:])
+		info := ImageInfo{PageSize: int(ps), Pages: int64(pages)}
+		if k2 <= 0 || k+k2 != len(b) || pages > maxImage || !info.valid() {
+			return Item{}, corrupt("bad image header")
+		}
+		r.image = &info
+		return Item{Image: &info}, nil
+	case kindData:
+		if r.image == nil {
+			return Item{}, corrupt("image data before the image")
+		}
+		if r.read += int64(len(b)); r.read > r.image.Bytes() {
+			return Item{}, corrupt("more image data than the image's %d pages", r.image.Pages)
+		}
+		return Item{Data: b}, nil
 	case kindTable:
+		if r.image != nil {
+			return Item{}, corrupt("a table frame in an image backup")
+		}
 		name, rest, err := readString(b)
 		if err != nil {
 			return Item{}, err
@@ -298,6 +399,18 @@ func (r *Reader) finish(doc []byte) error {
 	if !bytes.Equal(m.PayloadSHA256, r.sum.Sum(nil)) {
 		return corrupt("the payload's SHA-256 differs from the manifest's")
 	}
+	if r.image != nil {
+		// The counts of an image are the snapshot's; whoever opens the
+		// image checks them (CheckCounts).
+		if m.Image == nil || *m.Image != *r.image || r.read != r.image.Bytes() {
+			return corrupt("the image holds %d bytes, the manifest describes another", r.read)
+		}
+		r.manifest = &m
+		return io.EOF
+	}
+	if m.Image != nil {
+		return corrupt("the manifest describes an image the backup does not hold")
+	}
 	if len(m.Tables) != len(r.counts) {
 		return corrupt("the manifest lists %d tables, the backup holds %d", len(m.Tables), len(r.counts))
 	}
@@ -316,4 +429,40 @@ func (r *Reader) Manifest() (Manifest, bool) {
 		return Manifest{}, false
 	}
 	return *r.manifest, true
+}
+
+// CopyImage writes the rest of an image backup to w, after Next returned
+// its Image item, and checks the manifest at the end: w holds a verified
+// image only when this returns nil. What w received before an error is
+// unverified and must be discarded.
+func (r *Reader) CopyImage(w io.Writer) error {
+	if r.image == nil {
+		return errors.New("backup: not an image backup")
+	}
+	for {
+		it, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(it.Data); err != nil {
+			return err
+		}
+	}
+}
+
+// CheckCounts compares the row counts of a restored image with the
+// manifest's (ErrCorrupt when they differ).
+func CheckCounts(m Manifest, counts map[string]int64) error {
+	if len(m.Tables) != len(counts) {
+		return corrupt("the manifest lists %d tables, the image holds %d", len(m.Tables), len(counts))
+	}
+	for t, n := range counts {
+		if want, ok := m.Tables[t]; !ok || want != n {
+			return corrupt("table %s: %d rows, the manifest says %d", t, n, m.Tables[t])
+		}
+	}
+	return nil
 }

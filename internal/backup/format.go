@@ -10,8 +10,10 @@ import (
 
 const (
 	magic = "COFFER-BACKUP\n"
-	// Format is the payload format this build writes and the newest it reads.
-	Format = 1
+	// Format is the payload format this build writes and the newest it
+	// reads. Format 2 added the page image (kinds 'I' and 'D'); format 1
+	// holds table and row frames only.
+	Format = 2
 	// maxFrame bounds one frame (a row holding a large JSON value is the
 	// largest), so a corrupt length cannot make a reader allocate at will.
 	maxFrame = 64 << 20
@@ -22,6 +24,8 @@ const (
 	kindRow       = 'R'
 	kindManifest  = 'M'
 	kindSignature = 'S'
+	kindImage     = 'I' // page size, page count: a database image follows
+	kindData      = 'D' // the next bytes of the image
 )
 
 // Value tags.

@@ -38,10 +38,65 @@ type SnapshotHead struct {
 	Hash []byte
 }
 
-// Dump copies every table of tx into sink, one row at a time (bounded
-// memory), and returns the audit head the copy holds. It reads the head
-// first, so the transaction's snapshot is taken before any table is read.
-func Dump(ctx context.Context, tx SnapshotTx, sink Sink) (SnapshotHead, error) {
+// PageSource is a snapshot that can copy its database page by page
+// (SQLite's sqlite_dbpage, read in the snapshot's transaction): the image
+// a backup of SQLite holds.
+type PageSource interface {
+	// Pages calls start with the page size and count, then data with the
+	// pages' bytes in order, in runs of whole pages (valid until the next
+	// call).
+	Pages(ctx context.Context, start func(pageSize int, pages int64) error, data func([]byte) error) error
+}
+
+// ImageSink receives a page image (internal/backup's Writer is one).
+type ImageSink interface {
+	Image(pageSize int, pages int64, counts map[string]int64) error
+	Data(b []byte) error
+}
+
+// DumpImage copies tx's database page by page into sink with the row
+// counts of its tables, and returns the audit head the copy holds; like
+// Dump it reads the head first.
+func DumpImage(ctx context.Context, tx SnapshotTx, src PageSource, sink ImageSink) (SnapshotHead, error) {
+	h, err := snapshotHead(ctx, tx)
+	if err != nil {
+		return h, err
+	}
+	counts, err := TableCounts(ctx, tx)
+	if err != nil {
+		return h, err
+	}
+	err = src.Pages(ctx, func(size int, pages int64) error { return sink.Image(size, pages, counts) }, sink.Data)
+	return h, err
+}
+
+// TableCounts counts the rows of every table of tx.
+func TableCounts(ctx context.Context, tx SnapshotTx) (map[string]int64, error) {
+	tables, err := tx.Tables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	counts := make(map[string]int64, len(tables))
+	for _, t := range tables {
+		rs, err := tx.Query(ctx, `SELECT count(*) FROM `+quote(t))
+		if err != nil {
+			return nil, err
+		}
+		var n int64
+		if rs.Next() {
+			err = rs.Scan(&n)
+		}
+		err = errors.Join(err, rs.Err())
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", t, err)
+		}
+		counts[t] = n
+	}
+	return counts, nil
+}
+
+func snapshotHead(ctx context.Context, tx SnapshotTx) (SnapshotHead, error) {
 	var h SnapshotHead
 	rs, err := tx.Query(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`)
 	if err != nil {
@@ -52,6 +107,14 @@ func Dump(ctx context.Context, tx SnapshotTx, sink Sink) (SnapshotHead, error) {
 	}
 	err = errors.Join(err, rs.Err())
 	rs.Close()
+	return h, err
+}
+
+// Dump copies every table of tx into sink, one row at a time (bounded
+// memory), and returns the audit head the copy holds. It reads the head
+// first, so the transaction's snapshot is taken before any table is read.
+func Dump(ctx context.Context, tx SnapshotTx, sink Sink) (SnapshotHead, error) {
+	h, err := snapshotHead(ctx, tx)
 	if err != nil {
 		return h, err
 	}
