@@ -103,7 +103,7 @@ func (c *backupCreateCmd) Run(env *Env) (err error) {
 			return fmt.Errorf("%w (is --data the data directory?)", err)
 		}
 		defer st.Close()
-		bi, err := writeBackup(env.Ctx, st, "sqlite", signer, f, c.Recipient)
+		bi, err := writeBackup(env.Ctx, st, "sqlite", signer, f, c.Recipient, 0)
 		if err != nil {
 			return err
 		}

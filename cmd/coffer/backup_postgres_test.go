@@ -98,7 +98,7 @@ func TestBackupSQLiteToPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := writeBackup(ctx, ps, "postgres", signer, f, []string{recipient})
+	info, err := writeBackup(ctx, ps, "postgres", signer, f, []string{recipient}, 0)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
