@@ -263,17 +263,13 @@ func (c *backupVerifyCmd) drill(env *Env, f *os.File, trusted trustedKeys, ids [
 	if err != nil {
 		return backupExit(env, err)
 	}
-	dir, path, err := tempImage()
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	src, err := openSource(env.Ctx, r, path)
+	src, done, err := openTemp(env.Ctx, r)
 	if err != nil {
 		return backupExit(env, err)
 	}
+	defer done()
 	var st restoreStats
-	err = src.intoSQLite(env.Ctx, path, func(ctx context.Context, lt sqlstore.LoadTx) error {
+	err = src.intoSQLite(env.Ctx, func(ctx context.Context, lt sqlstore.LoadTx) error {
 		var err error
 		st, err = src.finish(ctx, lt, trusted, nil, nil)
 		return err

@@ -27,6 +27,7 @@ type backupSource struct {
 	first    backup.Item // a logical backup's first item
 	firstErr error
 	image    string // the verified image's path; "" for rows
+	path     string // where openSource was told to put an image
 	manifest backup.Manifest
 	rows     int64
 }
@@ -35,7 +36,7 @@ type backupSource struct {
 // file; removed when it does not verify).
 func openSource(ctx context.Context, r *backup.Reader, imagePath string) (*backupSource, error) {
 	it, err := r.Next()
-	src := &backupSource{r: r, first: it, firstErr: err}
+	src := &backupSource{r: r, first: it, firstErr: err, path: imagePath}
 	if err != nil || it.Image == nil {
 		return src, nil
 	}
@@ -71,15 +72,13 @@ func removeDB(path string) {
 	}
 }
 
-// intoSQLite restores src into a new SQLite database at path: an image
-// is the database already (written there by openSource) and is migrated
-// and finished in place; rows are loaded into a new database. finish runs
-// in the load's transaction, after the rows.
-func (s *backupSource) intoSQLite(ctx context.Context, path string, finish func(context.Context, sqlstore.LoadTx) error) error {
+// intoSQLite restores src into a new SQLite database at the path given
+// to openSource: an image is the database already (written there) and is
+// migrated and finished in place; rows are loaded into a new database.
+// finish runs in the load's transaction, after the rows.
+func (s *backupSource) intoSQLite(ctx context.Context, finish func(context.Context, sqlstore.LoadTx) error) error {
+	path := s.path
 	if s.image != "" {
-		if s.image != path {
-			return fmt.Errorf("the image is at %s, not %s", s.image, path)
-		}
 		if err := sqlite.LoadInto(ctx, path, finish); err != nil {
 			removeDB(path)
 			return err
@@ -151,12 +150,20 @@ func (k *loadSink) Table(name string, columns ...string) error {
 }
 func (k *loadSink) Row(values ...any) error { return k.l.Row(k.ctx, values) }
 
-// tempImage is where a backup that turns out to be an image is written
-// when its target is not a SQLite data directory (a drill, PostgreSQL): a
-// new directory only this user reads, removed by the caller.
-func tempImage() (dir, path string, err error) {
-	dir, err = os.MkdirTemp("", "coffer-image-")
-	return dir, filepath.Join(dir, "coffer.db"), err
+// openTemp opens r with a temporary place for its image, for targets that
+// are not a SQLite data directory (a drill, PostgreSQL): a new directory
+// only this user reads, which done removes.
+func openTemp(ctx context.Context, r *backup.Reader) (src *backupSource, done func(), err error) {
+	dir, err := os.MkdirTemp("", "coffer-image-")
+	if err != nil {
+		return nil, nil, err
+	}
+	done = func() { os.RemoveAll(dir) }
+	if src, err = openSource(ctx, r, filepath.Join(dir, "coffer.db")); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return src, done, nil
 }
 
 // restoreStats is what a load reports.

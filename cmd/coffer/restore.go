@@ -257,7 +257,7 @@ func (c *backupRestoreCmd) restoreSQLite(env *Env, r *backup.Reader, finish fini
 	if err != nil {
 		return restoreErr(err)
 	}
-	if err := src.intoSQLite(env.Ctx, path, src.finishWith(finish)); err != nil {
+	if err := src.intoSQLite(env.Ctx, src.finishWith(finish)); err != nil {
 		return restoreErr(err)
 	}
 	st, err := sqlite.Open(env.Ctx, path, sqlite.Options{Signer: signer, Witness: witness})
@@ -310,15 +310,11 @@ func install(db, target string) error {
 // restore.
 func (c *backupRestoreCmd) restorePostgres(env *Env, r *backup.Reader, finish finishFunc, signer *audit.Signer,
 	witness *audit.WitnessFile, entry *coffer.AuditEntry) error {
-	dir, path, err := tempImage()
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	src, err := openSource(env.Ctx, r, path)
+	src, done, err := openTemp(env.Ctx, r)
 	if err != nil {
 		return restoreErr(err)
 	}
+	defer done()
 	err = postgres.Load(env.Ctx, c.Database, func(ctx context.Context, lt sqlstore.LoadTx) error {
 		if err := src.fill(ctx, lt); err != nil {
 			return err
